@@ -1,0 +1,3 @@
+from xrbridge.cli import main
+
+raise SystemExit(main())
