@@ -10,7 +10,7 @@ import numpy as np
 
 def texture(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """A good part: smooth stripes + mild noise, (size,size,3) uint8 BGR."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    _y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     base = 120 + 40 * np.sin(x / 3.0) + rng.normal(0, 3, (size, size))
     img = np.clip(base, 0, 255).astype(np.uint8)
     return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)

@@ -68,7 +68,7 @@ def test_masks_and_roi_resize(tmp_path: Path) -> None:
     assert all(t.mask is not None for t in bad)
     m = load_mask(bad[0], 32, 32)
     assert m.shape == (32, 32) and m.dtype == bool and m.any()
-    good = [t for t in cat.test if t.defect == "good"][0]
+    good = next(t for t in cat.test if t.defect == "good")
     assert not load_mask(good, 32, 32).any()
 
 

@@ -38,7 +38,7 @@ def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 
 
 def test_artifact_files_and_manifest(trained: tuple[Path, TrainResult]) -> None:
-    out, res = trained
+    out, _res = trained
     m = load_manifest(out)
     assert (out / "model.onnx").is_file() and not (out / "roi.png").exists()
     assert m["model"] == "patchcore" and m["backbone"] == "efficientnet-lite0"
@@ -63,7 +63,7 @@ def test_onnxruntime_and_torch_agree_on_maps(trained: tuple[Path, TrainResult], 
         assert om.shape == (SIZE, SIZE)
         np.testing.assert_allclose(om, tm[0, 0].numpy(), atol=1e-4, rtol=0)
         assert abs(os_ - float(ts[0])) < 1e-4
-        assert 0.0 <= om.min() and om.max() <= 1.0
+        assert om.min() >= 0.0 and om.max() <= 1.0
 
 
 def test_defects_score_higher_and_are_localised(trained: tuple[Path, TrainResult], data: Path) -> None:
@@ -129,7 +129,7 @@ def test_manifest_graph_mismatch_is_refused(trained: tuple[Path, TrainResult], t
     broken = tmp_path / "nomanifest"
     shutil.copytree(out, broken)
     (broken / "manifest.json").unlink()
-    with pytest.raises(ArtifactError, match="manifest.json is missing"):
+    with pytest.raises(ArtifactError, match=r"manifest\.json is missing"):
         OnnxModel(broken)
 
 
