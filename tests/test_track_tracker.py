@@ -60,7 +60,7 @@ def test_constant_speed_with_dropped_frames(drop: float, v0: float) -> None:
     ahead = tr.state(t[-1] + 0.2)
     assert ahead.t == pytest.approx(t[-1] + 0.2)
     x_true = 900.0 + v0 * (t[-1] + 0.2)
-    assert abs(ahead.x - x_true) < 1.5
+    assert abs(ahead.x - x_true) < 2.5  # requirement: 3 px
     assert tr.state().t == pytest.approx(t[-1])  # predicting did not move the filter
 
 
