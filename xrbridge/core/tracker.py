@@ -63,7 +63,7 @@ class TrackerConfig:
     init_speed_std: float = 300.0
     init_velocity: tuple[float, float] = (0.0, 0.0)
     gate: float = 13.8
-    min_gate_px: float = 10.0
+    min_gate_px: float = 15.0
     min_hits: int = 2
     max_coast_s: float = 1.0
 
