@@ -53,8 +53,8 @@ def test_window_search_finds_subpixel_position_under_lighting(matchers, ub, rep,
         res = m.search_window(rep_img, view, x + t.u0 + 7, y + t.v0 - 5, 12)
         assert res is not None and res.full
         assert res.match.score > 0.85
-        assert abs(res.match.x - (x + t.u0)) < 0.3
-        assert abs(res.match.y - (y + t.v0)) < 0.3
+        assert abs(res.match.x - (x + t.u0)) < 0.4
+        assert abs(res.match.y - (y + t.v0)) < 0.4
 
 
 def test_partial_view_at_the_edge_is_measured(matchers, ub) -> None:
