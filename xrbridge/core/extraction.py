@@ -175,7 +175,7 @@ class Extractor:
             tr
             for tr in trk.tracks
             if max(self._visible(tr.state().x, tr.state().y, v) for v in self.matcher.views)
-            < self.matcher.config.min_visible * 0.5
+            < self.matcher.config.min_visible
         ]
         trk.prune(gone)
 

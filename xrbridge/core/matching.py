@@ -63,7 +63,7 @@ class MatchConfig:
     threshold: float = 0.6
     representation: str = "grad"
     coarse_scale: float = 0.25
-    min_visible: float = 0.4
+    min_visible: float = 0.25
     max_peaks: int = 3
 
     def __post_init__(self) -> None:
