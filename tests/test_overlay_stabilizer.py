@@ -67,7 +67,7 @@ def test_missed_detections_keep_the_id_and_hold_k() -> None:
 
 def test_two_defects_two_stable_ids_and_evidence() -> None:
     frames = [[(30, 30, 4, 0.9), (90, 20, 5, 0.7 + 0.01 * i)] for i in range(12)]
-    st, out = _run(frames)
+    _, out = _run(frames)
     assert _confirmed_ids(out[-1]) == [1, 2]
     by_id = {d.defect_id: d for d in out[-1]}
     # the stronger one is confirmed first (regions come sorted by peak)
