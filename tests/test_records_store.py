@@ -92,7 +92,7 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "junk.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(RecordError, match="junk.db"):
+    with pytest.raises(RecordError, match=r"junk\.db"):
         RecordStore(bad)
 
 
