@@ -33,7 +33,7 @@ from xrbridge.core.hints import HintConfig, make_hint
 from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate
 from xrbridge.core.regions import RegionConfig, ViewPlacement, find_regions, pixel_threshold
 from xrbridge.core.severity import SeverityConfig, severity
-from xrbridge.core.stabilizer import StableDefect, Stabilizer, StabilizerConfig
+from xrbridge.core.stabilizer import Stabilizer, StabilizerConfig, StableDefect
 from xrbridge.core.tracker import TrackerConfig
 from xrbridge.core.types import Defect, Frame, OverlayFrame, TrackState, ViewMatch
 from xrbridge.errors import InputError, ModelError
