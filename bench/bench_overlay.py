@@ -211,7 +211,7 @@ def _synthetic() -> tuple[list[Frame], list[dict[str, Any]], Any, dict]:
             vis = {}
             for v, m in meta.items():
                 x0 = x + m["u0"]
-                if 0 <= x0 and x0 + m["width"] <= fw:
+                if x0 >= 0 and x0 + m["width"] <= fw:
                     vis[v] = {"peak": True}
             ds = [
                 {"id": d.defect_id, "view": d.view, "polygon_ub": d.polygon_ub.tolist()}
