@@ -89,20 +89,20 @@ def evaluate(
             for v, info in c.get("views", {}).items():
                 if info.get("peak"):
                     peak_views.add((c["id"], v))
-        if o.track is None or not o.defects:
+        tr = o.track
+        if tr is None or not o.defects:
             continue
         tc = None
         if cars:
-            best = min(
-                cars, key=lambda c: np.hypot(c["offset"][0] - o.track.x, c["offset"][1] - o.track.y)
-            )
-            if np.hypot(best["offset"][0] - o.track.x, best["offset"][1] - o.track.y) < 25:
+            px, py = tr.x, tr.y
+            best = min(cars, key=lambda c: np.hypot(c["offset"][0] - px, c["offset"][1] - py))
+            if np.hypot(best["offset"][0] - px, best["offset"][1] - py) < 25:
                 tc = best["id"]
         for d in o.defects:
             m = views[d.view]
             sc = np.array([m["width"], m["height"]], float)
             off = np.array([m["u0"], m["v0"]], float)
-            ours[(o.track.car_id, d.defect_id)].append(
+            ours[(tr.car_id, d.defect_id)].append(
                 (
                     tc,
                     d.view,
