@@ -175,6 +175,43 @@ def evaluate(
     }
 
 
+_COLOURS = {"low": (0, 215, 255), "medium": (0, 128, 255), "high": (0, 0, 255)}  # BGR
+
+
+def draw(frame: Frame, o: OverlayFrame) -> np.ndarray:
+    """The frame with the overlay drawn: contours coloured by severity, id and hint."""
+    img = frame.pixels.copy()
+    for d in o.defects:
+        pts = np.round(d.contour_px).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [pts], True, _COLOURS[d.severity], 2, cv2.LINE_AA)
+        x, y = (int(v) for v in d.bbox_px[:2])
+        label = f"#{d.defect_id} {d.severity}"
+        if d.hint is not None:
+            label += f" {d.hint.location}"
+        cv2.putText(
+            img,
+            label,
+            (x, max(10, y - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    if o.track is not None:
+        cv2.putText(
+            img,
+            f"car {o.track.car_id} {o.view} score {o.image_score or 0:.2f}",
+            (8, 16),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return img
+
+
 def _load_line(
     line: Path, limit: int | None
 ) -> tuple[list[Frame], list[dict[str, Any]], Any, dict]:
@@ -230,6 +267,16 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=None, help="at most this many frames")
     ap.add_argument("--infer-every", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="OpenCV threads")
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="stage timing clock: wall (perf_counter) or cpu (this thread's CPU time: immune to "
+        "other processes preempting the benchmark on a shared machine)",
+    )
+    ap.add_argument(
+        "--picture", type=Path, help="write the frame with the most defects, drawn, as PNG"
+    )
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
     if args.line:
@@ -253,7 +300,8 @@ def main() -> int:
     cfg = PipelineConfig(
         stream_id="bench", model_name=name, infer_every=args.infer_every, thresholds=thresholds
     )
-    pipe = StreamPipeline(templates, models, cfg)
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    pipe = StreamPipeline(templates, models, cfg, clock=clock)
     outs: list[OverlayFrame] = []
     timing: dict[str, list[float]] = defaultdict(list)
     for f in frames:
@@ -262,16 +310,20 @@ def main() -> int:
         for k, v in pipe.last_timing.items():
             if k != "model" or v > 0:
                 timing[k].append(v * 1e3)
-        t0 = time.perf_counter()
+        t0 = clock()
         codec.overlay_to_msgpack(o)
-        t1 = time.perf_counter()
+        t1 = clock()
         codec.overlay_to_proto_bytes(o)
         timing["encode_msgpack"].append((t1 - t0) * 1e3)
-        timing["encode_proto"].append((time.perf_counter() - t1) * 1e3)
+        timing["encode_proto"].append((clock() - t1) * 1e3)
     records = pipe.close()
+    if args.picture:
+        i = max(range(len(outs)), key=lambda k: (len(outs[k].defects), -k))
+        cv2.imwrite(str(args.picture), draw(frames[i], outs[i]))
     result = {
         "source": source,
         "model": name,
+        "clock": args.clock,
         "frames": len(frames),
         "inferences": pipe.inferences,
         "frames_with_defects": sum(1 for o in outs if o.defects),
