@@ -47,7 +47,9 @@ def test_artifact_files_and_manifest(trained: tuple[Path, TrainResult]) -> None:
                                    "roi_mask": False}
     assert m["training"]["images"] == 9 and m["training"]["heldout_images"] == 3
     assert len(m["training"]["fingerprint"]) == 64
-    assert m["patchcore"]["bank_size"] == round(9 * 64 * 0.2)
+    # refit after calibration: the bank covers all 12 good images
+    assert m["training"]["refit"] and m["training"]["bank_size"] == round(12 * 64 * 0.2)
+    assert m["training"]["calibration_bank_size"] == round(9 * 64 * 0.2)
     assert m["training"]["onnx_max_abs_diff"] < 1e-4
 
 

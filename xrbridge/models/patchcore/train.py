@@ -12,6 +12,8 @@ Options (``TrainConfig.options`` / ``xrbridge train`` flags):
   (Lite0 s8+s16: 152) fitted on training patches; "0" keeps all C.
 - ``coreset_group_size`` (default 25000 patches): above this many patches the greedy
   selection is two-level (see :mod:`.coreset`); 0 = always single-level (exact greedy).
+- ``refit`` (default 1): after calibration on the held-out good images, rebuild the bank
+  from all good images (fit + held-out); 0 keeps the bank of the fit images only.
 - ``layers`` (default "s8,s16"), ``k`` (eq. 4 neighbourhood, default 3),
   ``sigma`` (Gaussian smoothing at 256 px, scaled with the image height; default 4).
 """
@@ -37,6 +39,7 @@ from xrbridge.names import check_name
 DEFAULTS: dict[str, Any] = {
     "coreset_ratio": 0.03, "max_bank": 2048, "proj_dim": 128, "layers": "s8,s16",
     "k": 3, "sigma": 4.0, "coreset_proj_dim": 64, "coreset_group_size": 25000, "batch": 8,
+    "refit": 1,
 }
 
 
@@ -60,6 +63,8 @@ class PatchCoreTrainer:
             raise UsageError(f"coreset ratio must be in (0, 1], got {ratio}")
         self.features = PatchFeatures(config.backbone, self.layers).to(config.device)
         self._raw: PatchCoreRaw | None = None
+        self._feats: torch.Tensor | None = None
+        self._pca_mc: tuple[torch.Tensor, torch.Tensor] | None = None
         self._info: dict[str, Any] = {}
 
     def _extract(self, images: np.ndarray) -> torch.Tensor:
@@ -83,7 +88,29 @@ class PatchCoreTrainer:
         if 0 < dim < feats.shape[1]:
             mean, comps = _pca(feats, dim, self.config.seed)
             self.features.set_projection(mean, comps)
-            feats = (feats - torch.from_numpy(mean)) @ torch.from_numpy(comps).t()
+            self._pca_mc = (torch.from_numpy(mean), torch.from_numpy(comps))
+            feats = (feats - self._pca_mc[0]) @ self._pca_mc[1].t()
+        self._feats = feats
+        return self._build(ctx, feats, t_feat, t0, c_bank)
+
+    def refit(self, ctx: FitContext) -> dict[str, Any]:
+        """Rebuild the bank from the fit images plus ``ctx.images`` (the held-out ones)."""
+        if not int(self.opts["refit"]) or self._feats is None:
+            return {"refit": False}
+        t0 = time.perf_counter()
+        extra = self._extract(ctx.images)
+        t_feat = time.perf_counter() - t0
+        t0, c_bank = time.perf_counter(), time.process_time()
+        if self._pca_mc is not None:
+            extra = (extra - self._pca_mc[0]) @ self._pca_mc[1].t()
+        feats = torch.cat([self._feats, extra])
+        self._feats = None
+        calib_bank = self._info.get("bank_size")
+        info = self._build(ctx, feats, t_feat, t0, c_bank)
+        return {**info, "refit": True, "calibration_bank_size": calib_bank}
+
+    def _build(self, ctx: FitContext, feats: torch.Tensor, t_feat: float, t0: float,
+               c_bank: float) -> dict[str, Any]:
         n = round(len(feats) * float(self.opts["coreset_ratio"]))
         n = max(1, min(n, int(self.opts["max_bank"]), len(feats)))
         gsize = int(self.opts["coreset_group_size"])
@@ -123,7 +150,7 @@ class PatchCoreTrainer:
 
     def manifest_extra(self) -> dict[str, Any]:
         opts = {k: self.opts[k] for k in DEFAULTS if k != "batch"}
-        return {"patchcore": {**opts, "layers": list(self.layers), **self._info}}
+        return {"patchcore": {**opts, "layers": list(self.layers)}}
 
 
 def _pca(feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
