@@ -26,10 +26,10 @@ def make_underbody(seed: int) -> np.ndarray:
     """(v, u, 3) uint8 BGR underbody image."""
     rng = np.random.default_rng(seed)
     length, width = UB_SIZE
-    base = rng.normal(0, 1, (width // 6 + 1, length // 6 + 1)).astype(np.float32)
-    base = cv2.resize(base, (length, width), interpolation=cv2.INTER_CUBIC)
-    img = np.clip(95 + 18 * base, 0, 255).astype(np.uint8)
-    img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    coarse = rng.normal(0, 1, (width // 6 + 1, length // 6 + 1)).astype(np.float32)
+    base = cv2.resize(coarse, (length, width), interpolation=cv2.INTER_CUBIC)
+    gray = np.clip(95 + 18 * base, 0, 255).astype(np.uint8)
+    img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     for _ in range(22):  # holes and plates
         x, y = int(rng.integers(5, length - 30)), int(rng.integers(5, width - 30))
         if rng.random() < 0.5:
@@ -37,7 +37,7 @@ def make_underbody(seed: int) -> np.ndarray:
         else:
             cv2.rectangle(img, (x, y), (x + int(rng.integers(10, 40)), y + int(rng.integers(8, 25))), (140, 135, 130), -1)
     for _ in range(9):  # sealant beads
-        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + [rng.integers(40, length - 40), width // 2]
+        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + np.array([rng.integers(40, length - 40), width // 2])
         pts = np.clip(pts, 5, [length - 5, width - 5]).astype(np.int32)
         cv2.polylines(img, [pts], False, (200, 215, 225), int(rng.integers(3, 7)))
     return img
@@ -95,14 +95,14 @@ def render_scene(
         for c in range(cars):
             # Car c enters at t = c * spacing_s at the right edge.
             t_enter = c * spacing_s
-            i_enter = int(round(t_enter / dt))
+            i_enter = round(t_enter / dt)
             if i < i_enter:
                 continue
             x = fw - (belt[i] - belt[i_enter])
             y = y0 + 6.0 * np.sin(0.7 * t + c) + (rng.normal(0, jitter) if jitter else 0.0)
             if x + UB_SIZE[0] < 0 or x > fw:
                 continue
-            m = np.float32([[1, 0, x], [0, 1, y]])
+            m = np.array([[1, 0, x], [0, 1, y]], dtype=np.float32)
             mask = cv2.warpAffine(np.full(ub.shape[:2], 255, np.uint8), m, size)
             warped = cv2.warpAffine(ub, m, size, flags=cv2.INTER_LINEAR)
             frame[mask > 127] = warped[mask > 127]
@@ -143,7 +143,7 @@ def write_scene(folder, scene: Scene, seed: int) -> None:
 
     folder = Path(folder)
     (folder / "templates").mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), scene.fps, scene.size)
+    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, scene.size)
     for f in scene.frames:
         vw.write(f)
     vw.release()

@@ -185,7 +185,7 @@ class Extractor:
                 continue
             assert tr.car_id is not None
             acc = accepted.get(tr.key, [])
-            for m, mt, full in acc:
+            for _m, mt, full in acc:
                 if full:
                     self._consider_peak(tr.car_id, mt, frame, idx, t)
             st = tr.state()
