@@ -27,6 +27,7 @@ def write_category(
     seed: int = 0,
     faint: int = 1,
     ext: str = ".png",
+    train: bool = True,
 ) -> Path:
     """Write ``root`` as a category; returns it. ``faint`` defects per type are barely visible."""
     rng = np.random.default_rng(seed)
@@ -36,7 +37,7 @@ def write_category(
         base = rng.normal(50, 6, (h, w)).clip(0, 255)
         return cv2.GaussianBlur(base, (3, 3), 0).astype(np.uint8)
 
-    for split, n in (("train", n_good), ("test", n_good)):
+    for split, n in (("train", n_good if train else 0), ("test", n_good)):
         d = root / split / "good"
         d.mkdir(parents=True, exist_ok=True)
         for i in range(n):
