@@ -43,12 +43,34 @@ def main() -> int:
     t0 = time.perf_counter()
     if not (cat / "test").is_dir():
         n_good = args.images // 2
-        write_category(cat, n_good=n_good, n_defect=args.images - n_good, size=(args.size, args.size),
-                       defects=("hole", "missing"), seed=1, faint=50, ext=".jpg", train=False)
+        write_category(
+            cat,
+            n_good=n_good,
+            n_defect=args.images - n_good,
+            size=(args.size, args.size),
+            defects=("hole", "missing"),
+            seed=1,
+            faint=50,
+            ext=".jpg",
+            train=False,
+        )
     model = write_brightness_model(tmp / "model", args.model_size, args.model_size)
     t_data = time.perf_counter() - t0
-    cmd = [sys.executable, "-m", "xrbridge", "eval", "--model", str(model), "--data", str(cat),
-           "--out", str(tmp / "report"), "--threads", str(args.threads), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "xrbridge",
+        "eval",
+        "--model",
+        str(model),
+        "--data",
+        str(cat),
+        "--out",
+        str(tmp / "report"),
+        "--threads",
+        str(args.threads),
+        "--no-progress",
+    ]
     t1 = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t1

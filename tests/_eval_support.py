@@ -64,7 +64,9 @@ def write_category(
     return root
 
 
-def write_brightness_model(model_dir: Path, height: int = 32, width: int = 32, roi: bool = False) -> Path:
+def write_brightness_model(
+    model_dir: Path, height: int = 32, width: int = 32, roi: bool = False
+) -> Path:
     """Write model.onnx + manifest.json (+ roi.png when ``roi``) into ``model_dir``."""
     import onnx
     from onnx import TensorProto, helper
@@ -102,8 +104,14 @@ def write_brightness_model(model_dir: Path, height: int = 32, width: int = 32, r
         helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=1),
         helper.make_node("Add", ["mean", "one"], ["shift"]),
         helper.make_node("Mul", ["shift", "half"], ["bright"]),
-        helper.make_node("AveragePool", ["bright"], ["smooth"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
-                         count_include_pad=0),
+        helper.make_node(
+            "AveragePool",
+            ["bright"],
+            ["smooth"],
+            kernel_shape=[3, 3],
+            pads=[1, 1, 1, 1],
+            count_include_pad=0,
+        ),
         helper.make_node("Clip", ["smooth", "zero", "one"], ["anomaly_map"]),
         helper.make_node("ReduceMax", ["anomaly_map", "all_axes"], ["pred_score"], keepdims=0),
     ]

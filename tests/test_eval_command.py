@@ -34,10 +34,26 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _eval(tmp: Path, cat: Path, model: Path, *extra: str) -> tuple[int, dict, dict]:
     out = tmp / "report"
-    rc = main(["eval", "--model", str(model), "--data", str(cat), "--out", str(out), "--no-progress", *extra])
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(model),
+            "--data",
+            str(cat),
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
     if rc != 0:
         return rc, {}, {}
-    return rc, json.loads((out / "metrics.json").read_text()), json.loads((out / "details.json").read_text())
+    return (
+        rc,
+        json.loads((out / "metrics.json").read_text()),
+        json.loads((out / "details.json").read_text()),
+    )
 
 
 def test_metrics_json_has_exactly_the_contract_keys_and_agrees_with_sklearn(
@@ -99,12 +115,15 @@ def test_roi_default_and_no_roi(setup: tuple[Path, Path], tmp_path: Path) -> Non
     # Defects right of the ROI can no longer be found: fewer detections with the ROI.
     assert m_roi["image_recall"] <= m_off["image_recall"]
     assert m_roi != m_off
-    rc, _, d_arg = _eval(tmp_path / "c", cat, model_dir, "--roi", str(roi_cat / "roi.png"), "--no-report")
+    rc, _, d_arg = _eval(
+        tmp_path / "c", cat, model_dir, "--roi", str(roi_cat / "roi.png"), "--no-report"
+    )
     assert rc == 0 and d_arg["run"]["roi"]
 
 
-def test_model_without_manifest_is_refused(setup: tuple[Path, Path], tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_without_manifest_is_refused(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cat, model_dir = setup
     bad = tmp_path / "nomanifest"
     bad.mkdir()
@@ -115,28 +134,36 @@ def test_model_without_manifest_is_refused(setup: tuple[Path, Path], tmp_path: P
     assert "manifest.json" in err and len(err.strip().splitlines()) == 1
 
 
-def test_defect_folder_without_ground_truth_is_refused(setup: tuple[Path, Path], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_defect_folder_without_ground_truth_is_refused(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cat, model_dir = setup
     broken = tmp_path / "broken"
     subprocess.run(["cp", "-r", str(cat), str(broken)], check=True)
     subprocess.run(["rm", "-r", str(broken / "ground_truth" / "hole")], check=True)
-    rc = main(["eval", "--model", str(model_dir), "--data", str(broken), "--out", str(tmp_path / "r")])
+    rc = main(
+        ["eval", "--model", str(model_dir), "--data", str(broken), "--out", str(tmp_path / "r")]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "ground_truth/hole" in err and "test/hole" in err
 
 
-def test_odd_masks_are_repaired_and_said(setup: tuple[Path, Path], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_odd_masks_are_repaired_and_said(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cat, model_dir = setup
     odd = tmp_path / "odd"
     subprocess.run(["cp", "-r", str(cat), str(odd)], check=True)
     gt = odd / "ground_truth" / "hole"
     masks = sorted(gt.glob("*_mask.png"))
     m0 = cv2.imread(str(masks[0]), cv2.IMREAD_GRAYSCALE)
-    cv2.imwrite(str(masks[0]), cv2.resize(m0, (112, 80), interpolation=cv2.INTER_NEAREST))  # 2x size
+    assert m0 is not None
+    cv2.imwrite(
+        str(masks[0]), cv2.resize(m0, (112, 80), interpolation=cv2.INTER_NEAREST)
+    )  # 2x size
     m1 = cv2.imread(str(masks[1]), cv2.IMREAD_GRAYSCALE)
+    assert m1 is not None
     cv2.imwrite(str(masks[1]), np.where(m1 > 0, 200, 0).astype(np.uint8))  # 0/200 mask
     rc, m, d = _eval(tmp_path, odd, model_dir)
     assert rc == 0
@@ -151,15 +178,34 @@ def test_odd_masks_are_repaired_and_said(setup: tuple[Path, Path], tmp_path: Pat
     assert "Notes on the data" in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_missing_mask_and_not_a_category(setup: tuple[Path, Path], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_mask_and_not_a_category(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cat, model_dir = setup
     nomask = tmp_path / "nomask"
     subprocess.run(["cp", "-r", str(cat), str(nomask)], check=True)
     next((nomask / "ground_truth" / "missing").glob("*_mask.png")).unlink()
-    assert main(["eval", "--model", str(model_dir), "--data", str(nomask), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            ["eval", "--model", str(model_dir), "--data", str(nomask), "--out", str(tmp_path / "r")]
+        )
+        == 2
+    )
     assert "no mask for" in capsys.readouterr().err
-    assert main(["eval", "--model", str(model_dir), "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "test/" in capsys.readouterr().err
 
 

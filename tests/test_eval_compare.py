@@ -45,8 +45,9 @@ def _metric(reports: Path, name: str, key: str) -> float:
     return float(json.loads((reports / name / "metrics.json").read_text())[key])
 
 
-def test_compare_tables_tests_and_roi_changes(runs: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_tables_tests_and_roi_changes(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cmp"
     assert main(["compare", str(runs), "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -58,10 +59,14 @@ def test_compare_tables_tests_and_roi_changes(runs: Path, tmp_path: Path,
     assert set(img) == {"alpha", "alpha†", "beta", "beta†"}
     vals = [_metric(runs, f"alpha_off_{s}", "image_f1") * 100 for s in range(3)]
     assert float(img["alpha"]["image_f1_mean"]) == pytest.approx(np.mean(vals), rel=1e-5)
-    assert float(img["alpha"]["image_f1_std"]) == pytest.approx(np.std(vals, ddof=1), rel=1e-4, abs=1e-4)
+    assert float(img["alpha"]["image_f1_std"]) == pytest.approx(
+        np.std(vals, ddof=1), rel=1e-4, abs=1e-4
+    )
     # paired t-test by seed + BH over all tests
     tests = _rows(out / "tests.csv")
-    row = next(t for t in tests if t["a"] == "alpha" and t["b"] == "beta" and t["metric"] == "pixel_aupro")
+    row = next(
+        t for t in tests if t["a"] == "alpha" and t["b"] == "beta" and t["metric"] == "pixel_aupro"
+    )
     xa = [_metric(runs, f"alpha_off_{s}", "pixel_aupro") for s in range(3)]
     xb = [_metric(runs, f"beta_off_{s}", "pixel_aupro") for s in range(3)]
     assert float(row["p"]) == pytest.approx(stats.ttest_rel(xa, xb).pvalue, rel=1e-4)

@@ -56,7 +56,9 @@ def test_size_classes_eq_14_15() -> None:
     ratios = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
     b1, b2 = M.size_bounds(ratios)
     assert (b1, b2) == pytest.approx(tuple(np.quantile(ratios, [0.333, 0.667])))
-    assert [M.size_class(r, (b1, b2)) for r in ratios] == ["small"] * 2 + ["medium"] * 2 + ["large"] * 2
+    assert [M.size_class(r, (b1, b2)) for r in ratios] == ["small"] * 2 + ["medium"] * 2 + [
+        "large"
+    ] * 2
     missed = np.array([True, False, False, True, True, True])
     assert M.fn_by_size(ratios, missed, (b1, b2)) == {"small": 1, "medium": 1, "large": 2}
 
@@ -122,10 +124,10 @@ def test_binned_pixel_metrics_within_bounds_of_sklearn(n_bins: int) -> None:
         acc.add(s, regions)
         ys.append(mask.ravel() > 0)
         ss.append(s.ravel())
-    y, s = np.concatenate(ys), np.concatenate(ss)
+    y_all, s_all = np.concatenate(ys), np.concatenate(ss)
     pm = M.pixel_metrics(acc.histograms())
-    exact_auroc = roc_auc_score(y, s)
-    exact_ap = average_precision_score(y, s)
+    exact_auroc = roc_auc_score(y_all, s_all)
+    exact_ap = average_precision_score(y_all, s_all)
     assert abs(pm.auroc - exact_auroc) <= pm.auroc_bound + 1e-12
     assert pm.aupr_lo - 1e-12 <= exact_ap <= pm.aupr_hi + 1e-12
     if n_bins == 1 << 16:
@@ -137,7 +139,9 @@ def _exact_aupro(y_regions: list[np.ndarray], scores: list[np.ndarray], limit: f
     s_all = np.concatenate([s.ravel() for s in scores])
     neg = np.concatenate([(r.ravel() == 0) for r in y_regions])
     thresholds = np.unique(s_all)[::-1]
-    comps = [(s[r == k]) for r, s in zip(y_regions, scores, strict=True) for k in np.unique(r[r > 0])]
+    comps = [
+        (s[r == k]) for r, s in zip(y_regions, scores, strict=True) for k in np.unique(r[r > 0])
+    ]
     fprs, pros = [0.0], [0.0]
     for t in thresholds:
         fprs.append(float(np.mean(s_all[neg] >= t)))

@@ -15,10 +15,19 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT_DIR",
-                        help="report folders (or folders above them)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where compare.md and the CSVs go (default: the first REPORT_DIR's parent)")
+    parser.add_argument(
+        "reports",
+        nargs="+",
+        type=Path,
+        metavar="REPORT_DIR",
+        help="report folders (or folders above them)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where compare.md and the CSVs go (default: the first REPORT_DIR's parent)",
+    )
 
 
 def _clean(x: Any) -> Any:

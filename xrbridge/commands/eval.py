@@ -28,11 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roi.add_argument("--no-roi", action="store_true", help="ignore CAT/roi.png")
     parser.add_argument("--bins", type=int, default=1 << 16, help="pixel-score bins (power of 2)")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--grid", type=int, default=4, help="best and worst samples in the grid")
+    parser.add_argument("--grid", type=int, default=3, help="best and worst samples in the grid")
     parser.add_argument("--no-report", action="store_true", help="metrics only, no figures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--label", default=None, help="run label for `compare` (default: model)")
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: manifest training.seed)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed (default: manifest training.seed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from xrbridge.eval import dataset
     from xrbridge.eval.runner import run as run_eval
     from xrbridge.eval.summary import summarise
-    from xrbridge.eval.write import write_outputs, run_info
+    from xrbridge.eval.write import run_info, write_outputs
     from xrbridge.models.runtime import OnnxModel
 
     if args.bins < 2 or args.bins & (args.bins - 1):
@@ -71,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     for note in sorted(set(result.notes))[:5]:
         print(f"xrbridge eval: note: {note}", file=sys.stderr)
     if len(set(result.notes)) > 5:
-        print(f"xrbridge eval: note: ... {len(set(result.notes)) - 5} more in details.json",
-              file=sys.stderr)
+        print(
+            f"xrbridge eval: note: ... {len(set(result.notes)) - 5} more in details.json",
+            file=sys.stderr,
+        )
     print(json.dumps(metrics))
     return 0

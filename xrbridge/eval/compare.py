@@ -28,11 +28,24 @@ from xrbridge.errors import InputError
 from xrbridge.eval.metrics import SIZE_CLASSES
 from xrbridge.eval.write import read_report
 
-IMAGE_COLS = (("image_auroc", "AUROC"), ("image_aupr", "AU-PR"), ("image_precision", "Precision"),
-              ("image_recall", "Recall"), ("image_f1", "F1"), ("fp_share_image", "FP_share"))
-PIXEL_COLS = (("pixel_auroc", "AUROC"), ("pixel_aupr", "AU-PR"), ("pixel_aupro", "AUPRO"),
-              ("pixel_iou", "IoU"), ("pixel_precision", "Precision"), ("pixel_recall", "Recall"),
-              ("pixel_f1", "F1"), ("fp_share_pixel", "FP_share"))
+IMAGE_COLS = (
+    ("image_auroc", "AUROC"),
+    ("image_aupr", "AU-PR"),
+    ("image_precision", "Precision"),
+    ("image_recall", "Recall"),
+    ("image_f1", "F1"),
+    ("fp_share_image", "FP_share"),
+)
+PIXEL_COLS = (
+    ("pixel_auroc", "AUROC"),
+    ("pixel_aupr", "AU-PR"),
+    ("pixel_aupro", "AUPRO"),
+    ("pixel_iou", "IoU"),
+    ("pixel_precision", "Precision"),
+    ("pixel_recall", "Recall"),
+    ("pixel_f1", "F1"),
+    ("fp_share_pixel", "FP_share"),
+)
 TEST_METRICS = ("image_auroc", "image_aupr", "image_f1", "pixel_auroc", "pixel_aupro", "pixel_iou")
 
 
@@ -72,8 +85,17 @@ def load_runs(paths: list[Path]) -> list[Run]:
         metrics, details = read_report(folder)
         r = details["run"]
         seed = r.get("seed")
-        runs.append(Run(folder, str(r["category"]), str(r["label"]), bool(r["roi"]),
-                        int(seed) if seed is not None else i, metrics, details))
+        runs.append(
+            Run(
+                folder,
+                str(r["category"]),
+                str(r["label"]),
+                bool(r["roi"]),
+                int(seed) if seed is not None else i,
+                metrics,
+                details,
+            )
+        )
     keys = [(r.category, r.variant, r.seed) for r in runs]
     dup = {k for k in keys if keys.count(k) > 1}
     if dup:
@@ -82,7 +104,9 @@ def load_runs(paths: list[Path]) -> list[Run]:
 
 
 def _vals(runs: list[Run], key: str) -> np.ndarray:
-    return np.array([r.metrics[key] if r.metrics.get(key) is not None else np.nan for r in runs], float)
+    return np.array(
+        [r.metrics[key] if r.metrics.get(key) is not None else np.nan for r in runs], float
+    )
 
 
 def mean_std(x: np.ndarray) -> tuple[float, float]:
@@ -128,17 +152,26 @@ def paired_tests(runs: list[Run], metrics: tuple[str, ...] = TEST_METRICS) -> li
                 if xa.size >= 2 and np.any(xa - xb != 0) and np.std(xa - xb) > 0:
                     res = stats.ttest_rel(xa, xb)
                     t, p = float(res.statistic), float(res.pvalue)
-                rows.append({"category": cat, "metric": key, "a": a, "b": b, "n": int(xa.size),
-                             "mean_diff": float(np.mean(xa - xb)) * 100 if xa.size else math.nan,
-                             "t": t, "p": p})
+                rows.append(
+                    {
+                        "category": cat,
+                        "metric": key,
+                        "a": a,
+                        "b": b,
+                        "n": int(xa.size),
+                        "mean_diff": float(np.mean(xa - xb)) * 100 if xa.size else math.nan,
+                        "t": t,
+                        "p": p,
+                    }
+                )
     ps = np.array([r["p"] for r in rows], float)
     valid = ~np.isnan(ps)
     adj = np.full(ps.shape, math.nan)
     if valid.any():
         adj[valid] = stats.false_discovery_control(ps[valid], method="bh")
-    for r, q in zip(rows, adj, strict=True):
-        r["p_bh"] = float(q)
-        r["significant"] = bool(q < 0.05) if not math.isnan(q) else False
+    for row, q in zip(rows, adj, strict=True):
+        row["p_bh"] = float(q)
+        row["significant"] = bool(q < 0.05) if not math.isnan(q) else False
     return rows
 
 
@@ -189,7 +222,9 @@ def roi_changes(runs: list[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-def _change_row(cat: str, label: str, n: int, eb: dict[str, float], ea: dict[str, float]) -> dict[str, Any]:
+def _change_row(
+    cat: str, label: str, n: int, eb: dict[str, float], ea: dict[str, float]
+) -> dict[str, Any]:
     row: dict[str, Any] = {"category": cat, "label": label, "seeds": n}
     for k in ("fp", "fn", *SIZE_CLASSES):
         row[f"{k}_off"], row[f"{k}_on"], row[f"{k}_change_pct"] = eb[k], ea[k], _pct(eb[k], ea[k])

@@ -24,7 +24,9 @@ def _md_table(rows: list[dict[str, Any]], cols: tuple[tuple[str, str], ...]) -> 
     out = [head, "|" + "---|" * (3 + len(cols))]
     for r in rows:
         cells = [_pm(r[f"{k}_mean"], r[f"{k}_std"]) for k, _ in cols]
-        out.append(f"| {r['category']} | {r['variant']} | {r['seeds']} | " + " | ".join(cells) + " |")
+        out.append(
+            f"| {r['category']} | {r['variant']} | {r['seeds']} | " + " | ".join(cells) + " |"
+        )
     return out
 
 
@@ -50,10 +52,12 @@ def write(out: Path, runs: list[Run]) -> dict[str, Any]:
     lines = [
         "# Model comparison",
         "",
-        f"{len(runs)} runs: " + ", ".join(
+        f"{len(runs)} runs: "
+        + ", ".join(
             f"{c} ({len({r.variant for r in runs if r.category == c})} variants)"
             for c in sorted({r.category for r in runs})
-        ) + ". Values in percent, mean ± std (ddof 1) over seeds; † = ROI masking applied.",
+        )
+        + ". Values in percent, mean ± std (ddof 1) over seeds; † = ROI masking applied.",
         "",
         "## Image level (as the paper's Tables 4 and 5)",
         "",
@@ -87,7 +91,9 @@ def write(out: Path, runs: list[Run]) -> dict[str, Any]:
         lines += [
             "| category | model | seeds | FP off→on | FN off→on | errors Δ% | "
             + " | ".join(f"FN {k} off→on (Δ%)" for k in SIZE_CLASSES)
-            + " | " + " | ".join(f"{k} share of FN off→on" for k in SIZE_CLASSES) + " |",
+            + " | "
+            + " | ".join(f"{k} share of FN off→on" for k in SIZE_CLASSES)
+            + " |",
             "|" + "---|" * 12,
         ]
         for r in roi:
@@ -105,7 +111,9 @@ def write(out: Path, runs: list[Run]) -> dict[str, Any]:
                 f"{sizes} | {shares} |"
             )
     else:
-        lines.append("No model was evaluated both with and without ROI (no category here has an ROI).")
+        lines.append(
+            "No model was evaluated both with and without ROI (no category here has an ROI)."
+        )
     lines.append("")
     (out / "compare.md").write_text("\n".join(lines))
     return {

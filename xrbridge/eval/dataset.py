@@ -97,7 +97,9 @@ def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 BGR; grey images are expanded to three channels."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise ImageError(f"cannot read image {path}: expected a readable PNG/JPEG, got an unreadable file")
+        raise ImageError(
+            f"cannot read image {path}: expected a readable PNG/JPEG, got an unreadable file"
+        )
     return img
 
 
@@ -108,7 +110,9 @@ def read_mask(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[str]
     """
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise ImageError(f"cannot read mask {path}: expected a readable PNG, got an unreadable file")
+        raise ImageError(
+            f"cannot read mask {path}: expected a readable PNG, got an unreadable file"
+        )
     if raw.ndim == 3:
         raw = raw.max(axis=2)
     notes: list[str] = []
@@ -121,7 +125,9 @@ def read_mask(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[str]
     values = np.unique(raw)
     if not np.isin(values, (0, 255)).all():
         shown = ", ".join(str(v) for v in values[:6]) + (", ..." if values.size > 6 else "")
-        notes.append(f"mask {path.name} has values {{{shown}}}, expected 0/255: binarised (> 0 = defect)")
+        notes.append(
+            f"mask {path.name} has values {{{shown}}}, expected 0/255: binarised (> 0 = defect)"
+        )
     return raw > 0, notes
 
 

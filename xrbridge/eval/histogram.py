@@ -111,7 +111,9 @@ class PixelAccumulator:
         s = np.asarray(scores, dtype=np.float64).ravel()
         lab = np.asarray(regions).ravel()
         if s.shape != lab.shape:
-            raise ValueError(f"scores and regions differ in size: {scores.shape} vs {regions.shape}")
+            raise ValueError(
+                f"scores and regions differ in size: {scores.shape} vs {regions.shape}"
+            )
         if s.size == 0:
             return
         if not np.isfinite(s).all():
@@ -119,7 +121,7 @@ class PixelAccumulator:
         self._widen(float(s.min()), float(s.max()))
         g = self._groups.get(group)
         if g is None:
-            g = _Group(*(np.zeros(self.n_bins) for _ in range(3)))
+            g = _Group(np.zeros(self.n_bins), np.zeros(self.n_bins), np.zeros(self.n_bins))
             self._groups[group] = g
         scale = self.n_bins / (self.hi - self.lo)
         b = np.minimum(((s - self.lo) * scale).astype(np.int64), self.n_bins - 1)
@@ -136,7 +138,8 @@ class PixelAccumulator:
         """The summed histograms of ``groups`` (all groups when None)."""
         names = self.groups if groups is None else groups
         edges = self.lo + (self.hi - self.lo) * np.arange(self.n_bins) / self.n_bins
-        out = Histograms(*(np.zeros(self.n_bins) for _ in range(3)), 0, edges)
+        z = np.zeros(self.n_bins)
+        out = Histograms(z, z, z, 0, edges)
         for name in names:
             g = self._groups.get(name)
             if g is not None:

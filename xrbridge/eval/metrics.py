@@ -38,13 +38,17 @@ def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, n
     y = np.asarray(labels).astype(bool).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != s.shape:
-        raise ValueError(f"labels and scores must have the same length, got {y.shape} and {s.shape}")
+        raise ValueError(
+            f"labels and scores must have the same length, got {y.shape} and {s.shape}"
+        )
     if np.isnan(s).any():
         raise ValueError("scores contain NaN")
     return y, s
 
 
-def _tied_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tied_counts(
+    labels: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positives and negatives per distinct score, highest score first."""
     y, s = _check_binary(labels, scores)
     order = np.argsort(-s, kind="mergesort")
@@ -55,7 +59,9 @@ def _tied_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np
     return pos, size - pos, s[starts]
 
 
-def curves_from_counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def curves_from_counts(
+    pos: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative TP, FP at each threshold, thresholds ordered from the highest down.
 
     Args:
@@ -182,7 +188,9 @@ def _harmonic(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     out[small] = table[x[small].astype(np.int64)]
     xl = x[~small]
-    out[~small] = (np.log(xl) + 0.5772156649015329 + 1 / (2 * xl) - 1 / (12 * xl**2) + 1 / (120 * xl**4))
+    out[~small] = (
+        np.log(xl) + 0.5772156649015329 + 1 / (2 * xl) - 1 / (12 * xl**2) + 1 / (120 * xl**4)
+    )
     return out
 
 
@@ -267,7 +275,9 @@ def pixel_metrics(hist: Histograms, fpr_limit: float = AUPRO_FPR_LIMIT) -> Pixel
     pos, neg, pro_w = hist.pos[::-1], hist.neg[::-1], hist.pro[::-1]  # highest bin first
     p_total, n_total = float(pos.sum()), float(neg.sum())
     auroc_v = _auroc_from_counts(pos, neg)
-    auroc_b = float(np.sum(pos * neg) / (2 * p_total * n_total)) if p_total and n_total else math.nan
+    auroc_b = (
+        float(np.sum(pos * neg) / (2 * p_total * n_total)) if p_total and n_total else math.nan
+    )
     aupr_v = _ap_from_counts(pos, neg)
     aupr_lo, aupr_hi = _ap_bounds(pos, neg)
     aupro_v, aupro_b = _aupro(neg, pro_w, hist.n_regions, fpr_limit)
@@ -276,7 +286,9 @@ def pixel_metrics(hist: Histograms, fpr_limit: float = AUPRO_FPR_LIMIT) -> Pixel
     iou = tp[1:] / np.maximum(p_total + fp[1:], 1.0)
     k = int(np.argmax(iou)) + 1 if p_total > 0 else 1
     edges = hist.edges[::-1]  # lower edges, highest first
-    counts = Counts(tp=float(tp[k]), fp=float(fp[k]), fn=p_total - float(tp[k]), tn=n_total - float(fp[k]))
+    counts = Counts(
+        tp=float(tp[k]), fp=float(fp[k]), fn=p_total - float(tp[k]), tn=n_total - float(fp[k])
+    )
     return PixelMetrics(
         auroc=auroc_v,
         auroc_bound=auroc_b,
@@ -325,7 +337,9 @@ def size_class(ratio: float, bounds: tuple[float, float]) -> str:
     return "medium" if ratio < b2 else "large"
 
 
-def fn_by_size(ratios: np.ndarray, missed: np.ndarray, bounds: tuple[float, float]) -> dict[str, int]:
+def fn_by_size(
+    ratios: np.ndarray, missed: np.ndarray, bounds: tuple[float, float]
+) -> dict[str, int]:
     """Count the missed defective images per size class.
 
     Args:

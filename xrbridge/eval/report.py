@@ -4,7 +4,7 @@ Figures (matplotlib, Agg backend, small PNGs):
     roc.png     ROC at image level (exact) and pixel level (binned)
     pr.png      precision-recall at image and pixel level
     hist.png    image scores of good vs defective images, with the threshold
-    grid.png    the worst and the best test images: image, ground truth, heatmap overlay
+    grid.png    the worst and the best test images: image | ground truth | heatmap overlay
 """
 
 from __future__ import annotations
@@ -68,8 +68,12 @@ def plot_hist(out: Path, result: RunResult, threshold: float) -> None:
     scores = np.array([r.score for r in result.records])
     fig, ax = plt.subplots(figsize=(5, 3))
     bins = np.linspace(min(0.0, scores.min()), max(1.0, scores.max()), 41)
-    ax.hist(scores[~labels], bins=bins, alpha=0.6, label=f"good ({np.sum(~labels)})", color="tab:green")
-    ax.hist(scores[labels], bins=bins, alpha=0.6, label=f"defective ({np.sum(labels)})", color="tab:red")
+    ax.hist(
+        scores[~labels], bins=bins, alpha=0.6, label=f"good ({np.sum(~labels)})", color="tab:green"
+    )
+    ax.hist(
+        scores[labels], bins=bins, alpha=0.6, label=f"defective ({np.sum(labels)})", color="tab:red"
+    )
     ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax.set(xlabel="image score (pred_score)", ylabel="images", title="image scores")
     ax.legend(fontsize=7)
@@ -78,7 +82,9 @@ def plot_hist(out: Path, result: RunResult, threshold: float) -> None:
     plt.close(fig)
 
 
-def pick_samples(records: tuple[ImageRecord, ...], threshold: float, k: int) -> list[tuple[str, ImageRecord]]:
+def pick_samples(
+    records: tuple[ImageRecord, ...], threshold: float, k: int
+) -> list[tuple[str, ImageRecord]]:
     """The k worst (largest margin on the wrong side of the threshold) and k best defective images."""
     margin = [((r.score - threshold) * (1 if r.label else -1), i) for i, r in enumerate(records)]
     worst = [("worst", records[i]) for _, i in sorted(margin)[:k]]
@@ -92,15 +98,22 @@ def _overlay(image: np.ndarray, amap: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(image, 0.5, heat, 0.5, 0)
 
 
+ROW_H = 120  # px per grid row: keeps grid.png small (< 300 KB) for committed reports
+
+
+def _thumb(img: np.ndarray, h: int = ROW_H) -> np.ndarray:
+    w = max(1, round(img.shape[1] * h / img.shape[0]))
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def plot_grid(
     out: Path, model: Predictor, picks: list[tuple[str, ImageRecord]], roi: np.ndarray | None
 ) -> None:
-    """Re-run the model on the picked images and draw image | ground truth | overlay rows."""
+    """Re-run the model on the picked images; rows of image | ground truth | heatmap overlay."""
     if not picks:
         return
-    plt = _plt()
-    fig, axes = plt.subplots(len(picks), 3, figsize=(6, 1.9 * len(picks)), squeeze=False)
-    for row, (kind, rec) in enumerate(picks):
+    rows = []
+    for kind, rec in picks:
         image = read_image(Path(rec.path))
         shape = image.shape[:2]
         r = roi_for(roi, shape)
@@ -109,18 +122,28 @@ def plot_grid(
         full = resize_map(amap, shape)
         if r is not None:
             full = np.where(r, full, 0.0)
-        mask_path = Path(rec.path).parents[2] / "ground_truth" / rec.defect / f"{Path(rec.path).stem}_mask.png"
-        gt = read_mask(mask_path, shape)[0] if rec.label and mask_path.is_file() else np.zeros(shape, bool)
-        panels = (image[:, :, ::-1], gt, _overlay(image, full)[:, :, ::-1])
-        titles = (f"{kind}: {rec.defect} {Path(rec.path).name}", "ground truth", f"score {rec.score:.3f}")
-        for col in range(3):
-            a = axes[row][col]
-            a.imshow(panels[col], cmap="gray" if col == 1 else None, vmin=0, vmax=1 if col == 1 else None)
-            a.set_title(titles[col], fontsize=6)
-            a.axis("off")
-    fig.tight_layout()
-    fig.savefig(out / "grid.png", dpi=DPI)
-    plt.close(fig)
+        mask_path = (
+            Path(rec.path).parents[2]
+            / "ground_truth"
+            / rec.defect
+            / f"{Path(rec.path).stem}_mask.png"
+        )
+        gt = (
+            read_mask(mask_path, shape)[0]
+            if rec.label and mask_path.is_file()
+            else np.zeros(shape, bool)
+        )
+        gt_bgr = cv2.cvtColor(gt.astype(np.uint8) * 255, cv2.COLOR_GRAY2BGR)
+        cells = [_thumb(image), _thumb(gt_bgr), _thumb(_overlay(image, full))]
+        sep = np.full((ROW_H, 4, 3), 255, np.uint8)
+        body = np.hstack([cells[0], sep, cells[1], sep, cells[2]])
+        label = np.full((16, body.shape[1], 3), 255, np.uint8)
+        text = f"{kind}: {rec.defect}/{Path(rec.path).name} score {rec.score:.3f}"
+        cv2.putText(label, text, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.vstack([label, body]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    cv2.imwrite(str(out / "grid.png"), np.vstack(rows), [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
 def _f(v: Any, pct: bool = False) -> str:
@@ -214,7 +237,7 @@ def write_report(
     details: dict[str, Any],
     result: RunResult,
     roi: np.ndarray | None,
-    grid: int = 4,
+    grid: int = 3,
 ) -> None:
     """Write report.md and the figures into ``out``."""
     out.mkdir(parents=True, exist_ok=True)

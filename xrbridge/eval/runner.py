@@ -81,7 +81,9 @@ def roi_for(roi: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None
     return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def infer(model: Predictor, item: LoadedSample, roi: np.ndarray | None) -> tuple[np.ndarray, float, float]:
+def infer(
+    model: Predictor, item: LoadedSample, roi: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
     """One image through the model: ((H, W) map at mask resolution, score, milliseconds)."""
     shape = item.image.shape[:2]
     r = roi_for(roi, shape)

@@ -55,7 +55,9 @@ def size_info(result: RunResult, threshold: float) -> dict[str, Any]:
     return {"bounds": [_num(b) for b in bounds], "images": totals, "fn": fn}
 
 
-def per_defect(result: RunResult, threshold: float, n_bins_pixel: bool = True) -> list[dict[str, Any]]:
+def per_defect(
+    result: RunResult, threshold: float, n_bins_pixel: bool = True
+) -> list[dict[str, Any]]:
     """One row per defect type: that type's images against all good images."""
     labels, scores = _arrays(result)
     defects = np.array([r.defect for r in result.records])

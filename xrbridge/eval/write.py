@@ -1,8 +1,8 @@
 """Files of a report folder that ``compare`` reads back.
 
-    metrics.json   exactly the contract's keys (docs/contracts.md)
-    details.json   bounds, counts, size classes, per-defect rows, notes, ``run``
-    records.csv    one row per test image: path, defect, label, score, area_ratio, map_max
+metrics.json   exactly the contract's keys (docs/contracts.md)
+details.json   bounds, counts, size classes, per-defect rows, notes, ``run``
+records.csv    one row per test image: path, defect, label, score, area_ratio, map_max
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def write_outputs(out: Path, metrics: dict[str, Any], details: dict[str, Any], result: RunResult) -> None:
+def write_outputs(
+    out: Path, metrics: dict[str, Any], details: dict[str, Any], result: RunResult
+) -> None:
     """Write metrics.json, details.json and records.csv into ``out`` (created)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2) + "\n")
@@ -66,8 +68,16 @@ def write_outputs(out: Path, metrics: dict[str, Any], details: dict[str, Any], r
         w = csv.writer(f)
         w.writerow(["path", "defect", "label", "score", "area_ratio", "map_max"])
         for r in result.records:
-            w.writerow([r.path, r.defect, int(r.label), f"{r.score:.6g}", f"{r.area_ratio:.6g}",
-                        f"{r.map_max:.6g}"])
+            w.writerow(
+                [
+                    r.path,
+                    r.defect,
+                    int(r.label),
+                    f"{r.score:.6g}",
+                    f"{r.area_ratio:.6g}",
+                    f"{r.map_max:.6g}",
+                ]
+            )
 
 
 def read_report(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
