@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, Protocol
@@ -76,7 +77,7 @@ class Subscriber:
         self.transport = transport
         self.streams = streams  # None = all streams
         self.video = video
-        self.queue: LatestQueue[Published] = LatestQueue(max_keys=max_keys)
+        self.queue: LatestQueue[Any] = LatestQueue(max_keys=max_keys)  # Published or control dicts
 
     def wants(self, msg: Published) -> bool:
         if msg.kind == "video" and not self.video:
@@ -120,6 +121,7 @@ class Stream:
         self._taken = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._video_busy = False
+        self._latencies: deque[float] = deque(maxlen=512)  # pipeline ms, for GetStatus
 
     # -- ingest -----------------------------------------------------------------
     def check_size(self, w: int, h: int) -> None:
@@ -208,6 +210,7 @@ class Stream:
             m.stage.observe(t1 - t0, "pipeline")
             self.stats.inferred += 1
             self.stats.last_pipeline_ms = (t1 - t0) * 1000.0
+            self._latencies.append(self.stats.last_pipeline_ms)
             self.last_overlay = overlay
             self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay))
 
@@ -244,6 +247,13 @@ class Stream:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        """(p50, p99) of the recent pipeline latencies in ms (0, 0 before the first)."""
+        if not self._latencies:
+            return 0.0, 0.0
+        a = np.asarray(self._latencies)
+        return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
     def status_event(self, state: str) -> dict[str, Any]:
         return {"type": "status", "stream": self.id, "state": state, "model": self.model,
@@ -361,8 +371,3 @@ class Hub:
             "models": self.list_models(),
             "errors": {k[0]: int(v) for k, v in m.errors.items().items()},
         }
-
-
-def blank_overlay_pixels(w: int, h: int) -> np.ndarray:
-    """A black (h, w, 3) uint8 frame (for health probes and tests)."""
-    return np.zeros((h, w, 3), np.uint8)

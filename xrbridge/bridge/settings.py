@@ -27,8 +27,6 @@ ENV_PREFIX = "XRBRIDGE_"
 
 def _f(default: Any, help: str, *, kind: type = str, **kw: Any) -> Any:
     meta = {"help": help, "kind": kind}
-    if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda d=default: list(d), metadata=meta, **kw)
     return dataclasses.field(default=default, metadata=meta, **kw)
 
 
@@ -39,7 +37,7 @@ class Settings:
     host: str = _f("127.0.0.1", "address to listen on (0.0.0.0 or a LAN address for a HoloLens)")
     ws_port: int = _f(8765, "WebSocket port; also serves the viewer page, /metrics and /status", kind=int)
     grpc_port: int = _f(50051, "gRPC port (-1 disables gRPC)", kind=int)
-    sources: list[str] = _f(["push=push"], "streams as ID=URI: a video path, camera:N, rtsp://..., or push", kind=list)
+    sources: tuple[str, ...] = _f(("push=push",), "streams as ID=URI: a video path, camera:N, rtsp://..., or push", kind=list)
     realtime: bool = _f(True, "replay video files at their frame rate (false: as fast as possible)", kind=bool)
     loop: bool = _f(False, "loop video files", kind=bool)
     models_dir: str = _f("models", "folder of trained models; clients choose among them by name")
@@ -48,7 +46,7 @@ class Settings:
     token: str = _f("", "bearer token required on both servers (empty: no token)")
     tls_cert: str = _f("", "PEM certificate: serve wss:// and TLS gRPC")
     tls_key: str = _f("", "PEM private key of the certificate")
-    allowed_origins: list[str] = _f([], "WebSocket Origin headers allowed (empty: any)", kind=list)
+    allowed_origins: tuple[str, ...] = _f((), "WebSocket Origin headers allowed (empty: any)", kind=list)
     max_message_bytes: int = _f(8 * 1024 * 1024, "largest accepted message (frame) in bytes", kind=int)
     max_image_pixels: int = _f(4096 * 2160, "largest accepted pushed image, width*height", kind=int)
     queue_keys: int = _f(8, "pending messages per subscriber (newest per stream wins)", kind=int)
@@ -85,9 +83,9 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     try:
         if kind is list:
             if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return list(value)
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return tuple(value)
             raise ValueError("expected a list of strings")
         if kind is bool:
             if isinstance(value, bool):
