@@ -118,3 +118,40 @@ def render_scene(
         truth.append(tr)
         vel.append(vv)
     return Scene(frames, times, truth, vel, fps, size)
+
+
+def truth_peaks(scene: Scene) -> dict[tuple[int, str], int]:
+    """(car, view) -> kept-frame index where the view is fully inside and closest to the centre."""
+    fw, fh = scene.size
+    best: dict[tuple[int, str], tuple[float, int]] = {}
+    for i, cars in enumerate(scene.truth):
+        for c, (x, y) in cars.items():
+            for view, (u0, v0, w, h) in VIEWS_LAYOUT.items():
+                bx, by = x + u0, y + v0
+                if bx < 0 or by < 0 or bx + w > fw or by + h > fh:
+                    continue
+                d = float(np.hypot(bx + w / 2 - fw / 2, by + h / 2 - fh / 2))
+                if (c, view) not in best or d < best[(c, view)][0]:
+                    best[(c, view)] = (d, i)
+    return {k: v[1] for k, v in best.items()}
+
+
+def write_scene(folder, scene: Scene, seed: int) -> None:
+    """Write line.mp4 (mp4v, fixed fps), truth.jsonl and templates/ like the simulator."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), scene.fps, scene.size)
+    for f in scene.frames:
+        vw.write(f)
+    vw.release()
+    with (folder / "truth.jsonl").open("w") as fh:
+        for i, (t, cars) in enumerate(zip(scene.times, scene.truth, strict=True)):
+            rows = [{"id": c, "offset": list(xy)} for c, xy in cars.items()]
+            fh.write(json.dumps({"index": i, "t": t, "cars": rows}) + "\n")
+    images, meta = templates_for(make_underbody(seed))
+    for v, im in images.items():
+        cv2.imwrite(str(folder / "templates" / f"{v}.png"), im)
+    (folder / "templates" / "views.json").write_text(json.dumps(meta))

@@ -1,0 +1,69 @@
+"""``xrbridge bench``: latency and throughput of one model artifact in ONNX Runtime (JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "time a model (batch 1) in ONNX Runtime; prints JSON (p50/p90/p99 ms, frames/s, GFLOP/s)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, type=Path, help="MODEL_DIR written by `xrbridge train`")
+    p.add_argument("--runs", type=int, default=100, help="timed runs (default 100)")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    import numpy as np
+
+    from xrbridge.errors import UsageError
+    from xrbridge.models.artifact import ONNX_FILE
+    from xrbridge.models.runtime import OnnxModel, default_providers
+
+    if args.runs < 1:
+        raise UsageError(f"--runs must be >= 1, got {args.runs}")
+    providers = {"auto": None, "cpu": ["CPUExecutionProvider"],
+                 "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}[args.provider]
+    if args.provider == "cuda" and "CUDAExecutionProvider" not in default_providers():
+        raise UsageError("--provider cuda: this onnxruntime has no CUDAExecutionProvider")
+    model = OnnxModel(args.model, providers=providers, threads=args.threads, warmup=args.warmup)
+    x = np.random.default_rng(0).standard_normal((1, 3, model.height, model.width)).astype(np.float32)
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        model.run(x)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    t = np.asarray(times)
+    flops = _flops(args.model / ONNX_FILE)
+    p50 = float(np.percentile(t, 50))
+    out = {
+        "model": model.manifest["model"], "model_dir": str(args.model),
+        "input": [1, 3, model.height, model.width],
+        "p50_ms": round(p50, 3), "p90_ms": round(float(np.percentile(t, 90)), 3),
+        "p99_ms": round(float(np.percentile(t, 99)), 3), "mean_ms": round(float(t.mean()), 3),
+        "fps": round(1000.0 / float(t.mean()), 2),
+        "gflops": round(flops / 1e9, 4) if flops else None,
+        "gflops_per_s": round(flops / 1e9 / (p50 / 1000.0), 2) if flops else None,
+        "provider": model.provider,
+        "threads": args.threads if args.threads is not None else (os.cpu_count() or 1),
+        "runs": args.runs,
+    }
+    json.dump(out, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _flops(path: Path) -> int | None:
+    try:
+        from xrbridge.models.exporting import graph_flops
+    except ImportError:  # onnx (the [train] extra) absent on a serving box
+        return None
+    return graph_flops(path)

@@ -1,0 +1,132 @@
+"""Data sets in the MVTec AD layout (docs/contracts.md, "Data sets on disk").
+
+``load_category(path)`` lists the files; ``load_images`` reads and normalises
+them. Images of mixed channels (grey, BGR, BGRA, 16-bit) and sizes are
+converted and resized; an unreadable image is skipped with a warning that
+names it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from xrbridge.errors import DatasetError
+from xrbridge.models.preprocess import normalise, resize_mask
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+class CorruptImageWarning(UserWarning):
+    """An image file could not be decoded and was skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class TestItem:
+    """One test image: its defect type ("good" for none) and mask file (None if absent)."""
+
+    path: Path
+    defect: str
+    mask: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """Files of one MVTec-layout category."""
+
+    root: Path
+    train: tuple[Path, ...]
+    test: tuple[TestItem, ...]
+    roi: Path | None
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def load_category(root: str | Path) -> Category:
+    """List train/good, test/* (with masks) and roi.png of a category folder.
+
+    Raises:
+        DatasetError: folder or train/good missing, or train/good holds no images.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"data folder {root} does not exist")
+    good = root / "train" / "good"
+    if not good.is_dir():
+        raise DatasetError(f"{root} has no train/good folder (expected the MVTec layout: "
+                           f"<category>/train/good/*.png)")
+    train = _images(good)
+    if not train:
+        raise DatasetError(f"{good} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    test: list[TestItem] = []
+    test_dir = root / "test"
+    if test_dir.is_dir():
+        for d in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+            for img in _images(d):
+                mask = None
+                if d.name != "good":
+                    cand = root / "ground_truth" / d.name / f"{img.stem}_mask.png"
+                    mask = cand if cand.is_file() else None
+                test.append(TestItem(img, d.name, mask))
+    roi = root / "roi.png"
+    return Category(root, tuple(train), tuple(test), roi if roi.is_file() else None)
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """Read any image file unchanged (grey/colour/alpha, 8 or 16 bit); None (+warning) if corrupt."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        warnings.warn(f"skipping corrupt or unreadable image {path}", CorruptImageWarning,
+                      stacklevel=2)
+        return None
+    return img
+
+
+def load_images(paths: Sequence[Path], height: int, width: int,
+                roi: np.ndarray | None = None) -> tuple[np.ndarray, list[Path]]:
+    """Read, convert and normalise images.
+
+    Returns:
+        (N,3,height,width) float32 normalised inputs, and the N paths actually read
+        (corrupt files skipped with a :class:`CorruptImageWarning`).
+    """
+    out = np.empty((len(paths), 3, height, width), np.float32)
+    kept: list[Path] = []
+    for p in paths:
+        img = read_image(p)
+        if img is None:
+            continue
+        out[len(kept)] = normalise(img, height, width, roi)
+        kept.append(p)
+    return out[: len(kept)], kept
+
+
+def load_mask(item: TestItem, height: int, width: int) -> np.ndarray:
+    """(height,width) bool ground truth of a test item (all False for good / no mask)."""
+    if item.mask is None:
+        return np.zeros((height, width), bool)
+    m = cv2.imread(str(item.mask), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise DatasetError(f"mask {item.mask} is unreadable")
+    return resize_mask(m, height, width)
+
+
+def read_roi(path: str | Path) -> np.ndarray:
+    """Read an ROI mask file -> (h,w) uint8 (255 on, 0 off).
+
+    Raises:
+        DatasetError: missing or unreadable file, or a mask with nothing on.
+    """
+    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise DatasetError(f"ROI mask {path} is missing or unreadable")
+    if not (m > 0).any():
+        raise DatasetError(f"ROI mask {path} is empty (all 0)")
+    return np.where(m > 0, 255, 0).astype(np.uint8)

@@ -1,0 +1,294 @@
+"""The flow every anomaly model shares: data -> fit -> calibrate -> export.
+
+A model is a folder ``xrbridge/models/<name>/`` with the same files:
+
+    model.py        the torch modules
+    train.py        the trainer class implementing :class:`Trainer` (fit on good images)
+    anomaly_map.py  raw scores -> smoothed anomaly map and image score
+    export.py       the raw inference module that goes into the ONNX graph
+    README.md       what it does, its options, its numbers
+
+and registers its trainer in :data:`REGISTRY` by name (``xrbridge.names.MODELS``).
+:func:`train` does the rest the same way for all of them: loads train/good
+(mixed channels/sizes handled, corrupt images skipped), splits off held-out
+good images, applies the ROI to the input, fits, calibrates the score
+normalisation (held-out good + optional validation set with defects), wraps
+the raw module into the contract graph (normalisation + ROI mask), exports
+ONNX, writes the manifest and checks that ONNX Runtime reproduces PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from xrbridge.errors import DatasetError, UnknownNameError, UsageError
+from xrbridge.names import BACKBONES, MODELS, check_name
+
+#: Model name -> "module:TrainerClass" (imported lazily; torch only when training).
+REGISTRY: dict[str, str] = {
+    "patchcore": "xrbridge.models.patchcore.train:PatchCoreTrainer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything ``xrbridge train`` needs. ``options`` holds model-specific settings.
+
+    ``image_size`` is (height, width). ``roi``: a mask file, or None to use the
+    category's roi.png when present, or the string "none" to train without ROI.
+    ``holdout``: fraction of train/good kept out of fitting for calibration.
+    """
+
+    model: str
+    data: Path
+    out: Path
+    roi: Path | str | None = None
+    backbone: str = "efficientnet-lite0"
+    image_size: tuple[int, int] = (256, 256)
+    steps: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    holdout: float = 0.1
+    val: Path | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FitContext:
+    """What a trainer's ``fit`` gets: normalised, ROI-masked images (N,3,H,W) float32."""
+
+    images: np.ndarray
+    roi: np.ndarray | None
+    config: TrainConfig
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """What every model implements. ``raw_module`` maps (1,3,H,W) -> (raw map (1,1,H,W), raw score (1,))."""
+
+    name: str
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        """Learn from good images; returns facts for ``manifest.training``."""
+        ...
+
+    def raw_module(self) -> Any:
+        """The torch module (eval mode) exported into the graph; smoothed raw map + raw score."""
+        ...
+
+    def manifest_extra(self) -> dict[str, Any]:
+        """Model-specific manifest keys (e.g. {"patchcore": {...}})."""
+        ...
+
+
+def available_models() -> tuple[str, ...]:
+    return tuple(m for m in MODELS if m in REGISTRY)
+
+
+def get_trainer(name: str, config: TrainConfig) -> Trainer:
+    """Instantiate the trainer registered as ``name``.
+
+    Raises:
+        UnknownNameError: not a model name, or one not built yet (lists the available ones).
+    """
+    check_name("model", name, MODELS)
+    if name not in REGISTRY:
+        raise UnknownNameError(
+            f"model {name!r} is not implemented yet; available: {', '.join(available_models())}"
+        )
+    mod_name, cls_name = REGISTRY[name].split(":")
+    cls = getattr(importlib.import_module(mod_name), cls_name)
+    trainer: Trainer = cls(config)
+    return trainer
+
+
+def register(name: str, target: str) -> None:
+    """Register ``"module:Class"`` as trainer of model ``name`` (a name in xrbridge.names.MODELS)."""
+    check_name("model", name, MODELS)
+    REGISTRY[name] = target
+
+
+def split_holdout(paths: list[Path], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """Seeded split of train/good into (fit, held-out); at least 1 fit and 1 held-out image."""
+    if len(paths) < 2:
+        raise DatasetError(f"need at least 2 good training images (fit + calibration), got {len(paths)}")
+    n_hold = round(len(paths) * fraction)
+    n_hold = min(max(n_hold, 1), len(paths) - 1)
+    order = np.random.default_rng(seed).permutation(len(paths))
+    hold = sorted(int(i) for i in order[:n_hold])
+    fit = sorted(int(i) for i in order[n_hold:])
+    return [paths[i] for i in fit], [paths[i] for i in hold]
+
+
+def resolve_roi(config: TrainConfig, category_roi: Path | None) -> Path | None:
+    """The ROI file to use: --roi, else the category's roi.png, never with --roi none."""
+    if isinstance(config.roi, str) and config.roi.lower() == "none":
+        return None
+    if config.roi is not None:
+        p = Path(config.roi)
+        if not p.is_file():
+            raise UsageError(f"--roi {p}: no such file")
+        return p
+    return category_roi
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the whole flow; returns the manifest written to ``config.out``.
+
+    Raises:
+        DatasetError, UsageError, UnknownNameError: bad data or settings.
+    """
+    from xrbridge.models import artifact, calibrate
+    from xrbridge.models.data import load_category, load_images, read_roi
+    from xrbridge.models.preprocess import MEAN, RESIZE, STD, resize_mask
+
+    check_name("backbone", config.backbone, BACKBONES)
+    trainer = get_trainer(config.model, config)
+    h, w = config.image_size
+    if h % 32 or w % 32 or h < 64 or w < 64:
+        raise UsageError(f"--image-size must be multiples of 32 and >= 64, got {h}x{w}")
+    import torch
+
+    torch.manual_seed(config.seed)
+    cat = load_category(config.data)
+    roi_path = resolve_roi(config, cat.roi)
+    roi = resize_mask(read_roi(roi_path), h, w) if roi_path else None
+    fit_paths, hold_paths = split_holdout(list(cat.train), config.holdout, config.seed)
+    t0 = time.perf_counter()
+    fit_x, fit_kept = load_images(fit_paths, h, w, roi)
+    hold_x, hold_kept = load_images(hold_paths, h, w, roi)
+    if len(fit_kept) == 0 or len(hold_kept) == 0:
+        raise DatasetError(f"{cat.root}: too few readable train/good images "
+                           f"({len(fit_kept)} to fit, {len(hold_kept)} held out)")
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    info = trainer.fit(FitContext(fit_x, roi, config))
+    t_fit = time.perf_counter() - t0
+    raw = trainer.raw_module()
+
+    good_maps, good_scores = run_raw(raw, hold_x, config.device)
+    val_info: dict[str, Any] = {"images": 0}
+    if config.val is not None:
+        img_norm, pix_norm, val_info = _calibrate_with_val(
+            raw, config, good_maps, good_scores, roi, h, w
+        )
+        method = "val-f1"
+    else:
+        img_norm = calibrate.from_good(good_scores)
+        pix_norm = calibrate.from_good(calibrate.pixel_sample(good_maps, roi, seed=config.seed))
+        method = "heldout-good"
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    roi_rec: dict[str, Any] = {"applied": roi is not None, "file": None}
+    if roi_path is not None:
+        shutil.copyfile(roi_path, out / artifact.ROI_FILE)
+        roi_rec = {"applied": True, "file": artifact.ROI_FILE, "source": str(roi_path)}
+    manifest: dict[str, Any] = {
+        "schema": artifact.SCHEMA,
+        "model": config.model,
+        "backbone": config.backbone,
+        "category": cat.root.name,
+        "input": {"height": h, "width": w, "color": "rgb", "mean": list(MEAN), "std": list(STD),
+                  "resize": RESIZE, "masked_value": -1.0},
+        "outputs": {"anomaly_map": [1, 1, h, w], "pred_score": [1]},
+        "graph_contains": {"gaussian_blur": True, "score_normalization": True,
+                           "roi_mask": roi is not None},
+        "score_normalization": {"method": method, "image": img_norm.as_dict(),
+                                "pixel": pix_norm.as_dict()},
+        "thresholds": {"image": 0.5, "pixel": 0.5},
+        "roi": roi_rec,
+        "training": {
+            "images": len(fit_kept), "heldout_images": len(hold_kept),
+            "fingerprint": artifact.fingerprint(list(fit_kept) + list(hold_kept)),
+            "steps": config.steps, "seed": config.seed, "seconds": round(t_fit, 3),
+            "load_seconds": round(t_load, 3), "device": config.device, "validation": val_info,
+            **info,
+        },
+        "versions": artifact.versions(),
+        **trainer.manifest_extra(),
+    }
+    from xrbridge.models.exporting import ContractGraph, export_onnx
+
+    graph = ContractGraph(raw, img_norm, pix_norm, roi).eval()
+    export_onnx(graph, out / artifact.ONNX_FILE, h, w, manifest)
+    diff = _onnx_agreement(graph, out, manifest, hold_x[:1])
+    manifest["training"]["onnx_max_abs_diff"] = diff
+    artifact.write_manifest(out, manifest)
+    return manifest
+
+
+def run_raw(raw: Any, images: np.ndarray, device: str = "cpu",
+            batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Raw module over (N,3,H,W) -> ((N,H,W) raw maps, (N,) raw scores)."""
+    import torch
+
+    maps, scores = [], []
+    with torch.inference_mode():
+        for i in range(len(images)):
+            m, s = raw(torch.from_numpy(images[i : i + 1]).to(device))
+            maps.append(m[0, 0].cpu().numpy())
+            scores.append(float(s[0]))
+    return np.stack(maps), np.asarray(scores)
+
+
+def _calibrate_with_val(raw: Any, config: TrainConfig, good_maps: np.ndarray,
+                        good_scores: np.ndarray, roi: np.ndarray | None,
+                        h: int, w: int) -> tuple[Any, Any, dict[str, Any]]:
+    from xrbridge.models import calibrate
+    from xrbridge.models.data import load_category, load_images, load_mask
+
+    assert config.val is not None
+    vcat = load_category(config.val) if (Path(config.val) / "train").is_dir() else None
+    items = list(vcat.test) if vcat else _val_items(Path(config.val))
+    if not items:
+        raise DatasetError(f"--val {config.val}: no test images found (expected test/<defect>/*)")
+    x, kept = load_images([it.path for it in items], h, w, roi)
+    by_path = {it.path: it for it in items}
+    masks = np.stack([load_mask(by_path[p], h, w) for p in kept])
+    labels = np.array([by_path[p].defect != "good" for p in kept])
+    maps, scores = run_raw(raw, x, config.device)
+    img = calibrate.from_labelled(good_scores, scores, labels)
+    sel = roi if roi is not None else np.ones((h, w), bool)
+    rng = np.random.default_rng(config.seed)
+    vals, labs = maps[:, sel].ravel(), masks[:, sel].ravel()
+    if vals.size > 2_000_000:
+        idx = rng.choice(vals.size, 2_000_000, replace=False)
+        vals, labs = vals[idx], labs[idx]
+    pix = calibrate.from_labelled(calibrate.pixel_sample(good_maps, roi, seed=config.seed), vals, labs)
+    return img, pix, {"images": len(kept), "defective": int(labels.sum()), "dir": str(config.val)}
+
+
+def _val_items(root: Path) -> list[Any]:
+    from xrbridge.models.data import TestItem, _images
+
+    test = root / "test" if (root / "test").is_dir() else root
+    items = []
+    for d in sorted(p for p in test.iterdir() if p.is_dir()):
+        for img in _images(d):
+            m = root / "ground_truth" / d.name / f"{img.stem}_mask.png"
+            items.append(TestItem(img, d.name, m if m.is_file() else None))
+    return items
+
+
+def _onnx_agreement(graph: Any, out: Path, manifest: dict[str, Any], x: np.ndarray) -> float:
+    """Max |torch - onnxruntime| over map and score on one image (recorded in the manifest)."""
+    import onnxruntime as ort
+    import torch
+
+    from xrbridge.models.artifact import INPUT_NAME, ONNX_FILE, OUTPUT_NAMES
+
+    sess = ort.InferenceSession(str(out / ONNX_FILE), providers=["CPUExecutionProvider"])
+    om, os_ = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
+    with torch.inference_mode():
+        tm, ts = graph(torch.from_numpy(x))
+    return float(max(np.abs(om - tm.numpy()).max(), np.abs(os_ - ts.numpy()).max()))

@@ -1,0 +1,67 @@
+"""PatchCore scoring: nearest-neighbour distances to the memory bank, eq. 4 reweighting, map.
+
+For the (P, D) patch features of one image (P = h*w) and the bank (M, D):
+
+- patch score s_p = min_m ||f_p - m|| (matmul form: |f|^2 - 2 f.m^T + |m|^2, one
+  (P,D)x(D,M) product: the only search cost, done in the graph);
+- image score (eq. 4): take the patch p* with the largest s_p (inside the ROI),
+  its nearest bank entry m* and the b = ``k`` entries N_b(m*) nearest to m*
+  (m* included, precomputed at training as ``support`` (M, k));
+  s = (1 - softmax(||f_p* - m||, m in N_b(m*))[m*]) * s_p*;
+- the map: patch scores bilinearly upsampled to (H, W) and Gaussian-smoothed.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xrbridge.models.patchcore.model import GaussianBlur
+
+
+class BankScorer(nn.Module):
+    """(1,D,h,w) features -> ((1,1,H,W) smoothed raw map, (1,) raw image score)."""
+
+    bank_t: torch.Tensor
+    bank: torch.Tensor
+    bank_sq: torch.Tensor
+    support: torch.Tensor
+    patch_valid: torch.Tensor
+
+    def __init__(self, bank: torch.Tensor, support: torch.Tensor, out_hw: tuple[int, int],
+                 sigma: float, patch_valid: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("bank_t", bank.t().contiguous())          # (D, M)
+        self.register_buffer("bank", bank.contiguous())                # (M, D)
+        self.register_buffer("bank_sq", (bank * bank).sum(1)[None])    # (1, M)
+        self.register_buffer("support", support.long())                # (M, k)
+        self.out_hw = (int(out_hw[0]), int(out_hw[1]))
+        self.blur = GaussianBlur(sigma)
+        self.has_valid = patch_valid is not None
+        if patch_valid is not None:
+            self.register_buffer("patch_valid", patch_valid.float().reshape(-1))  # (P,)
+
+    def patch_scores(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(1,D,h,w) -> (P,D) features, (P,) distances to the nearest bank entry, (P,) its index."""
+        d = feats.shape[1]
+        q = feats.reshape(d, -1).t()                                   # (P, D)
+        d2 = (q * q).sum(1, keepdim=True) - 2.0 * (q @ self.bank_t) + self.bank_sq
+        dmin, idx = torch.min(d2, dim=1)
+        return q, torch.sqrt(torch.clamp(dmin, min=0.0)), idx
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = int(feats.shape[-2]), int(feats.shape[-1])
+        q, s, idx = self.patch_scores(feats)
+        ranked = s * self.patch_valid if self.has_valid else s
+        p_star = torch.argmax(ranked, dim=0, keepdim=True)            # (1,)
+        s_star = ranked.gather(0, p_star)                              # (1,)
+        f_star = q.index_select(0, p_star)                             # (1, D)
+        m_star = idx.gather(0, p_star)                                 # (1,)
+        nb = self.bank.index_select(0, self.support.index_select(0, m_star).reshape(-1))  # (k, D)
+        dist = torch.sqrt(torch.clamp(((nb - f_star) ** 2).sum(1), min=0.0))             # (k,)
+        weight = 1.0 - torch.softmax(dist, dim=0)[:1]
+        score = weight * s_star                                        # (1,)
+        amap = F.interpolate(s.reshape(1, 1, h, w), size=self.out_hw, mode="bilinear",
+                             align_corners=False)
+        return self.blur(amap), score

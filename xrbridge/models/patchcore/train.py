@@ -1,0 +1,141 @@
+"""PatchCore training: extract patch features of the good images, project, coreset, bank.
+
+Options (``TrainConfig.options`` / ``xrbridge train`` flags):
+
+- ``coreset_ratio`` (default 0.01): fraction of all training patches kept in the bank.
+  Raising it covers rarer normal patterns (fewer false alarms) but makes the bank,
+  the build and the in-graph search proportionally bigger; lowering it speeds
+  everything up until normal variation is no longer covered.
+- ``max_bank`` (default 16384): cap on the bank size whatever the ratio.
+- ``proj_dim`` (default 128): PCA projection of the C concatenated channels
+  (Lite0 s8+s16: 152) fitted on training patches; "0" keeps all C.
+- ``layers`` (default "s8,s16"), ``k`` (eq. 4 neighbourhood, default 3),
+  ``sigma`` (Gaussian smoothing at 256 px, scaled with the image height; default 4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from xrbridge.errors import UsageError
+from xrbridge.models.backbones import STAGE_NAMES
+from xrbridge.models.framework import FitContext, TrainConfig
+from xrbridge.models.patchcore.anomaly_map import BankScorer
+from xrbridge.models.patchcore.coreset import greedy_coreset
+from xrbridge.models.patchcore.export import PatchCoreRaw
+from xrbridge.models.patchcore.model import PatchFeatures
+from xrbridge.names import check_name
+
+DEFAULTS: dict[str, Any] = {
+    "coreset_ratio": 0.01, "max_bank": 16384, "proj_dim": 128, "layers": "s8,s16",
+    "k": 3, "sigma": 4.0, "coreset_proj_dim": 64, "batch": 8,
+}
+
+
+class PatchCoreTrainer:
+    """Implements :class:`xrbridge.models.framework.Trainer` for PatchCore."""
+
+    name = "patchcore"
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        opts = {**DEFAULTS, **{k: v for k, v in config.options.items() if v is not None}}
+        unknown = sorted(set(opts) - set(DEFAULTS))
+        if unknown:
+            raise UsageError(f"unknown patchcore options {unknown}; valid: {', '.join(DEFAULTS)}")
+        self.opts = opts
+        self.layers = tuple(s.strip() for s in str(opts["layers"]).split(",") if s.strip())
+        for s in self.layers:
+            check_name("stage", s, STAGE_NAMES)
+        ratio = float(opts["coreset_ratio"])
+        if not 0.0 < ratio <= 1.0:
+            raise UsageError(f"coreset ratio must be in (0, 1], got {ratio}")
+        self.features = PatchFeatures(config.backbone, self.layers).to(config.device)
+        self._raw: PatchCoreRaw | None = None
+        self._info: dict[str, Any] = {}
+
+    def _extract(self, images: np.ndarray) -> torch.Tensor:
+        """(N,3,H,W) -> (N*P, C) raw aggregated patch features (CPU float32)."""
+        bs = int(self.opts["batch"])
+        out = []
+        with torch.inference_mode():
+            for i in tqdm(range(0, len(images), bs), desc="features", leave=False,
+                          disable=not self.config.progress):
+                x = torch.from_numpy(images[i : i + bs]).to(self.config.device)
+                f = self.features.raw_features(x)
+                out.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).cpu())
+        return torch.cat(out)
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        feats = self._extract(ctx.images)
+        t_feat = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dim = int(self.opts["proj_dim"])
+        if 0 < dim < feats.shape[1]:
+            mean, comps = _pca(feats, dim, self.config.seed)
+            self.features.set_projection(mean, comps)
+            feats = (feats - torch.from_numpy(mean)) @ torch.from_numpy(comps).t()
+        n = round(len(feats) * float(self.opts["coreset_ratio"]))
+        n = max(1, min(n, int(self.opts["max_bank"]), len(feats)))
+        sel = greedy_coreset(feats, n, int(self.opts["coreset_proj_dim"]), self.config.seed,
+                             progress=self.config.progress)
+        bank = feats[torch.from_numpy(sel)].contiguous()
+        support = _knn_table(bank, int(self.opts["k"]))
+        t_bank = time.perf_counter() - t0
+        h, w = ctx.images.shape[-2:]
+        stride = self.features.stride
+        valid = None
+        if ctx.roi is not None:
+            import cv2
+
+            valid = torch.from_numpy(
+                cv2.resize(ctx.roi.astype(np.float32), (w // stride, h // stride),
+                           interpolation=cv2.INTER_AREA) > 0
+            )
+        sigma = float(self.opts["sigma"]) * h / 256.0
+        scorer = BankScorer(bank, support, (h, w), sigma, valid)
+        self._raw = PatchCoreRaw(self.features, scorer).to(self.config.device).eval()
+        self._info = {
+            "patches": len(feats), "bank_size": n, "feature_dim": int(bank.shape[1]),
+            "feature_seconds": round(t_feat, 3), "bank_seconds": round(t_bank, 3),
+        }
+        return dict(self._info)
+
+    def raw_module(self) -> PatchCoreRaw:
+        if self._raw is None:
+            raise RuntimeError("fit() first")
+        return self._raw
+
+    def manifest_extra(self) -> dict[str, Any]:
+        opts = {k: self.opts[k] for k in DEFAULTS if k != "batch"}
+        return {"patchcore": {**opts, "layers": list(self.layers), **self._info}}
+
+
+def _pca(feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (C,) and top-``dim`` principal directions (dim, C) of the patch features."""
+    g = torch.Generator().manual_seed(seed)
+    sample = feats[torch.randperm(len(feats), generator=g)[:limit]].double()
+    mean = sample.mean(0)
+    cov = (sample - mean).t() @ (sample - mean) / max(len(sample) - 1, 1)
+    _, vecs = torch.linalg.eigh(cov)
+    comps = vecs[:, -dim:].flip(1).t()
+    return mean.float().numpy(), comps.float().numpy()
+
+
+def _knn_table(bank: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
+    """(M, k) indices of each bank entry's k nearest entries (itself first)."""
+    k = min(k, len(bank))
+    sq = (bank * bank).sum(1)
+    out = []
+    for i in range(0, len(bank), chunk):
+        b = bank[i : i + chunk]
+        d2 = sq[i : i + chunk, None] - 2.0 * b @ bank.t() + sq[None]
+        d2[torch.arange(len(b)), torch.arange(i, i + len(b))] = -1.0  # self first
+        out.append(torch.topk(d2, k, dim=1, largest=False).indices)
+    return torch.cat(out)

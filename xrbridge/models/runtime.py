@@ -1,0 +1,98 @@
+"""ONNX Runtime wrapper for xrbridge model artifacts (no torch needed).
+
+``OnnxModel(model_dir)`` loads ``model.onnx`` + ``manifest.json``, checks that
+both agree (:func:`xrbridge.models.artifact.check_graph`), picks the CUDA
+provider when ONNX Runtime offers it (else the CPU), sets thread counts and
+runs a warm-up inference so the first real frame is not slow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrbridge.errors import ArtifactError, ModelError
+from xrbridge.models.artifact import INPUT_NAME, ONNX_FILE, OUTPUT_NAMES, check_graph, load_manifest
+from xrbridge.models.preprocess import preprocess
+
+
+def default_providers() -> list[str]:
+    """CUDA (when this onnxruntime build has it) then CPU."""
+    import onnxruntime as ort
+
+    avail = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in avail]
+
+
+class OnnxModel:
+    """One model artifact in an ONNX Runtime session.
+
+    Args:
+        model_dir: folder written by ``xrbridge train``.
+        providers: ONNX Runtime providers, default :func:`default_providers`.
+        threads: intra-op threads (None: ONNX Runtime's default, one per core).
+        warmup: number of warm-up runs on a zero input.
+
+    Raises:
+        ArtifactError: missing files or manifest/graph mismatch.
+    """
+
+    def __init__(self, model_dir: str | Path, providers: list[str] | None = None,
+                 threads: int | None = None, warmup: int = 2) -> None:
+        import onnxruntime as ort
+
+        self.model_dir = Path(model_dir)
+        self.manifest: dict[str, Any] = load_manifest(self.model_dir)
+        path = self.model_dir / ONNX_FILE
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing")
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.threads = threads
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=providers or default_providers()
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ArtifactError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
+        meta = self.session.get_modelmeta().custom_metadata_map
+        inputs = {i.name: list(i.shape) for i in self.session.get_inputs()}
+        outputs = {o.name: list(o.shape) for o in self.session.get_outputs()}
+        check_graph(self.manifest, meta, inputs, outputs)
+        self.height = int(self.manifest["input"]["height"])
+        self.width = int(self.manifest["input"]["width"])
+        zero = np.zeros((1, 3, self.height, self.width), np.float32)
+        for _ in range(warmup):
+            self.run(zero)
+
+    @property
+    def provider(self) -> str:
+        """The provider that runs the graph (first of the session's providers)."""
+        return str(self.session.get_providers()[0])
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """(1,3,H,W) float32 preprocessed input -> ((H,W) float32 map in [0,1], score in [0,1]).
+
+        Raises:
+            ModelError: wrong input shape/dtype, or inference failed.
+        """
+        want = (1, 3, self.height, self.width)
+        if not isinstance(x, np.ndarray) or x.shape != want or x.dtype != np.float32:
+            got = (getattr(x, "shape", None), getattr(x, "dtype", type(x).__name__))
+            raise ModelError(f"input must be {want} float32, got {got[0]} {got[1]}")
+        try:
+            amap, score = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
+        except Exception as exc:
+            raise ModelError(f"inference failed: {exc}") from exc
+        return amap[0, 0], float(score[0])
+
+    def predict(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        """BGR uint8 image of any size -> ((H,W) map at model resolution, score)."""
+        return self.run(preprocess(image_bgr, self.manifest))
+
+    __call__ = predict
