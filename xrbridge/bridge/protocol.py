@@ -99,7 +99,7 @@ def parse_client(data: bytes | str, max_bytes: int) -> ClientMessage:
             raise ProtocolError("bad_message", f"{kind}.streams: expected a list of str")
         _field(body, "video", bool, False)
     elif kind == "select_model":
-        _field(body, "stream_id", str)
+        _field(body, "stream_id", str, "")
         _field(body, "name", str)
     elif kind == "ping":
         _field(body, "id", (int, str, type(None)), None)

@@ -215,13 +215,14 @@ class WsServer:
         elif msg.type == "status":
             reply({"type": "status_report", **hub.status()})
         elif msg.type == "select_model":
+            sid = body.get("stream_id") or next(iter(hub.streams), "")
+            if sid not in hub.streams:
+                raise P.ProtocolError("unknown_stream", f"unknown stream {sid!r}; valid: {sorted(hub.streams)}")
             try:
-                await hub.select_model(body["stream_id"], body["name"])
+                await hub.select_model(sid, body["name"])
             except UnknownNameError as exc:
-                code = "unknown_stream" if "stream" in str(exc).split()[1] else "unknown_model"
-                raise P.ProtocolError(code, str(exc)) from exc
-            reply({"type": "model_selected", "stream_id": body["stream_id"],
-                   "name": body["name"]})
+                raise P.ProtocolError("unknown_model", str(exc)) from exc
+            reply({"type": "model_selected", "stream_id": sid, "name": body["name"]})
         elif msg.type == "frame":
             await self._push(body)
         return authed

@@ -1,0 +1,54 @@
+"""Builds a stream's :class:`~xrbridge.pipeline.StreamPipeline` from names.
+
+Templates come from a folder with ``templates/<view>.png`` +
+``templates/views.json`` (default: the embedded line scene,
+``xrbridge.sim.embedded_line_dir()``); models come from the
+:class:`~xrbridge.bridge.registry.ModelRegistry` by name. Only the views that
+have both a template and a model are matched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from xrbridge.bridge.registry import ModelRegistry
+from xrbridge.core.regions import pixel_threshold
+from xrbridge.errors import TemplateError
+
+
+def default_scene_dir() -> Path:
+    """The embedded line scene (video, templates, ROI masks)."""
+    from xrbridge.sim import embedded_line_dir
+
+    return Path(embedded_line_dir())
+
+
+def load_view_templates(scene_dir: Path | None) -> list[Any]:
+    """ViewTemplate values from ``scene_dir/templates`` (or ``scene_dir`` itself)."""
+    from xrbridge.core.matching import templates_from_arrays
+    from xrbridge.extract import load_templates
+
+    root = Path(scene_dir) if scene_dir is not None else default_scene_dir()
+    folder = root / "templates" if (root / "templates").is_dir() else root
+    if not (folder / "views.json").is_file():
+        raise TemplateError(f"no templates in {folder} (expected <view>.png files and views.json)")
+    images, views = load_templates(folder)
+    return templates_from_arrays(images, views)
+
+
+def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
+                   stream_id: str, threads: int | None = 1) -> Any:
+    """A fresh StreamPipeline for ``stream_id`` running the model set ``model``."""
+    from xrbridge.pipeline import PipelineConfig, StreamPipeline
+
+    models = registry.load(model, threads=threads)
+    templates = [t for t in load_view_templates(scene_dir) if t.view in models]
+    if not templates:
+        raise TemplateError(
+            f"model {model!r} covers views {sorted(models)}, but no template of those views was found"
+        )
+    fns = {v: m.predict for v, m in models.items()}
+    thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
+    config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)
+    return StreamPipeline(templates, fns, config)
