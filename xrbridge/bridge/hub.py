@@ -117,6 +117,8 @@ class Stream:
         self.size: tuple[int, int] | None = None  # (w, h) locked by the first frame
         self.last_overlay: OverlayFrame | None = None
         self.busy = False
+        self.last_arrived: tuple[int, float] = (-1, 0.0)  # (seq, t_capture) of the newest frame
+        self.last_published_seq = -1
         self.done = asyncio.Event()
         self._taken = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,6 +142,7 @@ class Stream:
         m = self.hub.metrics
         self.stats.frames_in += 1
         self.stats.last_seq = frame.seq
+        self.last_arrived = (frame.seq, frame.t_capture)
         m.frames_in.inc(self.id)
         if self.lossless:
             while self.slot.pending or self.busy:
@@ -149,6 +152,7 @@ class Stream:
             pred = predict_overlay(self.last_overlay, seq=frame.seq, t=frame.t_capture,
                                    t_emit=frame.t_capture)
             self.stats.predicted += 1
+            self.last_published_seq = frame.seq
             self.hub.publish(Published(self.id, "predicted", t_arr, overlay=pred))
         if self.slot.put((frame, t_arr)):
             self.stats.dropped += 1
@@ -212,6 +216,12 @@ class Stream:
             self.stats.last_pipeline_ms = (t1 - t0) * 1000.0
             self._latencies.append(self.stats.last_pipeline_ms)
             self.last_overlay = overlay
+            if self.last_published_seq > overlay.seq:
+                # newer frames got predictions meanwhile: never send an older frame after them,
+                # move the fresh result to the newest frame instead
+                seq, t = self.last_arrived
+                overlay = predict_overlay(overlay, seq=seq, t=t, t_emit=overlay.t_emit)
+            self.last_published_seq = overlay.seq
             self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay))
 
     async def _feed(self) -> None:

@@ -26,6 +26,11 @@ from typing import Any
 from xrbridge.errors import ArtifactError, UnknownNameError
 from xrbridge.names import VIEWS
 
+#: ONNX sessions shared by every registry of the process, keyed by (folder, threads):
+#: sessions are immutable and thread-safe, and loading one costs a warm-up.
+_SESSIONS: dict[tuple[str, float, int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -66,8 +71,6 @@ class ModelRegistry:
     def __init__(self, models_dir: Path) -> None:
         self.root = Path(models_dir)
         self.sets: dict[str, dict[str, ModelEntry]] = {}
-        self._loaded: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
         self.scan()
 
     def _add(self, set_name: str, view: str, path: Path, manifest: dict[str, Any]) -> None:
@@ -113,11 +116,15 @@ class ModelRegistry:
 
     def load(self, name: str, threads: int | None = 1) -> dict[str, Any]:
         """{view: OnnxModel} of a set, built once (blocking; call it off the event loop)."""
-        self.check(name)
-        with self._lock:
-            if name not in self._loaded:
-                from xrbridge.models.runtime import OnnxModel
+        from xrbridge.models.runtime import OnnxModel
 
-                self._loaded[name] = {v: OnnxModel(e.path, threads=threads)
-                                      for v, e in self.sets[name].items()}
-            return self._loaded[name]
+        self.check(name)
+        out = {}
+        for view, e in self.sets[name].items():
+            onnx = e.path / "model.onnx"
+            key = (str(onnx.resolve()), onnx.stat().st_mtime, threads)
+            with _SESSIONS_LOCK:
+                if key not in _SESSIONS:
+                    _SESSIONS[key] = OnnxModel(e.path, threads=threads)
+                out[view] = _SESSIONS[key]
+        return out
