@@ -43,8 +43,8 @@ def clip(path: Path, start: int, count: int) -> Path:
         if not ok:
             break
         if out is None:
-            out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0,
-                                  (img.shape[1], img.shape[0]))
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            out = cv2.VideoWriter(str(path), fourcc, 30.0, (img.shape[1], img.shape[0]))
         out.write(img)
     cap.release()
     assert out is not None, "embedded video unreadable"

@@ -186,7 +186,7 @@ def test_image_size_and_decode_png_jpeg() -> None:
 
 
 def test_decode_refuses_bombs_and_garbage() -> None:
-    ok, buf = cv2.imencode(".png", np.zeros((300, 300, 3), np.uint8))
+    _ok, buf = cv2.imencode(".png", np.zeros((300, 300, 3), np.uint8))
     with pytest.raises(LimitError, match="300x300"):
         decode_image(buf.tobytes(), max_pixels=100 * 100)
     data = bytearray(buf.tobytes())
@@ -230,7 +230,7 @@ def test_predict_overlay_moves_contours_with_the_car() -> None:
     dx, dy = ov.track.vx * dt, ov.track.vy * dt
     assert p.track.x == pytest.approx(ov.track.x + dx)
     for a, b in zip(ov.defects, p.defects, strict=True):
-        np.testing.assert_allclose(b.contour_px, a.contour_px + np.float32([dx, dy]), atol=1e-4)
+        np.testing.assert_allclose(b.contour_px, a.contour_px + np.array([dx, dy], np.float32), atol=1e-4)
         np.testing.assert_array_equal(b.contour_uv, a.contour_uv)  # on the car: unchanged
         assert b.centroid_px[0] == pytest.approx(a.centroid_px[0] + dx)
         if a.hint is not None and a.hint.time_to_station_s is not None:

@@ -56,13 +56,14 @@ def test_session_overlays_ping_models_status_metrics(car_clip: Path) -> None:
                 await ws.send(pack({"type": "list_models"}))
                 models = await recv_until(ws, "models")
                 assert models["active"] == {"cam": b.model, "line": b.model}
-                seqs, tracked = [], 0
+                seqs: list[int] = []
+                tracked = 0
                 while len(seqs) < 20 or tracked < 3:  # the car enters after about 10 frames
                     raw = await asyncio.wait_for(ws.recv(), 20 * FACTOR)
                     m = msgpack.unpackb(raw, raw=False)
                     if m["type"] != "overlay_frame":
                         continue
-                    ov = overlay_from_msgpack(raw)  # the codec reads what the server sent
+                    ov = overlay_from_msgpack(bytes(raw))  # type: ignore[arg-type]  # the codec reads what the server sent
                     assert ov.stream_id == "line" and ov.model == b.model
                     seqs.append(ov.seq)
                     tracked += ov.track is not None

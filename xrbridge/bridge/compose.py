@@ -9,6 +9,7 @@ have both a template and a model are matched.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,37 @@ def load_view_templates(scene_dir: Path | None) -> list[Any]:
     return templates_from_arrays(images, views)
 
 
+class TimedPipeline:
+    """A StreamPipeline that also reports the model's share of the last ``process`` call.
+
+    ``model_seconds``: time spent inside the model callables during the last
+    call (0 when the frame had no view to infer). One stream's worker calls
+    ``process`` serially, so plain attributes are enough.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.model_seconds = 0.0
+        self._acc = 0.0
+
+    def timed(self, fn: Any) -> Any:
+        def call(crop: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(crop)
+            finally:
+                self._acc += time.perf_counter() - t0
+
+        return call
+
+    def process(self, frame: Any) -> Any:
+        self._acc = 0.0
+        try:
+            return self.pipeline.process(frame)
+        finally:
+            self.model_seconds = self._acc
+
+
 def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
                    stream_id: str, threads: int | None = 1) -> Any:
     """A fresh StreamPipeline for ``stream_id`` running the model set ``model``."""
@@ -48,7 +80,9 @@ def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, 
         raise TemplateError(
             f"model {model!r} covers views {sorted(models)}, but no template of those views was found"
         )
-    fns = {v: m.predict for v, m in models.items()}
+    timed = TimedPipeline(None)
+    fns = {v: timed.timed(m.predict) for v, m in models.items()}
     thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
     config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)
-    return StreamPipeline(templates, fns, config)
+    timed.pipeline = StreamPipeline(templates, fns, config)
+    return timed

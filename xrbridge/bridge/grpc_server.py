@@ -138,7 +138,8 @@ class _Subscribe(services_pb2_grpc.SubscribeServicer):
                 if not hasattr(msg, "overlay") or msg.overlay is None:
                     continue
                 yield msg.encoded("proto", lambda p: overlay_to_proto(p.overlay))
-                hub.metrics.stage.observe(time.perf_counter() - msg.t_arrival, "end_to_end")
+                hub.metrics.record_sent("grpc", time.perf_counter() - msg.t_arrival, msg.t_wait,
+                                        msg.t_pipeline, msg.t_model)
         finally:
             hub.unsubscribe(sub)
 

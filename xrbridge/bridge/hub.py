@@ -61,6 +61,9 @@ class Published:
     t_arrival: float  # perf_counter() when the frame arrived
     overlay: OverlayFrame | None = None
     payload: dict[str, Any] | None = None  # video / status messages
+    t_wait: float = 0.0  # seconds the frame waited for the worker
+    t_pipeline: float = 0.0  # seconds in StreamPipeline.process (0: predicted)
+    t_model: float = 0.0  # of which in the model (ONNX Runtime)
     _cache: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def encoded(self, fmt: str, encoder: Callable[[Published], Any]) -> Any:
@@ -222,7 +225,9 @@ class Stream:
                 seq, t = self.last_arrived
                 overlay = predict_overlay(overlay, seq=seq, t=t, t_emit=overlay.t_emit)
             self.last_published_seq = overlay.seq
-            self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay))
+            self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay, t_wait=t0 - t_arr,
+                                       t_pipeline=t1 - t0,
+                                       t_model=float(getattr(proc, "model_seconds", 0.0))))
 
     async def _feed(self) -> None:
         self.stats.state = "running"

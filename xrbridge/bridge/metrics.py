@@ -42,6 +42,9 @@ def _labels(names: Sequence[str], values: Sequence[str]) -> str:
 class _Metric:
     kind = ""
 
+    def render(self) -> list[str]:
+        raise NotImplementedError
+
     def __init__(self, name: str, doc: str, labels: Sequence[str] = ()) -> None:
         self.name = name
         self.doc = doc
@@ -166,6 +169,16 @@ class BridgeMetrics:
         self.subscribers = Gauge(p + "subscribers", "Connected subscribers.", ["transport"])
         self.errors = Counter(p + "errors_total", "Bad messages and failures by kind.", ["kind"])
         self.model_switches = Counter(p + "model_switches_total", "Model selections.", ["stream"])
+        #: exact per-overlay timings for benchmarks (None: off): rows of
+        #: (transport, end_to_end_s, slot_wait_s, pipeline_s, model_s)
+        self.samples: list[tuple[str, float, float, float, float]] | None = None
+
+    def record_sent(self, transport: str, e2e: float, wait: float, pipeline: float, model: float) -> None:
+        """An overlay left for a client ``e2e`` seconds after its frame arrived."""
+        self.stage.observe(e2e, "end_to_end")
+        self.stage.observe(max(0.0, e2e - model), "outside_model")
+        if self.samples is not None and len(self.samples) < 2_000_000:
+            self.samples.append((transport, e2e, wait, pipeline, model))
 
     def all(self) -> list[_Metric]:
         return [

@@ -172,7 +172,8 @@ class WsServer:
             data = msg.encoded("msgpack", _encode)
             await conn.send(data)
             if msg.overlay is not None:
-                m.stage.observe(time.perf_counter() - msg.t_arrival, "end_to_end")
+                m.record_sent("websocket", time.perf_counter() - msg.t_arrival, msg.t_wait,
+                              msg.t_pipeline, msg.t_model)
 
     async def _heartbeat(self, sub: Subscriber) -> None:
         while True:

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 rec.close()
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
-        summary = {"overlays": n, "seconds": round(time.perf_counter() - t0, 2)}
+        summary: dict[str, object] = {"overlays": n, "seconds": round(time.perf_counter() - t0, 2)}
         if args.record:
             summary["record"] = str(args.record)
         print(json.dumps(summary), file=sys.stderr if rec is None else sys.stdout, flush=True)

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             f"(HoloLens app: {urls.get('headset', 'rerun with --host 0.0.0.0 for a LAN address')})")
         say("xrbridge demo: " + ("one pass of the video, then it stops" if args.once
                                  else "looping the video; press Ctrl-C to stop"))
-        waiters = {asyncio.create_task(stop.wait())}
+        waiters: set[asyncio.Task[object]] = {asyncio.create_task(stop.wait())}
         if args.once:
             waiters.add(asyncio.create_task(bridge.hub.wait_sources_done()))
         if args.seconds > 0:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 HELP = "replay a video through the pipeline: overlays to JSONL (--out) and/or served (--serve)"
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.video.is_file():
         raise VideoError(f"video file not found: {args.video}")
-    overrides: dict[str, object] = {"sources": (f"{args.stream}={args.video}",)}
+    overrides: dict[str, Any] = {"sources": (f"{args.stream}={args.video}",)}
     if args.realtime is None:
         overrides["realtime"] = False
     if not args.serve:
