@@ -148,10 +148,22 @@ def write_scene(folder, scene: Scene, seed: int) -> None:
         vw.write(f)
     vw.release()
     with (folder / "truth.jsonl").open("w") as fh:
-        for i, (t, cars) in enumerate(zip(scene.times, scene.truth, strict=True)):
-            rows = [{"id": c, "offset": list(xy)} for c, xy in cars.items()]
-            fh.write(json.dumps({"index": i, "t": t, "cars": rows}) + "\n")
+        for row in truth_rows(scene):
+            fh.write(json.dumps(row) + "\n")
     images, meta = templates_for(make_underbody(seed))
     for v, im in images.items():
         cv2.imwrite(str(folder / "templates" / f"{v}.png"), im)
     (folder / "templates" / "views.json").write_text(json.dumps(meta))
+
+
+def truth_rows(scene: Scene) -> list[dict]:
+    """The scene's truth in the simulator's truth.jsonl shape (id, offset, velocity, views/peak)."""
+    peaks = truth_peaks(scene)
+    rows = []
+    for i, (t, cars) in enumerate(zip(scene.times, scene.truth, strict=True)):
+        out = []
+        for c, xy in cars.items():
+            views = {v: {"peak": peaks.get((c, v)) == i} for v in VIEWS_LAYOUT}
+            out.append({"id": c, "offset": list(xy), "velocity": list(scene.velocity[i][c]), "views": views})
+        rows.append({"index": i, "t": t, "cars": out})
+    return rows

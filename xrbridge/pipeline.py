@@ -123,6 +123,9 @@ class StreamPipeline:
         self._records: list[InspectionRecord] = []
         self._n = 0
         self.inferences = 0
+        #: seconds spent in the last :meth:`process` per stage: "match" (matching +
+        #: tracking), "model", "overlay" (regions, stabiliser, severity, hints)
+        self.last_timing: dict[str, float] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -221,6 +224,8 @@ class StreamPipeline:
         c = self.config
         pixels = frame.pixels
         rec = self.extractor.process(pixels, frame.t_capture, frame.seq)
+        t_matched = self._clock()
+        model_s = 0.0
         self._close_gone_cars({tr.car_id for tr in rec.tracks})
         t_show = frame.t_capture + c.display_latency_s
         for tr in rec.tracks:
@@ -239,7 +244,9 @@ class StreamPipeline:
             view = mt.view
             log = self._cars[tr.car_id]
             if do_infer:
+                t0 = self._clock()
                 amap, image_score = self._infer(pixels, mt)
+                model_s = self._clock() - t0
                 place = ViewPlacement(mt.view, mt.x, mt.y, mt.width, mt.height)
                 try:
                     regions = find_regions(
@@ -271,11 +278,17 @@ class StreamPipeline:
                 track_state = TrackState(
                     tr.car_id, st.x, st.y, st.vx, st.vy, st.t, tr.view, tr.score
                 )
+        end = self._clock()
+        self.last_timing = {
+            "match": t_matched - start,
+            "model": model_s,
+            "overlay": end - t_matched - model_s,
+        }
         return OverlayFrame(
             stream_id=c.stream_id,
             seq=frame.seq,
             t_capture=frame.t_capture,
-            t_emit=frame.t_capture + (self._clock() - start),
+            t_emit=frame.t_capture + (end - start),
             model=c.model_name,
             view=view,
             track=track_state,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xrbridge.core.matching import TemplateMatcher
+from xrbridge.core.matching import PreparedFrame, TemplateMatcher
 from xrbridge.core.tracker import ConveyorTracker, Measurement, Track, TrackerConfig
 from xrbridge.core.types import ViewMatch
 from xrbridge.errors import InputError
@@ -175,7 +175,7 @@ class Extractor:
             tr
             for tr in trk.tracks
             if max(self._visible(tr.state().x, tr.state().y, v) for v in self.matcher.views)
-            < self.matcher.config.min_visible * 0.5
+            < self.matcher.config.min_visible
         ]
         trk.prune(gone)
 
@@ -211,7 +211,7 @@ class Extractor:
             )
         return FrameRecord(idx, float(t), tuple(records))
 
-    def _births(self, rep: np.ndarray) -> None:
+    def _births(self, rep: PreparedFrame) -> None:
         trk = self.tracker
         cands: list[Measurement] = []
         for view in self.matcher.views:

@@ -49,15 +49,21 @@ class TrackerConfig:
     init_speed_std: std of the unknown initial velocity, px/s.
     init_velocity: prior velocity of a new car (vx, vy), px/s (conveyor speed if known).
     gate: chi² gate on the innovation (2 dof).
+    min_gate_px: innovations shorter than this (px) always pass the gate. A
+        constant-velocity filter lags a belt that brakes or speeds up; without
+        this floor a confident (small-P) track would reject every true match
+        during a stop and die. Matches come from a small window around the
+        prediction, so a short innovation is rarely a wrong match.
     min_hits: accepted measurements before a track is confirmed.
     max_coast_s: a track without accepted measurement for longer dies.
     """
 
-    q: float = 400.0
+    q: float = 2000.0
     r: float = 0.5
     init_speed_std: float = 300.0
     init_velocity: tuple[float, float] = (0.0, 0.0)
     gate: float = 13.8
+    min_gate_px: float = 15.0
     min_hits: int = 2
     max_coast_s: float = 1.0
 
@@ -178,7 +184,8 @@ class ConveyorTracker:
         accepted = []
         t = self.t if self.t is not None else track.t
         for m in sorted(measurements, key=lambda mm: -mm.score):
-            if track.innovation_d2((m.x, m.y)) <= self.config.gate:
+            near = np.hypot(m.x - track.kf.x[0], m.y - track.kf.x[1]) <= self.config.min_gate_px
+            if near or track.innovation_d2((m.x, m.y)) <= self.config.gate:
                 track.update((m.x, m.y), t)
                 accepted.append(m)
         if accepted and track.car_id is None and track.hits >= self.config.min_hits:
