@@ -127,7 +127,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(elapsed, 1), "fps_in": round(frames / elapsed, 2),
         "subscribers": {"websocket": args.ws, "grpc": args.grpc, "stuck": 1},
         "model": bridge.model,
-        "overlays_sent": int(len(samples)),
+        "overlays_sent": len(samples),
         "inferred_share": round(float(inferred.mean()), 3) if len(samples) else 0.0,
         "end_to_end_ms": {"p50": pct(e2e, 50), "p99": pct(e2e, 99)},
         "end_to_end_inferred_ms": {"p50": pct(e2e[inferred], 50), "p99": pct(e2e[inferred], 99)},
