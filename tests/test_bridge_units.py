@@ -260,3 +260,83 @@ def test_registry_finds_sets_by_name_never_paths(tmp_path: Path) -> None:
     assert {i["name"] for i in r.infos()} >= {"patchcore-lower_front", "small-lower_center"}
     with pytest.raises(UnknownNameError, match="valid: patchcore, single, small"):
         r.check("../etc/passwd")
+
+
+# ----------------------------------------------------------------- sources
+
+
+def _tiny_video(path: Path, n: int = 12) -> Path:
+    fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+    w = cv2.VideoWriter(str(path), fourcc, 30.0, (64, 48))
+    for i in range(n):
+        w.write(np.full((48, 64, 3), 10 * i, np.uint8))
+    w.release()
+    return path
+
+
+def test_video_source_paces_real_time_or_runs_fast_and_loops(tmp_path: Path) -> None:
+    import time
+
+    from xrbridge.bridge.sources import VideoSource
+
+    video = _tiny_video(tmp_path / "v.mp4")
+
+    async def collect(src: VideoSource) -> tuple[list[tuple[int, float]], float]:
+        got: list[tuple[int, float]] = []
+
+        async def emit(f: object) -> None:
+            got.append((f.seq, f.t_capture))  # type: ignore[attr-defined]
+
+        t0 = time.perf_counter()
+        await src.run(emit)
+        return got, time.perf_counter() - t0
+
+    fast, dt_fast = asyncio.run(collect(VideoSource("v", video, realtime=False)))
+    assert [s for s, _ in fast] == list(range(12))
+    assert fast[-1][1] == pytest.approx(11 / 30)
+    slow, dt_slow = asyncio.run(collect(VideoSource("v", video, realtime=True)))
+    assert dt_slow >= 11 / 30 - 0.02 and dt_slow > dt_fast
+
+    async def looped() -> list[tuple[int, float]]:
+        got: list[tuple[int, float]] = []
+
+        async def emit(f: object) -> None:
+            got.append((f.seq, f.t_capture))  # type: ignore[attr-defined]
+            if len(got) == 30:
+                raise asyncio.CancelledError
+
+        with pytest.raises(asyncio.CancelledError):
+            await VideoSource("v", video, realtime=False, loop=True).run(emit)
+        return got
+
+    got = asyncio.run(looped())
+    assert [s for s, _ in got] == list(range(30))
+    ts = [t for _, t in got]
+    assert ts == sorted(ts) and ts[12] == pytest.approx(12 / 30)  # time continues across loops
+
+
+def test_camera_source_reconnects_with_backoff(tmp_path: Path) -> None:
+    from xrbridge.bridge.sources import CameraSource
+
+    async def run_for(src: CameraSource, seconds: float) -> int:
+        n = 0
+
+        async def emit(f: object) -> None:
+            nonlocal n
+            n += 1
+
+        try:
+            await asyncio.wait_for(src.run(emit), seconds)
+        except TimeoutError:
+            pass
+        return n
+
+    # a stream that ends (OpenCV opens files like RTSP URLs): frames, end, reconnect, frames again
+    video = _tiny_video(tmp_path / "cam.mp4", 5)
+    cam = CameraSource("c", str(video), BackoffConfig(0.02, 0.05))
+    n = asyncio.run(run_for(cam, 1.0))
+    assert cam.reconnects >= 2 and n >= 10
+    # nothing there: only reconnect attempts, with growing delays up to the maximum
+    dead = CameraSource("d", str(tmp_path / "missing.mp4"), BackoffConfig(0.02, 0.08))
+    assert asyncio.run(run_for(dead, 0.5)) == 0
+    assert 3 <= dead.reconnects <= 25 and "cannot open" in dead.last_error

@@ -72,6 +72,8 @@ def test_session_overlays_ping_models_status_metrics(car_clip: Path) -> None:
                 rep = await recv_until(ws, "status_report")
                 line = next(s for s in rep["streams"] if s["stream"] == "line")
                 assert line["frames_in"] >= 10 and line["inferred"] >= 1 and line["size"] == [848, 480]
+                beat = await recv_until(ws, "heartbeat", 5)  # heartbeat_s = 1 in the tests
+                assert beat["dropped"] >= 0
             code, text = await asyncio.to_thread(_get, b.urls["metrics"])
             assert code == 200
             assert 'xrbridge_frames_in_total{stream="line"}' in text

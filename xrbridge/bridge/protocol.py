@@ -30,7 +30,8 @@ CLIENT_TYPES = ("hello", "subscribe", "unsubscribe", "select_model", "list_model
 
 #: Error codes (also the ``kind`` label of ``xrbridge_errors_total``).
 ERROR_CODES = ("bad_message", "unknown_type", "unknown_stream", "unknown_model", "bad_image",
-               "wrong_size", "too_large", "unauthenticated", "not_push_stream", "schema_version")
+               "wrong_size", "too_large", "unauthenticated", "not_push_stream", "schema_version",
+               "model_failed", "internal")
 
 # Close codes (RFC 6455 section 7.4.1)
 CLOSE_NORMAL = 1000

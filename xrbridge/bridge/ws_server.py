@@ -139,7 +139,11 @@ class WsServer:
             async for data in conn:
                 try:
                     authed = await self._handle(conn, sub, data, authed)
-                except P.ProtocolError as exc:
+                except ConnectionClosed:
+                    raise
+                except Exception as caught:  # a bug must not end the session either
+                    exc = caught if isinstance(caught, P.ProtocolError) else \
+                        P.ProtocolError("internal", f"{type(caught).__name__}: {caught}")
                     hub.metrics.errors.inc(exc.code)
                     sub.queue.put(P.error(exc.code, str(exc)))
                     if exc.code == "unauthenticated":
@@ -223,6 +227,8 @@ class WsServer:
                 await hub.select_model(sid, body["name"])
             except UnknownNameError as exc:
                 raise P.ProtocolError("unknown_model", str(exc)) from exc
+            except Exception as exc:  # a model that fails to load is an answer, not a crash
+                raise P.ProtocolError("model_failed", f"{type(exc).__name__}: {exc}") from exc
             reply({"type": "model_selected", "stream_id": sid, "name": body["name"]})
         elif msg.type == "frame":
             await self._push(body)
