@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -294,7 +295,7 @@ def test_video_source_paces_real_time_or_runs_fast_and_loops(tmp_path: Path) -> 
     fast, dt_fast = asyncio.run(collect(VideoSource("v", video, realtime=False)))
     assert [s for s, _ in fast] == list(range(12))
     assert fast[-1][1] == pytest.approx(11 / 30)
-    slow, dt_slow = asyncio.run(collect(VideoSource("v", video, realtime=True)))
+    _, dt_slow = asyncio.run(collect(VideoSource("v", video, realtime=True)))
     assert dt_slow >= 11 / 30 - 0.02 and dt_slow > dt_fast
 
     async def looped() -> list[tuple[int, float]]:
@@ -325,10 +326,8 @@ def test_camera_source_reconnects_with_backoff(tmp_path: Path) -> None:
             nonlocal n
             n += 1
 
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(src.run(emit), seconds)
-        except TimeoutError:
-            pass
         return n
 
     # a stream that ends (OpenCV opens files like RTSP URLs): frames, end, reconnect, frames again
