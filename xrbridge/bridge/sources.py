@@ -19,8 +19,10 @@ import asyncio
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,6 +31,24 @@ from xrbridge.core.types import Frame
 from xrbridge.errors import ImageError, LimitError, VideoError
 
 Emit = Callable[[Frame], Awaitable[None]]
+
+
+class _CaptureThread:
+    """One thread per source for every OpenCV capture call (open, read, release).
+
+    A cancelled read keeps running in its thread; because release is queued on
+    the same thread, it can never run concurrently with that read (which
+    OpenCV does not survive).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"capture-{name}")
+
+    async def call(self, fn: Callable[..., object], *args: object) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def release(self, cap: cv2.VideoCapture) -> None:
+        self._pool.submit(cap.release)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +106,7 @@ class VideoSource:
         self.fps = 30.0
         self.frames_read = 0
         self.passes = 0
+        self._io = _CaptureThread(stream_id)
         if not self.path.is_file():
             raise VideoError(f"video file not found: {self.path}")
         cap = cv2.VideoCapture(str(self.path))
@@ -103,11 +124,12 @@ class VideoSource:
         t_offset = 0.0
         start = time.perf_counter()
         while True:
-            cap = await asyncio.to_thread(cv2.VideoCapture, str(self.path))
+            cap: Any = await self._io.call(cv2.VideoCapture, str(self.path))
             index = 0
             try:
                 while True:
-                    ok, img = await asyncio.to_thread(cap.read)
+                    got: Any = await self._io.call(cap.read)
+                    ok, img = got
                     if not ok or img is None:
                         break
                     t = t_offset + index / self.fps
@@ -120,7 +142,7 @@ class VideoSource:
                     index += 1
                     self.frames_read += 1
             finally:
-                cap.release()
+                self._io.release(cap)
             self.passes += 1
             if index == 0:
                 raise VideoError(f"video {self.path} has no readable frames")
@@ -141,6 +163,7 @@ class CameraSource:
         self.reconnects = 0
         self.connected = False
         self.last_error = ""
+        self._io = _CaptureThread(stream_id)
 
     def _open(self) -> cv2.VideoCapture | None:
         cap = cv2.VideoCapture(self.target)
@@ -153,7 +176,7 @@ class CameraSource:
         seq = 0
         delay = self.backoff.initial
         while True:
-            cap = await asyncio.to_thread(self._open)
+            cap: Any = await self._io.call(self._open)
             if cap is None:
                 self.connected = False
                 self.last_error = f"cannot open {self.target!r}"
@@ -164,7 +187,8 @@ class CameraSource:
             self.connected = True
             try:
                 while True:
-                    ok, img = await asyncio.to_thread(cap.read)
+                    got: Any = await self._io.call(cap.read)
+                    ok, img = got
                     if not ok or img is None:
                         self.last_error = f"read failed on {self.target!r}"
                         break
@@ -172,7 +196,7 @@ class CameraSource:
                     await emit(Frame(self.stream_id, seq, time.time(), np.ascontiguousarray(img)))
                     seq += 1
             finally:
-                cap.release()
+                self._io.release(cap)
                 self.connected = False
             self.reconnects += 1
             await asyncio.sleep(delay)
