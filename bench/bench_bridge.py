@@ -62,10 +62,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                              models_dir=str(args.models_dir), templates=str(scene),
                              threads=args.threads, workers=2)
     bridge = Bridge(settings)
-    bridge.metrics.samples = []
+    from xrbridge.bridge.metrics import SampleLog
+
+    bridge.metrics.samples = SampleLog()
     await bridge.start()
     stream = bridge.hub.streams["line"]
-    lags: dict[str, list[int]] = {"websocket": [], "grpc": []}
+    from array import array
+
+    lags: dict[str, array[int]] = {"websocket": array("i"), "grpc": array("i")}
     counts: dict[str, list[int]] = {"websocket": [0] * args.ws, "grpc": [0] * args.grpc}
     stop = asyncio.Event()
 
@@ -99,8 +103,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     tasks += [asyncio.create_task(grpc_sub(k)) for k in range(args.grpc)]
     await asyncio.sleep(args.warmup)
     bridge.metrics.samples.clear()
-    for v in lags.values():
-        v.clear()
+    for k in lags:
+        lags[k] = array("i")
     frames0 = stream.stats.frames_in
     mem: list[float] = []
     t0 = time.perf_counter()
@@ -114,10 +118,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     stuck_dropped = bridge.metrics.overlays_dropped.value("websocket")
     await asyncio.wait(tasks, timeout=5)
     stuck.transport.abort()
-    samples = list(bridge.metrics.samples)
+    s = bridge.metrics.samples.rows()
     await bridge.stop()
 
-    s = np.array([r[1:] for r in samples]) if samples else np.zeros((0, 4))
     e2e, wait, pipe, model = (s[:, i] * 1000.0 for i in range(4))
     inferred = pipe > 0
     mem_a = np.asarray(mem)
@@ -127,8 +130,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(elapsed, 1), "fps_in": round(frames / elapsed, 2),
         "subscribers": {"websocket": args.ws, "grpc": args.grpc, "stuck": 1},
         "model": bridge.model,
-        "overlays_sent": len(samples),
-        "inferred_share": round(float(inferred.mean()), 3) if len(samples) else 0.0,
+        "overlays_sent": len(s),
+        "inferred_share": round(float(inferred.mean()), 3) if len(s) else 0.0,
         "end_to_end_ms": {"p50": pct(e2e, 50), "p99": pct(e2e, 99)},
         "end_to_end_inferred_ms": {"p50": pct(e2e[inferred], 50), "p99": pct(e2e[inferred], 99)},
         "model_ms": {"p50": pct(model[inferred], 50), "p99": pct(model[inferred], 99)},

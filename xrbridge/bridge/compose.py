@@ -49,6 +49,8 @@ class TimedPipeline:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self.model_seconds = 0.0
+        self.records_closed = 0
+        self.on_records: Any = None
         self._acc = 0.0
 
     def timed(self, fn: Any) -> Any:
@@ -67,6 +69,29 @@ class TimedPipeline:
             return self.pipeline.process(frame)
         finally:
             self.model_seconds = self._acc
+            self._bound_memory()
+
+    def _bound_memory(self) -> None:
+        """Keep a long-running stream's memory flat.
+
+        The extractor keeps a peak-visibility crop per car and view (for the
+        offline ``extract`` command) and the pipeline an inspection record per
+        car that left; a service running for days must not keep them. Crops of
+        cars no longer tracked are dropped; records are handed to
+        ``on_records`` (default: counted and dropped).
+        """
+        p = self.pipeline
+        ex = getattr(p, "extractor", None)
+        peaks = getattr(ex, "_peaks", None)
+        if isinstance(peaks, dict) and peaks:
+            live = {tr.car_id for tr in ex.tracker.tracks}  # type: ignore[union-attr]
+            for key in [k for k in peaks if k[0] not in live]:
+                del peaks[key]
+        if hasattr(p, "pop_records"):
+            recs = p.pop_records()
+            self.records_closed += len(recs)
+            if self.on_records is not None and recs:
+                self.on_records(recs)
 
 
 def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 #: Latency buckets in seconds: 1 ms .. 5 s.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -152,6 +153,36 @@ class Histogram(_Metric):
         return lines
 
 
+class SampleLog:
+    """Per-overlay timings in a preallocated array (memory committed up front, so a
+    benchmark measuring the bridge's memory does not measure its own log).
+
+    Rows: (end_to_end, slot_wait, pipeline, model) seconds, float32; rows past
+    ``capacity`` are counted in ``overflow`` and not kept.
+    """
+
+    def __init__(self, capacity: int = 400_000) -> None:
+        import numpy as np
+
+        self.data = np.ones((capacity, 4), np.float32)  # ones: touch every page now
+        self.n = 0
+        self.overflow = 0
+
+    def append(self, *row: float) -> None:
+        if self.n < len(self.data):
+            self.data[self.n] = row
+            self.n += 1
+        else:
+            self.overflow += 1
+
+    def clear(self) -> None:
+        self.n = 0
+        self.overflow = 0
+
+    def rows(self) -> Any:
+        return self.data[: self.n].astype(float)
+
+
 class BridgeMetrics:
     """The bridge's metrics, one instance per running bridge."""
 
@@ -169,16 +200,15 @@ class BridgeMetrics:
         self.subscribers = Gauge(p + "subscribers", "Connected subscribers.", ["transport"])
         self.errors = Counter(p + "errors_total", "Bad messages and failures by kind.", ["kind"])
         self.model_switches = Counter(p + "model_switches_total", "Model selections.", ["stream"])
-        #: exact per-overlay timings for benchmarks (None: off): rows of
-        #: (transport, end_to_end_s, slot_wait_s, pipeline_s, model_s)
-        self.samples: list[tuple[str, float, float, float, float]] | None = None
+        #: exact per-overlay timings for benchmarks (None: off), see :class:`SampleLog`
+        self.samples: SampleLog | None = None
 
     def record_sent(self, transport: str, e2e: float, wait: float, pipeline: float, model: float) -> None:
         """An overlay left for a client ``e2e`` seconds after its frame arrived."""
         self.stage.observe(e2e, "end_to_end")
         self.stage.observe(max(0.0, e2e - model), "outside_model")
-        if self.samples is not None and len(self.samples) < 2_000_000:
-            self.samples.append((transport, e2e, wait, pipeline, model))
+        if self.samples is not None:
+            self.samples.append(e2e, wait, pipeline, model)
 
     def all(self) -> list[_Metric]:
         return [
