@@ -112,57 +112,46 @@ def evaluate(
             )
     expected = {k: d for k, d in defects.items() if (k[0], d["view"]) in peak_views}
     matched: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    false: dict[int, list[int]] = defaultdict(list)
+    false: dict[str, int] = defaultdict(int)  # truth car (or "unknown") -> false overlay ids
     ious: dict[tuple[int, int], float] = {}
     for key, obs in ours.items():
-        votes = Counter(ob[0] for ob in obs)
-        tc = votes.most_common(1)[0][0]
+        tc = Counter(ob[0] for ob in obs).most_common(1)[0][0]
         view = obs[-1][1]
         cen = np.mean([ob[2] for ob in obs], axis=0)
         cands = []
         for (car, did), d in defects.items():
             if car != tc or d["view"] != view:
                 continue
-            poly = np.asarray(d["polygon_ub"], float)
-            inside = cv2.pointPolygonTest(
-                poly.astype(np.float32), (float(cen[0]), float(cen[1])), True
-            )
+            poly = np.asarray(d["polygon_ub"], np.float32)
+            inside = cv2.pointPolygonTest(poly, (float(cen[0]), float(cen[1])), True)
             cands.append((-inside, (car, did)))
         best = min(cands) if cands else None
         if best is not None and best[0] < gate_px:
             matched[best[1]].append(key)
             ious[key] = _iou(obs[-1][3], np.asarray(defects[best[1]]["polygon_ub"], float))
         else:
-            false[key[0]].append(key[1])
+            false["unknown" if tc is None else str(tc)] += 1
     missed = [
-        {
-            "car": k[0],
-            "defect": k[1],
-            "type": d.get("type"),
-            "size": d.get("size"),
-            "view": d["view"],
-        }
+        {"car": k[0], "defect": k[1], "type": d.get("type"), "size": d.get("size"), "view": d["view"]}
         for k, d in sorted(expected.items())
         if k not in matched
     ]
-    per_car: dict[int, dict[str, int]] = {}
-    for car in sorted({k[0] for k in expected} | {c for c in false if c is not None}):
+    per_car: dict[str, dict[str, int]] = {}
+    for car in sorted({k[0] for k in expected} | {c for (c, _v) in peak_views}):
         exp = [k for k in expected if k[0] == car]
-        per_car[car] = {
+        per_car[str(car)] = {
             "defects": len(exp),
             "found": sum(1 for k in exp if k in matched),
-            "false_overlays": 0,
+            "false_overlays": false.pop(str(car), 0),
         }
-    for our_car, ids in false.items():
-        # our car ids are the pipeline's; report them under the truth car they rode on when known
-        per_car.setdefault(-1 - our_car, {"defects": 0, "found": 0, "false_overlays": 0})
-        per_car[-1 - our_car]["false_overlays"] += len(ids)
+    for other, n in false.items():
+        per_car[other] = {"defects": 0, "found": 0, "false_overlays": n}
     iou_vals = list(ious.values())
     return {
         "defects_expected": len(expected),
         "defects_found": sum(1 for k in expected if k in matched),
         "recall": round(sum(1 for k in expected if k in matched) / max(len(expected), 1), 4),
-        "false_overlays": sum(len(v) for v in false.values()),
+        "false_overlays": sum(v["false_overlays"] for v in per_car.values()),
         "id_changes": sum(len(v) - 1 for v in matched.values()),
         "iou": {
             "mean": round(float(np.mean(iou_vals)), 4),
@@ -171,7 +160,7 @@ def evaluate(
         if iou_vals
         else {},
         "missed": missed,
-        "per_car": {str(k): v for k, v in per_car.items()},
+        "per_car": per_car,
     }
 
 

@@ -113,6 +113,7 @@ class StreamPipeline:
                 min_area_px=c.regions.min_area_px,
                 max_vertices=c.regions.max_vertices,
                 epsilon_frac=c.regions.epsilon_frac,
+                max_regions=c.regions.max_regions,
                 mm_per_px=c.regions.mm_per_px,
             )
             for v in self._templates

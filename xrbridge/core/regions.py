@@ -35,13 +35,17 @@ class RegionConfig:
     fainter defects and more false regions. ``min_area_px``: smallest region
     kept, in frame px² (drops single-pixel noise; raising it misses pinholes).
     ``max_vertices``: contour budget per region on the wire (approxPolyDP's
-    epsilon grows until the polygon fits). ``mm_per_px``: optional scale.
+    epsilon grows until the polygon fits). ``max_regions``: at most this many
+    regions per map, the largest first (bounds the per-frame cost and the
+    operator's clutter when a model or the lighting goes wrong).
+    ``mm_per_px``: optional scale.
     """
 
     threshold: float = 0.5
     min_area_px: float = 20.0
     max_vertices: int = 32
     epsilon_frac: float = 0.004
+    max_regions: int = 16
     mm_per_px: float | None = None
 
     def __post_init__(self) -> None:
@@ -165,11 +169,11 @@ def find_regions(
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     sx, sy = placement.width / w, placement.height / h
     min_area_map = config.min_area_px / (sx * sy)
+    keep = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_area_map]
+    keep = sorted(keep, key=lambda k: -int(stats[k, cv2.CC_STAT_AREA]))[: config.max_regions]
     regions: list[Region] = []
-    for k in range(1, n):
+    for k in keep:
         x0, y0, bw, bh, count = (int(v) for v in stats[k])
-        if count < min_area_map:
-            continue
         lab = labels[y0 : y0 + bh, x0 : x0 + bw] == k
         # pad by one so contours of regions touching the crop border stay closed
         mask = np.zeros((bh + 2, bw + 2), np.uint8)
