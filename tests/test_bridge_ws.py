@@ -277,6 +277,8 @@ def test_token_origin_and_close_codes(car_clip: Path) -> None:
             assert exc.value.response.status_code == 403
             # no token at the handshake: only a hello with the token is accepted
             async with connect(url, proxy=None) as ws:
+                hello = await recv_until(ws, "hello")
+                assert hello["auth_required"] and hello["streams"] == [] and hello["models"] == []
                 await ws.send(pack({"type": "subscribe", "streams": []}))
                 assert (await recv_until(ws, "error"))["code"] == "unauthenticated"
                 with pytest.raises(ConnectionClosed) as closed:

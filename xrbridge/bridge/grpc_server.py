@@ -31,8 +31,9 @@ from grpc_reflection.v1alpha import reflection
 from xrbridge.bridge.hub import Hub, Subscriber
 from xrbridge.bridge.registry import ModelRegistry
 from xrbridge.bridge.settings import Settings
+from xrbridge.bridge.sources import image_size
 from xrbridge.core.types import SCHEMA_VERSION
-from xrbridge.errors import InputError, UnknownNameError, WireError
+from xrbridge.errors import ImageError, InputError, LimitError, UnknownNameError, WireError
 from xrbridge.wire.codec import frame_from_proto, overlay_to_proto
 from xrbridge.wire.gen import control_pb2, frame_pb2, services_pb2, services_pb2_grpc
 
@@ -90,10 +91,16 @@ class _Ingest(services_pb2_grpc.FrameIngestServicer):
                 m.errors.inc("not_push_stream")
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                     f"stream {sid!r} is not a push stream")
-            if msg.width * msg.height > self.settings.max_image_pixels:
-                m.errors.inc("too_large")
+            try:
+                w, h = msg.width, msg.height
+                if msg.encoding != frame_pb2.IMAGE_ENCODING_RAW_BGR:
+                    _, w, h = image_size(msg.data[:65536])  # the image's own header, not the message's
+                if w * h > self.settings.max_image_pixels:
+                    raise LimitError(f"frame {msg.seq}: {w}x{h} above {self.settings.max_image_pixels} pixels")
+            except (LimitError, ImageError) as exc:
+                m.errors.inc("too_large" if isinstance(exc, LimitError) else "bad_image")
                 errors += 1
-                last_error = f"frame {msg.seq}: {msg.width}x{msg.height} above the pixel limit"
+                last_error = str(exc)[:200]
                 continue
             try:
                 frame = await asyncio.to_thread(frame_from_proto, msg)

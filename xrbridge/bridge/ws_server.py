@@ -129,10 +129,13 @@ class WsServer:
     async def _session(self, conn: ServerConnection) -> None:
         hub, s = self.hub, self.settings
         authed = self._token_ok(getattr(conn, "xr_token", None))
-        sub = Subscriber("websocket", set(), max_keys=s.queue_keys)
+        # room for one overlay and one preview per stream plus the control replies
+        sub = Subscriber("websocket", set(), max_keys=s.queue_keys + 2 * len(hub.streams))
         hub.subscribe(sub)
-        sub.queue.put(P.hello(f"xrbridge {__version__}", sorted(hub.streams), hub.list_models(),
-                              s.heartbeat_s, bool(s.token)), key="hello")
+        # before authentication the hello names no streams or models
+        sub.queue.put(P.hello(f"xrbridge {__version__}", sorted(hub.streams) if authed else [],
+                              hub.list_models() if authed else [], s.heartbeat_s, bool(s.token)),
+                      key="hello")
         sender = asyncio.create_task(self._send_loop(conn, sub))
         beat = asyncio.create_task(self._heartbeat(sub))
         try:
