@@ -33,13 +33,16 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "bridge_viewer.png")
     p.add_argument("--tries", type=int, default=20)
+    p.add_argument("--models-dir", default=None, help="passed to xrbridge demo")
     p.add_argument("--budget-ms", type=int, default=2500, help="Chromium virtual time per load")
     args = p.parse_args()
     chrome = shutil.which("chromium") or shutil.which("chromium-browser")
     if chrome is None:
         print(json.dumps({"ok": False, "error": "chromium not installed (apt-get install chromium)"}))
         return 2
-    demo = subprocess.Popen([sys.executable, "-m", "xrbridge", "demo", "--ws-port", "0", "--grpc-port", "-1"],
+    extra = ["--models-dir", args.models_dir] if args.models_dir else []
+    demo = subprocess.Popen([sys.executable, "-m", "xrbridge", "demo", "--ws-port", "0", "--grpc-port", "-1",
+                             *extra],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     results = []
     try:
