@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections import deque
@@ -83,6 +84,11 @@ class _Geo:
 def _polys_px(ds: list[DefectSpec], polys_ub: dict[int, np.ndarray], ox: float, oy: float,
               view: str | None = None) -> list[tuple[DefectSpec, np.ndarray]]:
     return [(d, polys_ub[d.id] + (ox, oy)) for d in ds if view is None or d.view == view]
+
+
+def _labels(ds: list[DefectSpec], view: str) -> tuple[dict[str, object], ...]:
+    return tuple({"id": d.id, "type": d.type, "size": d.size, "region": d.region}
+                 for d in ds if d.view == view)
 
 
 def _defect_json(d: DefectSpec, pub: np.ndarray, ppx: np.ndarray) -> dict[str, Any]:
@@ -181,6 +187,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         cv2.imwrite(str(out / "roi" / f"{v}.png"), rois[v])
     (out / "templates" / "views.json").write_text(
         json.dumps({v: layout.views[v].to_dict() for v in VIEWS}, indent=1) + "\n")
+    if cfg.dataset and (out / "dataset").is_dir():
+        shutil.rmtree(out / "dataset")  # a previous run's images would mix with this one's
     writer_ds = DatasetWriter(out / "dataset", rois) if cfg.dataset else None
 
     # ---- truth.jsonl -----------------------------------------------------------
@@ -240,7 +248,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                 polys = tuple(p for _, p in _polys_px(defects[cid], polys_ub, g.ox, g.oy,
                                                       shot.view))
                 writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
-                                     shot.stem, polys), frame, g.views[shot.view][0])
+                                     shot.stem, polys, _labels(defects[cid], shot.view)),
+                                frame, g.views[shot.view][0])
         return done
 
     try:
@@ -296,7 +305,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                     fut = ex.submit(compose, camera, [(img, ox, oy)], float(conv.speed(t)), t,
                                     np.random.default_rng([cfg.seed, 7, cid, vi, j]))
                     shot = Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}",
-                                tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v)))
+                                tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v)),
+                                _labels(ds, v))
                     bb = view_bbox(ox, oy, rects[v])
 
                     def done(fr: np.ndarray, shot: Shot = shot, bb: tuple[float, ...] = bb) -> None:
@@ -308,6 +318,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         drain(0)
     ex.shutdown()
     bar.close()
+    if writer_ds is not None:
+        writer_ds.close()
 
     # ---- scene.json -----------------------------------------------------------
     scene: dict[str, Any] = {
