@@ -196,12 +196,13 @@ class Stabilizer:
         scale = np.array([w, h], dtype=np.float64)
 
         pairs: list[tuple[float, int, int]] = []
-        for ti, tr in enumerate(cv.tracks):
-            gate = c.gate_px + 0.5 * math.sqrt(max(tr.area_px, 0.0))
-            for ri, rg in enumerate(regions):
-                d = float(np.hypot(*((np.asarray(rg.centroid_uv) - tr.centroid) * scale)))
-                if d <= gate:
-                    pairs.append((d, ti, ri))
+        if cv.tracks and regions:
+            tc = np.array([tr.centroid for tr in cv.tracks]) * scale  # (T, 2) view px
+            rc = np.array([rg.centroid_uv for rg in regions]) * scale  # (R, 2)
+            gate = c.gate_px + 0.5 * np.sqrt([max(tr.area_px, 0.0) for tr in cv.tracks])
+            dist = np.hypot(*(tc[:, None, :] - rc[None, :, :]).transpose(2, 0, 1))  # (T, R)
+            ti_s, ri_s = np.nonzero(dist <= gate[:, None])
+            pairs = [(float(dist[t, r]), int(t), int(r)) for t, r in zip(ti_s, ri_s, strict=True)]
         pairs.sort()
         used_t: set[int] = set()
         matched: dict[int, Region] = {}
