@@ -73,7 +73,13 @@ def graph_flops(path: Path) -> int:
     import onnx
     from onnx import shape_inference
 
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    model = onnx.load(str(path))
+    try:  # symbolic inference keeps the shapes behind Resize nodes (EfficientAD's autoencoder)
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        model = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    except Exception:  # older onnxruntime or an op it does not know: plain ONNX inference
+        model = shape_inference.infer_shapes(model)
     shapes: dict[str, list[int]] = {}
     for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
         dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
