@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         holdout=args.holdout, val=args.val,
         options={k: v for k, v in opts.items() if v is not None}, progress=not args.quiet,
     )
-    manifest = train(cfg)
+    manifest = train(cfg).manifest
     summary = {"out": str(args.out), "model": manifest["model"], "category": manifest["category"],
                "training": manifest["training"],
                "score_normalization": manifest["score_normalization"]}

@@ -1,0 +1,357 @@
+"""The simulator run: plan the scene, write truth, render the video and the data sets.
+
+``simulate(SimConfig(...), out_dir)`` writes, in ``out_dir``: ``line.mp4``,
+``truth.jsonl``, ``scene.json``, ``templates/<view>.png`` + ``templates/views.json``,
+``roi/<view>.png`` and (unless ``config.dataset`` is false) ``dataset/<view>/``
+in the MVTec layout. Formats: docs/readme/10-simulate.md and CONTRACTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from xrbridge import __version__
+from xrbridge.errors import UsageError, XrbridgeError
+from xrbridge.names import VIEWS
+from xrbridge.sim.camera import Camera
+from xrbridge.sim.config import SimConfig
+from xrbridge.sim.dataset import DatasetWriter, Shot, split_for, spread
+from xrbridge.sim.layout import ROI_MARGIN, Layout, build_layout
+from xrbridge.sim.motion import CarPlan, plan, view_bbox, visible_fraction
+from xrbridge.sim.render import CarImage, compose, render_car, render_reference
+from xrbridge.sim.sealant import DefectSpec, bead_mask, choose_defects, defect_polygon
+from xrbridge.sim.texture import VARIANT_NAMES
+
+HANGER_AT = (0.18, 0.82)
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return round(float(x), nd)
+
+
+def _prepare_out(out_dir: Path | str) -> Path:
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".xrbridge-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out must be a writable directory, got {str(out)!r} ({exc.strerror})"
+        ) from exc
+    return out
+
+
+def assign_defects(layout: Layout, rng: np.random.Generator, n_cars: int, rate: float,
+                   first_car: int, first_defect: int) -> dict[int, list[DefectSpec]]:
+    """Which cars are defective (round(rate*n), at least one when rate > 0) and their defects."""
+    n_def = min(n_cars, max(1 if rate > 0 else 0, round(rate * n_cars)))
+    chosen = sorted(int(i) for i in rng.choice(n_cars, n_def, replace=False)) if n_def else []
+    out: dict[int, list[DefectSpec]] = {first_car + i: [] for i in range(n_cars)}
+    next_id = first_defect
+    for i in chosen:
+        count = 1 + int(rng.binomial(2, 0.35))
+        ds = choose_defects(layout, rng, count, next_id)
+        next_id += len(ds)
+        out[first_car + i] = ds
+    return out
+
+
+@dataclass
+class _Geo:
+    """Truth geometry of one car in one kept frame."""
+
+    car: CarPlan
+    ox: float
+    oy: float
+    views: dict[str, tuple[tuple[float, ...], float]]
+
+
+def _polys_px(ds: list[DefectSpec], polys_ub: dict[int, np.ndarray], ox: float, oy: float,
+              view: str | None = None) -> list[tuple[DefectSpec, np.ndarray]]:
+    return [(d, polys_ub[d.id] + (ox, oy)) for d in ds if view is None or d.view == view]
+
+
+def _defect_json(d: DefectSpec, pub: np.ndarray, ppx: np.ndarray) -> dict[str, Any]:
+    return {"id": d.id, "type": d.type, "view": d.view, "region": d.region, "size": d.size,
+            "polygon_px": [[_r(x, 2), _r(y, 2)] for x, y in ppx],
+            "polygon_ub": [[_r(u, 2), _r(v, 2)] for u, v in pub]}
+
+
+def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
+             workers: int | None = None) -> dict[str, Any]:
+    """Render a sealant-line run into ``out_dir``; returns a JSON-able summary.
+
+    ``workers``: threads composing frames (default: up to 4, one per CPU);
+    the output does not depend on it. Raises UsageError when ``out_dir`` cannot be written, XrbridgeError when
+    the video cannot be encoded.
+    """
+    from tqdm import tqdm
+
+    t_start = time.perf_counter()
+    out = _prepare_out(out_dir)
+    layout = build_layout(cfg.scale)
+    W, H = cfg.size
+    L, Wd = layout.size
+    rects = {v: (r.u0, r.v0, r.width, r.height) for v, r in layout.views.items()}
+    cars, tl, conv = plan(cfg, layout, VARIANT_NAMES, np.random.default_rng([cfg.seed, 1]))
+    regions = {r.name: r for r in layout.all_regions()}
+    defects = assign_defects(layout, np.random.default_rng([cfg.seed, 2]), cfg.cars,
+                             cfg.defect_rate, 0, 0)
+    n_video_defects = sum(len(v) for v in defects.values())
+    extra_cars = list(range(cfg.cars, cfg.cars + cfg.dataset_cars))
+    defects.update(assign_defects(layout, np.random.default_rng([cfg.seed, 5]),
+                                  cfg.dataset_cars, cfg.defect_rate, cfg.cars, n_video_defects))
+    pad = 3.0 * cfg.scale
+    polys_ub = {d.id: defect_polygon(d, regions[d.region], pad)
+                for ds in defects.values() for d in ds}
+
+    # ---- geometry of every kept frame, then the peaks ------------------------
+    geo: list[list[_Geo]] = []
+    best: dict[tuple[int, str], tuple[float, int]] = {}
+    full: dict[tuple[int, str], list[int]] = {}
+    for i, k in enumerate(tl.kept):
+        row: list[_Geo] = []
+        for car in cars:
+            ox, oy = tl.offset(car, int(k), W)
+            if ox >= W or ox + L <= 0:
+                continue
+            views: dict[str, tuple[tuple[float, ...], float]] = {}
+            for v in VIEWS:
+                bb = view_bbox(ox, oy, rects[v])
+                vis = visible_fraction(bb, W, H)
+                if vis <= 0:
+                    continue
+                views[v] = (bb, vis)
+                if vis >= 1.0:
+                    full.setdefault((car.id, v), []).append(i)
+                    dist = math.hypot(bb[0] + bb[2] / 2 - W / 2, bb[1] + bb[3] / 2 - H / 2)
+                    if (car.id, v) not in best or dist < best[(car.id, v)][0]:
+                        best[(car.id, v)] = (dist, i)
+            row.append(_Geo(car, ox, oy, views))
+        geo.append(row)
+    peak_at = {key: i for key, (_, i) in best.items()}
+
+    # ---- data-set shots taken from the video ---------------------------------
+    shots: dict[int, list[tuple[Shot, int]]] = {}
+    good_index = 0
+    for car in cars:
+        ds = defects[car.id]
+        is_good = not ds
+        split = split_for(good_index) if is_good else "test"
+        good_index += int(is_good)
+        for v in VIEWS:
+            if (car.id, v) not in peak_at:
+                continue
+            vds = [d for d in ds if d.view == v]
+            cat = vds[0].type if vds else "good"
+            frames = [peak_at[(car.id, v)]]
+            if split == "train":
+                idx = full[(car.id, v)]
+                frames = [idx[j] for j in spread(len(idx), cfg.train_frames,
+                                                 idx.index(peak_at[(car.id, v)]))]
+            for i in frames:
+                stem = f"car{car.id:03d}_f{int(tl.kept[i]):05d}"
+                shots.setdefault(i, []).append(
+                    (Shot(car.id, v, split, cat, stem, ()), car.id))
+
+    # ---- fixed outputs: templates, ROI, scene ---------------------------------
+    (out / "templates").mkdir(exist_ok=True)
+    (out / "roi").mkdir(exist_ok=True)
+    ref = render_reference(layout)
+    rois: dict[str, np.ndarray] = {}
+    for v in VIEWS:
+        r = layout.views[v]
+        cv2.imwrite(str(out / "templates" / f"{v}.png"),
+                    ref[r.v0:r.v0 + r.height, r.u0:r.u0 + r.width])
+        rois[v] = bead_mask(layout, v, ROI_MARGIN * cfg.scale)
+        cv2.imwrite(str(out / "roi" / f"{v}.png"), rois[v])
+    (out / "templates" / "views.json").write_text(
+        json.dumps({v: layout.views[v].to_dict() for v in VIEWS}, indent=1) + "\n")
+    writer_ds = DatasetWriter(out / "dataset", rois) if cfg.dataset else None
+
+    # ---- truth.jsonl -----------------------------------------------------------
+    with open(out / "truth.jsonl", "w") as fh:
+        for i, row in enumerate(geo):
+            k = int(tl.kept[i])
+            cars_json = []
+            for g in row:
+                views_json = {
+                    v: {"bbox": [_r(x) for x in bb], "visible": _r(vis, 4),
+                        "peak": peak_at.get((g.car.id, v)) == i}
+                    for v, (bb, vis) in g.views.items()
+                }
+                dj = []
+                for d, ppx in _polys_px(defects[g.car.id], polys_ub, g.ox, g.oy):
+                    if ppx[:, 0].max() < 0 or ppx[:, 0].min() >= W:
+                        continue
+                    dj.append(_defect_json(d, polys_ub[d.id], ppx))
+                cars_json.append({"id": g.car.id, "variant": g.car.variant,
+                                  "offset": [_r(g.ox), _r(g.oy)],
+                                  "velocity": [_r(-tl.v[k]), 0.0],
+                                  "views": views_json, "defects": dj})
+            fh.write(json.dumps({"index": i, "source_index": k, "t": _r(tl.t[k], 6),
+                                 "cars": cars_json}, separators=(",", ":")) + "\n")
+
+    # ---- the video ------------------------------------------------------------
+    camera = Camera(cfg.camera, cfg.size, cfg.scale, np.random.default_rng([cfg.seed, 3]))
+    n_extra_frames = sum(
+        (cfg.train_frames if not defects[c] and split_for(j) == "train" else 1) * len(VIEWS)
+        for j, c in enumerate(c for c in extra_cars)
+    ) if cfg.dataset else 0
+    bar = tqdm(total=len(tl.kept) + n_extra_frames, desc="simulate", unit="frame",
+               disable=not progress, file=sys.stderr, leave=False)
+    vw = cv2.VideoWriter(str(out / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), cfg.fps, (W, H))
+    if not vw.isOpened():
+        raise XrbridgeError(f"cannot open an mp4v video writer for {out / 'line.mp4'}")
+    images: dict[int, CarImage] = {}
+    t_video = time.perf_counter()
+    cpu0 = time.process_time()
+    n_workers = max(1, workers if workers else min(4, os.cpu_count() or 1))
+    pending: deque[tuple[Future[np.ndarray], Any]] = deque()
+    ex = ThreadPoolExecutor(n_workers, thread_name_prefix="sim")
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            fut, done = pending.popleft()
+            done(fut.result())
+            bar.update(1)
+
+    def video_sink(i: int, row: list[_Geo]) -> Any:
+        def done(frame: np.ndarray) -> None:
+            vw.write(frame)
+            if writer_ds is None:
+                return
+            for shot, cid in shots.get(i, []):
+                g = next(x for x in row if x.car.id == cid)
+                polys = tuple(p for _, p in _polys_px(defects[cid], polys_ub, g.ox, g.oy,
+                                                      shot.view))
+                writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
+                                     shot.stem, polys), frame, g.views[shot.view][0])
+        return done
+
+    try:
+        for i, row in enumerate(geo):
+            k = int(tl.kept[i])
+            present = {g.car.id for g in row}
+            for cid in list(images):
+                if cid not in present:
+                    del images[cid]  # frames in flight keep their own reference
+            for g in row:
+                if g.car.id not in images:
+                    images[g.car.id] = render_car(layout, g.car.id, g.car.variant,
+                                                  defects[g.car.id], cfg.seed)
+            fut = ex.submit(compose, camera, [(images[g.car.id], g.ox, g.oy) for g in row],
+                            float(tl.v[k]), float(tl.t[k]), np.random.default_rng([cfg.seed, 4, k]))
+            pending.append((fut, video_sink(i, row)))
+            drain(3 * n_workers)
+        drain(0)
+    finally:
+        vw.release()
+    video_s = time.perf_counter() - t_video
+    video_cpu = time.process_time() - cpu0
+    images.clear()
+
+    # ---- extra data-set cars, rendered directly at peak ------------------------
+    extra_json = []
+    if writer_ds is not None:
+        good_j = 0
+        for cid in extra_cars:
+            rng = np.random.default_rng([cfg.seed, 6, cid])
+            var = VARIANT_NAMES[int(rng.integers(len(VARIANT_NAMES)))]
+            ds = defects[cid]
+            split = "test"
+            if not ds:
+                split = split_for(good_j)
+                good_j += 1
+            img = render_car(layout, cid, var, ds, cfg.seed)
+            extra_json.append({"id": cid, "variant": var, "split": split,
+                               "defects": [_defect_json(d, polys_ub[d.id], polys_ub[d.id])
+                                           for d in ds]})
+            for vi, v in enumerate(VIEWS):
+                u0, _v0, w, _h = rects[v]
+                vds = [d for d in ds if d.view == v]
+                cat = vds[0].type if vds else "good"
+                n = cfg.train_frames if split == "train" else 1
+                centre = (W - w) / 2 - u0
+                span = 0.4 * (W - w)
+                for j in range(n):
+                    dx = 0.0 if n == 1 else span * (j / (n - 1) - 0.5)
+                    ox = centre + dx + float(rng.uniform(-2, 2))
+                    oy = (H - Wd) / 2 + float(rng.uniform(-3, 3)) * cfg.scale
+                    t = float(rng.uniform(0, tl.t[-1]))
+                    fut = ex.submit(compose, camera, [(img, ox, oy)], float(conv.speed(t)), t,
+                                    np.random.default_rng([cfg.seed, 7, cid, vi, j]))
+                    shot = Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}",
+                                tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v)))
+                    bb = view_bbox(ox, oy, rects[v])
+
+                    def done(fr: np.ndarray, shot: Shot = shot, bb: tuple[float, ...] = bb) -> None:
+                        assert writer_ds is not None
+                        writer_ds.write(shot, fr, bb)
+
+                    pending.append((fut, done))
+                    drain(3 * n_workers)
+        drain(0)
+    ex.shutdown()
+    bar.close()
+
+    # ---- scene.json -----------------------------------------------------------
+    scene: dict[str, Any] = {
+        "schema": 1,
+        "xrbridge": __version__,
+        "seed": cfg.seed,
+        "fps": cfg.fps,
+        "frame_size": [W, H],
+        "underbody_size": [L, Wd],
+        "views": {v: layout.views[v].to_dict() for v in VIEWS},
+        "regions": {v: [r.to_dict() for r in layout.regions[v]] for v in VIEWS},
+        "variants": list(VARIANT_NAMES),
+        "cars": [{"id": c.id, "variant": c.variant, "t_enter": _r(c.t_enter, 4),
+                  "defects": [_defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
+                              for d in defects[c.id]]} for c in cars],
+        "dataset_cars": extra_json,
+        "occluders": {"hanger_u": [_r(a * L, 1) for a in HANGER_AT],
+                      "cables_px": [[[_r(x, 1), _r(y, 1)] for x, y in c] for c in camera.cables]},
+        "frames": len(tl.kept),
+        "source_frames": len(tl.t),
+        "duration_s": _r(len(tl.t) / cfg.fps, 3),
+        "config": cfg.to_dict(),
+    }
+    for c in scene["cars"]:
+        for d in c["defects"]:
+            d.pop("polygon_px", None)
+    (out / "scene.json").write_text(json.dumps(scene, indent=1) + "\n")
+
+    seconds = time.perf_counter() - t_start
+    n_frames = len(tl.kept)
+    return {
+        "out": str(out),
+        "frames": n_frames,
+        "source_frames": len(tl.t),
+        "duration_s": scene["duration_s"],
+        "cars": cfg.cars,
+        "defective_cars": sum(1 for c in cars if defects[c.id]),
+        "defects": n_video_defects,
+        "dataset_cars": cfg.dataset_cars,
+        "dataset": writer_ds.summary() if writer_ds is not None else {},
+        "seconds": round(seconds, 2),
+        "video_seconds": round(video_s, 2),
+        "video_cpu_seconds": round(video_cpu, 2),
+        "workers": n_workers,
+        "frames_per_s": round(n_frames / max(video_s, 1e-9), 1),
+        "realtime_factor": round(len(tl.t) / cfg.fps / max(video_s, 1e-9), 2),
+    }
