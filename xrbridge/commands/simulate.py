@@ -27,17 +27,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra cars rendered directly at peak for the data sets only")
     p.add_argument("--train-frames", type=int, default=5,
                    help="frames per defect-free training car in the data sets (default 5)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="threads composing frames (default: one per CPU, at most 4)")
     p.add_argument("--no-dataset", action="store_true", help="do not write dataset/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from xrbridge.errors import UsageError
     from xrbridge.sim import SimConfig, parse_size, simulate
 
     cfg = SimConfig(cars=args.cars, seed=args.seed, fps=args.fps, size=parse_size(args.size),
                     defect_rate=args.defect_rate, drop_frames=args.drop_frames, speed=args.speed,
                     stops=args.stops, dataset_cars=args.dataset_cars,
                     train_frames=args.train_frames, dataset=not args.no_dataset)
-    summary = simulate(cfg, args.out, progress=not args.no_progress)
+    if args.workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    summary = simulate(cfg, args.out, progress=not args.no_progress, workers=args.workers or None)
     print(json.dumps(summary))
     return 0

@@ -111,6 +111,8 @@ class Defect:
     age_frames: int
     confirmed: bool
     hint: Hint | None = None
+    hits: int = 0  # frames the defect was observed in (evidence)
+    area_mm2: float | None = None  # None when no mm scale is configured
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

@@ -133,6 +133,9 @@ class Camera:
         lin = cv2.addWeighted(self.nx, gx, self.ny, gy, 1.0)
         return cv2.multiply(lin, self.vignette, scale=gain)
 
+    def lobes_light(self, lightmap: np.ndarray) -> np.ndarray:
+        return cv2.multiply(self.lobes, lightmap)
+
     def finish(self, frame4: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
         """Lighting, specular lobes, noise, compression: (H, W, 4) uint8 -> (H, W, 3) uint8."""
         c = self.cfg
@@ -140,9 +143,10 @@ class Camera:
         bgr = cv2.cvtColor(frame4, cv2.COLOR_BGRA2BGR)
         img = cv2.multiply(bgr, cv2.merge((lightmap, lightmap, lightmap)), dtype=cv2.CV_32F)
         if c.highlight > 0:
+            # reflections of the lamps: glossy pixels light up where a lamp mirrors in them
             g = cv2.extractChannel(frame4, 3)
-            g2 = cv2.multiply(g, g, dtype=cv2.CV_32F, scale=c.highlight / (255.0 * 255.0))
-            hl = cv2.multiply(g2, cv2.multiply(self.lobes, lightmap))
+            hl = cv2.multiply(g, self.lobes_light(lightmap), dtype=cv2.CV_32F,
+                              scale=c.highlight / 255.0)
             img = cv2.add(img, cv2.merge((hl, hl, hl)))
         if self.noise_bank:
             k = int(rng.integers(len(self.noise_bank)))

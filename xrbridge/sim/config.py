@@ -38,7 +38,7 @@ class CameraConfig:
     drift: float = 0.12
     gradient: float = 0.22
     vignette: float = 0.3
-    highlight: float = 80.0
+    highlight: float = 70.0
     vibration_px: float = 0.6
     cables: int = 2
     hangers: bool = True

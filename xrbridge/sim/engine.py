@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,10 +91,12 @@ def _defect_json(d: DefectSpec, pub: np.ndarray, ppx: np.ndarray) -> dict[str, A
             "polygon_ub": [[_r(u, 2), _r(v, 2)] for u, v in pub]}
 
 
-def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False) -> dict[str, Any]:
+def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
+             workers: int | None = None) -> dict[str, Any]:
     """Render a sealant-line run into ``out_dir``; returns a JSON-able summary.
 
-    Raises UsageError when ``out_dir`` cannot be written, XrbridgeError when
+    ``workers``: threads composing frames (default: up to 4, one per CPU);
+    the output does not depend on it. Raises UsageError when ``out_dir`` cannot be written, XrbridgeError when
     the video cannot be encoded.
     """
     from tqdm import tqdm
@@ -214,31 +219,50 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False) -> dic
         raise XrbridgeError(f"cannot open an mp4v video writer for {out / 'line.mp4'}")
     images: dict[int, CarImage] = {}
     t_video = time.perf_counter()
+    cpu0 = time.process_time()
+    n_workers = max(1, workers if workers else min(4, os.cpu_count() or 1))
+    pending: deque[tuple[Future[np.ndarray], Any]] = deque()
+    ex = ThreadPoolExecutor(n_workers, thread_name_prefix="sim")
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            fut, done = pending.popleft()
+            done(fut.result())
+            bar.update(1)
+
+    def video_sink(i: int, row: list[_Geo]) -> Any:
+        def done(frame: np.ndarray) -> None:
+            vw.write(frame)
+            if writer_ds is None:
+                return
+            for shot, cid in shots.get(i, []):
+                g = next(x for x in row if x.car.id == cid)
+                polys = tuple(p for _, p in _polys_px(defects[cid], polys_ub, g.ox, g.oy,
+                                                      shot.view))
+                writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
+                                     shot.stem, polys), frame, g.views[shot.view][0])
+        return done
+
     try:
         for i, row in enumerate(geo):
             k = int(tl.kept[i])
             present = {g.car.id for g in row}
             for cid in list(images):
                 if cid not in present:
-                    del images[cid]
+                    del images[cid]  # frames in flight keep their own reference
             for g in row:
                 if g.car.id not in images:
                     images[g.car.id] = render_car(layout, g.car.id, g.car.variant,
                                                   defects[g.car.id], cfg.seed)
-            frame = compose(camera, [(images[g.car.id], g.ox, g.oy) for g in row],
+            fut = ex.submit(compose, camera, [(images[g.car.id], g.ox, g.oy) for g in row],
                             float(tl.v[k]), float(tl.t[k]), np.random.default_rng([cfg.seed, 4, k]))
-            vw.write(frame)
-            if writer_ds is not None:
-                for shot, cid in shots.get(i, []):
-                    g = next(x for x in row if x.car.id == cid)
-                    polys = tuple(p for _, p in _polys_px(defects[cid], polys_ub, g.ox, g.oy,
-                                                          shot.view))
-                    writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
-                                         shot.stem, polys), frame, g.views[shot.view][0])
-            bar.update(1)
+            pending.append((fut, video_sink(i, row)))
+            drain(3 * n_workers)
+        drain(0)
     finally:
         vw.release()
     video_s = time.perf_counter() - t_video
+    video_cpu = time.process_time() - cpu0
     images.clear()
 
     # ---- extra data-set cars, rendered directly at peak ------------------------
@@ -269,12 +293,20 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False) -> dic
                     ox = centre + dx + float(rng.uniform(-2, 2))
                     oy = (H - Wd) / 2 + float(rng.uniform(-3, 3)) * cfg.scale
                     t = float(rng.uniform(0, tl.t[-1]))
-                    fr = compose(camera, [(img, ox, oy)], float(conv.speed(t)), t,
-                                 np.random.default_rng([cfg.seed, 7, cid, vi, j]))
-                    polys = tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v))
-                    writer_ds.write(Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}", polys), fr,
-                                    view_bbox(ox, oy, rects[v]))
-                    bar.update(1)
+                    fut = ex.submit(compose, camera, [(img, ox, oy)], float(conv.speed(t)), t,
+                                    np.random.default_rng([cfg.seed, 7, cid, vi, j]))
+                    shot = Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}",
+                                tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v)))
+                    bb = view_bbox(ox, oy, rects[v])
+
+                    def done(fr: np.ndarray, shot: Shot = shot, bb: tuple[float, ...] = bb) -> None:
+                        assert writer_ds is not None
+                        writer_ds.write(shot, fr, bb)
+
+                    pending.append((fut, done))
+                    drain(3 * n_workers)
+        drain(0)
+    ex.shutdown()
     bar.close()
 
     # ---- scene.json -----------------------------------------------------------
@@ -318,6 +350,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False) -> dic
         "dataset": writer_ds.summary() if writer_ds is not None else {},
         "seconds": round(seconds, 2),
         "video_seconds": round(video_s, 2),
+        "video_cpu_seconds": round(video_cpu, 2),
+        "workers": n_workers,
         "frames_per_s": round(n_frames / max(video_s, 1e-9), 1),
         "realtime_factor": round(len(tl.t) / cfg.fps / max(video_s, 1e-9), 2),
     }

@@ -32,13 +32,13 @@ def render_car(layout: Layout, car_id: int, variant_name: str, defects: list[Def
                seed: int) -> CarImage:
     """Render one car's underbody with its defects (deterministic for seed and id)."""
     rng = np.random.default_rng([seed, 1000, car_id])
-    color, _, gloss = render_metal(layout, variant(variant_name), rng)
+    color, gloss = render_metal(layout, variant(variant_name), rng)
     return CarImage(car_id, variant_name, render_beads(color, gloss, layout, defects, rng))
 
 
 def render_reference(layout: Layout) -> np.ndarray:
     """The defect-free reference car under neutral light: (Wd, L, 3) uint8 BGR."""
-    color, _, gloss = render_metal(layout, VARIANTS[0], np.random.default_rng(0), neutral=True)
+    color, gloss = render_metal(layout, VARIANTS[0], np.random.default_rng(0), neutral=True)
     return render_beads(color, gloss, layout, [], None)[..., :3].copy()
 
 

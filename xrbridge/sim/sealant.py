@@ -26,7 +26,7 @@ SIZE_LENGTH = {"small": 20.0, "medium": 38.0, "large": 64.0}
 #: How often each type is drawn (missing sealant dominates, as in the paper's Table 1).
 TYPE_WEIGHTS = {"missing": 0.32, "misalignment": 0.2, "bifurcation": 0.16, "narrowing": 0.16,
                 "hole": 0.16}
-BEAD_BGR = (200.0, 208.0, 214.0)
+BEAD_BGR = (186.0, 196.0, 203.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +214,7 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
     # metal: the seam under the sealant, a pit where a hole is, contact shadows
     metal: np.ndarray = color * (1.0 - 0.45 * seams)[..., None]
     pit = cv2.GaussianBlur(holes.astype(np.float32) / 255.0, (0, 0), 1.0)
-    metal *= (1.0 - 0.55 * pit)[..., None]
+    metal *= (1.0 - 0.4 * pit)[..., None]
     m01 = bead_fp.astype(np.float32) / 255.0
     sdx, sdy = 2.0 * layout.scale, 2.5 * layout.scale
     shadow = cv2.warpAffine(cv2.GaussianBlur(m01, (0, 0), 2.5 * layout.scale),
@@ -226,6 +226,10 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
     dome0 = np.sqrt(np.clip(1.0 - (1.0 - hn) ** 2, 0.0, 1.0)).astype(np.float32)
     dome: np.ndarray = cv2.GaussianBlur(dome0, (0, 0), 0.7)
     height = dome * rmap * 0.9
+    if rng is not None:  # the bead's surface is not perfectly smooth
+        bumps = cv2.resize(rng.normal(0, 1, (H // 3 + 1, W // 3 + 1)).astype(np.float32), (W, H),
+                           interpolation=cv2.INTER_LINEAR)
+        height += 0.25 * bumps * dome
     sb = np.clip(shade(height, 1.0), 0.0, 2.0)
     # specular crest baked from the fixed workshop light
     gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3) / 8.0
@@ -233,13 +237,19 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
     hv = LIGHT + np.array([0, 0, 1], np.float32)
     hv /= np.linalg.norm(hv)
     ndoth = (-gx * hv[0] - gy * hv[1] + hv[2]) / np.sqrt(1 + gx * gx + gy * gy)
-    spec = np.clip(ndoth, 0, 1) ** 40 * 70.0
+    x = np.clip(ndoth, 0, 1)
+    x8 = x * x
+    x8 *= x8
+    x8 *= x8
+    x32 = x8 * x8
+    x32 *= x32
+    spec = x32 * x8 * 70.0  # Blinn-Phong exponent 40
     tone = np.asarray(BEAD_BGR, np.float32)
     if rng is not None:
         tone = tone * (1.0 + rng.normal(0, 0.025)) + rng.normal(0, 2.0, 3).astype(np.float32)
     bead = (0.5 + 0.55 * sb)[..., None] * tone[None, None, :] + spec[..., None]
     out = metal * (1.0 - m01[..., None]) + bead * m01[..., None]
-    g = gloss * (1.0 - m01) + (0.35 + 0.65 * dome**3) * m01
+    g = gloss * (1.0 - m01) + (0.3 + 0.7 * dome**4) * m01
     res = np.empty((H, W, 4), np.uint8)
     res[..., :3] = np.clip(out, 0, 255).astype(np.uint8)
     res[..., 3] = np.clip(g * 255.0, 0, 255).astype(np.uint8)

@@ -8,6 +8,7 @@ every car while no two cars look alike.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -78,9 +79,15 @@ def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss
 
     if feat.kind == "rail":
         x0, y0, x1, y1, w = p
-        band = np.zeros_like(relief)
-        cv2.line(band, pt(x0, y0), pt(x1, y1), 1.0, max(1, round(w)), cv2.LINE_AA, sh)
-        relief += cv2.GaussianBlur(band, (0, 0), max(1.0, w / 5))
+        sig = max(1.0, w / 5)
+        m = w + 3 * sig + 2
+        bx0, by0 = max(0, int(min(x0, x1) - m)), max(0, int(min(y0, y1) - m))
+        bx1 = min(relief.shape[1], int(max(x0, x1) + m))
+        by1 = min(relief.shape[0], int(max(y0, y1) + m))
+        band = np.zeros((by1 - by0, bx1 - bx0), np.float32)
+        cv2.line(band, pt(x0 - bx0, y0 - by0), pt(x1 - bx0, y1 - by0), 1.0, max(1, round(w)),
+                 cv2.LINE_AA, sh)
+        relief[by0:by1, bx0:bx1] += cv2.GaussianBlur(band, (0, 0), sig)
         cv2.line(gloss, pt(x0, y0), pt(x1, y1), 0.4, max(1, round(w * 0.3)), cv2.LINE_AA, sh)
     elif feat.kind == "edge":
         x0, y0, x1, y1 = p
@@ -131,36 +138,61 @@ def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss
         pass  # panels are drawn by shade, see render_metal
 
 
-def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
-                 neutral: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render the bare painted underbody (no sealant).
+@functools.lru_cache(maxsize=8)
+def _base(scale: float, variant_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      tuple[tuple[int, int, int, int], ...]]:
+    """Deterministic structure of a variant: (albedo, shading, gloss, panel rects).
 
-    Returns ``(color, relief, gloss)``: (Wd, L, 3) float32 BGR in 0..255,
-    (Wd, L) float32 height map, (Wd, L) float32 glossiness in 0..1.
-    ``neutral`` skips per-car randomness (the template reference car).
+    The welds are placed with a fixed generator: robots weld the same spots on
+    every car. Cached, read-only arrays.
     """
+    from xrbridge.sim.layout import build_layout
+
+    layout = build_layout(scale)
     L, W = layout.size
     s = layout.scale
     relief = np.zeros((W, L), np.float32)
     albedo = np.ones((W, L), np.float32)
-    gloss = np.full((W, L), 0.22, np.float32)
-    panel_tones = (1.0, 0.95, 1.04, 0.98, 1.03, 0.96, 0.99, 1.05, 0.9, 1.02, 0.97)
-    k = 0
-    feats = list(layout.features) + [_scaled(e, s) for e in var.extras]
-    wrng = np.random.default_rng(0) if neutral else rng
-    for feat in feats:
+    gloss = np.full((W, L), 0.3, np.float32)
+    panels: list[tuple[int, int, int, int]] = []
+    wrng = np.random.default_rng(0)
+    var = variant(variant_name)
+    for feat in list(layout.features) + [_scaled(e, s) for e in var.extras]:
         if feat.kind == "panel":
             x0, y0, x1, y1 = (round(v) for v in feat.params)
-            tone = panel_tones[k % len(panel_tones)]
-            if not neutral:
-                tone *= 1.0 + rng.normal(0, 0.012)
-            albedo[y0:y1, x0:x1] *= tone
+            albedo[y0:y1, x0:x1] *= PANEL_TONES[len(panels) % len(PANEL_TONES)]
             # the panel's stamped border: a shallow step the light picks up
             cv2.rectangle(relief, (x0, y0), (x1 - 1, y1 - 1), 0.25, max(1, round(2 * s)))
-            k += 1
+            panels.append((x0, y0, x1, y1))
         else:
             _draw(feat, s, relief, albedo, gloss, wrng)
+    relief_s: np.ndarray = cv2.GaussianBlur(relief, (0, 0), 0.8)
+    sh = shade(relief_s, 6.0)
+    for a in (albedo, sh, gloss):
+        a.setflags(write=False)
+    return albedo, sh, gloss, tuple(panels)
+
+
+PANEL_TONES = (1.0, 0.95, 1.04, 0.98, 1.03, 0.96, 0.99, 1.05, 0.9, 1.02, 0.97)
+
+
+def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
+                 neutral: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Render the bare painted underbody (no sealant).
+
+    Returns ``(color, gloss)``: (Wd, L, 3) float32 BGR in 0..255 and (Wd, L)
+    float32 glossiness in 0..1. ``neutral`` skips per-car randomness (the
+    template reference car); otherwise ``rng`` adds the car's own paint tone,
+    panel tones, mottling, stains and grain.
+    """
+    L, W = layout.size
+    s = layout.scale
+    albedo0, sh, gloss0, panels = _base(layout.scale, var.name)
+    albedo = albedo0 * sh
+    paint = np.asarray(var.paint_bgr, np.float32)
     if not neutral:
+        for x0, y0, x1, y1 in panels:
+            albedo[y0:y1, x0:x1] *= 1.0 + rng.normal(0, 0.012)
         gy, gx = max(2, W // 36), max(2, L // 36)
         mottle = cv2.resize(rng.normal(0, 1, (gy, gx)).astype(np.float32), (L, W),
                             interpolation=cv2.INTER_CUBIC)
@@ -168,15 +200,15 @@ def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
         for _ in range(int(rng.integers(3, 9))):  # dirt and overspray stains
             c = (int(rng.integers(0, L)), int(rng.integers(0, W)))
             ax = (int(rng.integers(4, 30) * s) + 1, int(rng.integers(3, 16) * s) + 1)
-            stain = np.zeros_like(albedo)
-            cv2.ellipse(stain, c, ax, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
-            albedo *= 1.0 - float(rng.uniform(0.04, 0.12)) * cv2.GaussianBlur(stain, (0, 0), 3.0)
-    relief_s: np.ndarray = cv2.GaussianBlur(relief, (0, 0), 0.8)
-    sh = shade(relief_s, 6.0)
-    paint = np.asarray(var.paint_bgr, np.float32)
-    if not neutral:
+            r = int(max(ax) + 10)
+            x0, y0, x1, y1 = max(0, c[0] - r), max(0, c[1] - r), min(L, c[0] + r), min(W, c[1] + r)
+            stain = np.zeros((y1 - y0, x1 - x0), np.float32)
+            cv2.ellipse(stain, (c[0] - x0, c[1] - y0), ax, float(rng.uniform(0, 180)), 0, 360,
+                        1.0, -1)
+            albedo[y0:y1, x0:x1] *= 1.0 - float(rng.uniform(0.04, 0.12)) * cv2.GaussianBlur(
+                stain, (0, 0), 3.0)
         paint = paint * (1.0 + rng.normal(0, 0.02, 3).astype(np.float32))
-    color = (albedo * sh)[..., None] * paint[None, None, :]
+    color = albedo[..., None] * paint[None, None, :]
     if not neutral:
         color += rng.normal(0, 2.2, (W, L, 1)).astype(np.float32)  # paint grain
-    return color, relief_s, gloss
+    return color, gloss0.copy()

@@ -7,9 +7,10 @@ quantile-normalised maps averaged, see ``anomaly_map``), Gaussian-smoothed,
 and the image score = the map's maximum (inside the ROI when there is one).
 
 ``quantize_artifact`` writes a second artifact whose convolutions run in int8
-(ONNX Runtime static quantisation, QDQ, per-channel weights, activations
-calibrated on good images); everything after the convolutions (maps,
-normalisation, blur) stays float32, and the score normalisation of the float
+(ONNX Runtime static quantisation, QDQ, per-channel weights, activation
+ranges calibrated on good images plus as many procedural textures, so that
+the large activations of anomalies are not clipped); everything after them (maps, normalisation,
+the blur's convolutions) stays float32, and the score normalisation of the float
 model is kept.
 """
 
@@ -90,7 +91,13 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
         load_manifest,
         write_manifest,
     )
+    from xrbridge.models.efficientad.train import texture_batch
 
+    # Ranges from good images alone clip the large activations anomalies cause and
+    # flatten their scores: calibrate on as many procedural textures as well.
+    h, w = images.shape[-2:]
+    tex = texture_batch(np.random.default_rng(0), len(images), h, w).numpy()
+    images = np.concatenate([images, tex]).astype(np.float32)
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(model_dir)
@@ -99,6 +106,7 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
         quant_pre_process(str(model_dir / ONNX_FILE), str(pre), skip_symbolic_shape=True)
         quantize_static(
             str(pre), str(out_dir / ONNX_FILE), _Calibration(images, INPUT_NAME),
+            nodes_to_exclude=_single_channel_convs(pre),
             quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"], per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
@@ -109,11 +117,23 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
         shutil.copyfile(model_dir / ROI_FILE, out_dir / ROI_FILE)
     manifest["quantization"] = {
         "method": "onnxruntime static QDQ, Conv only, int8 per-channel weights, uint8 activations",
-        "calibration_images": len(images),
+        "calibration_images": f"{len(images) // 2} good + {len(images) // 2} procedural textures",
         "source": str(model_dir),
     }
     write_manifest(out_dir, manifest)
     return manifest
+
+
+def _single_channel_convs(path: Path) -> list[str]:
+    """Names of the 1-in/1-out-channel Conv nodes (the Gaussian blur): they stay float32."""
+    import onnx
+
+    model = onnx.load(str(path))
+    weights = {init.name: list(init.dims) for init in model.graph.initializer}
+    return [
+        n.name for n in model.graph.node
+        if n.op_type == "Conv" and weights.get(n.input[1], [0, 0])[:2] == [1, 1]
+    ]  # fmt: skip
 
 
 def _copy_metadata(src: Path, dst: Path) -> None:

@@ -1,0 +1,328 @@
+"""Benchmark and truth check of the overlay stage; prints one JSON object.
+
+    python bench/bench_overlay.py                          # synthetic scene (tests/overlay_synth.py)
+    python bench/bench_overlay.py --line OUT_OF_SIMULATE   # a simulator run (line.mp4, truth.jsonl, templates/)
+    python bench/bench_overlay.py --line DIR --models models   # with models/<view>/ (ONNX artifacts)
+
+Without ``--models`` the model is the template-difference baseline of
+tests/overlay_synth.py (|crop - defect-free template|): no training needed,
+good enough to exercise the stage; with ``--models`` the trained artifacts run
+through ONNX Runtime.
+
+Timing (``timing_ms``): per processed frame, measured inside
+``StreamPipeline.process``: ``overlay`` = this stage (regions, stabiliser,
+severity, hints, OverlayFrame), ``match`` = template matching + tracking,
+``model`` = the model call, ``encode_msgpack`` / ``encode_proto`` = the codec.
+
+Accuracy (``accuracy``, when truth is known), per the simulator's truth:
+every injected defect of a view that was fully in view at least once should
+become exactly one confirmed overlay id: ``recall``, ``missed`` (which and
+why-relevant facts), ``false_overlays`` (ids that match no defect) per car,
+``id_changes`` (extra ids on one defect), ``iou`` of the final smoothed
+contour vs the truth polygon in underbody px.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from xrbridge.core.matching import templates_from_arrays  # noqa: E402
+from xrbridge.core.types import Frame, OverlayFrame  # noqa: E402
+from xrbridge.pipeline import PipelineConfig, StreamPipeline, onnx_models  # noqa: E402
+from xrbridge.wire import codec  # noqa: E402
+
+
+def _stats(ms: list[float]) -> dict[str, float]:
+    a = np.asarray(ms, dtype=np.float64)
+    if a.size == 0:
+        return {}
+    return {
+        "mean": round(float(a.mean()), 3),
+        "p50": round(float(np.percentile(a, 50)), 3),
+        "p90": round(float(np.percentile(a, 90)), 3),
+        "p99": round(float(np.percentile(a, 99)), 3),
+        "max": round(float(a.max()), 3),
+    }
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    lo = np.floor(np.minimum(a.min(0), b.min(0))) - 2
+    s = 4.0
+    wh = np.ceil((np.maximum(a.max(0), b.max(0)) - lo + 2) * s).astype(int)
+    ma = np.zeros((wh[1], wh[0]), np.uint8)
+    mb = np.zeros_like(ma)
+    cv2.fillPoly(ma, [np.round((a - lo) * s).astype(np.int32)], 1)
+    cv2.fillPoly(mb, [np.round((b - lo) * s).astype(np.int32)], 1)
+    union = np.logical_or(ma, mb).sum()
+    return float(np.logical_and(ma, mb).sum() / union) if union else 0.0
+
+
+def evaluate(
+    outs: list[OverlayFrame],
+    truth: list[dict[str, Any]],
+    views: dict[str, dict[str, float]],
+    gate_px: float = 15.0,
+) -> dict[str, Any]:
+    """Overlays vs the simulator's truth (contract format, one entry per frame)."""
+    defects: dict[tuple[int, int], dict[str, Any]] = {}
+    peak_views: set[tuple[int, str]] = set()
+    ours: dict[tuple[int, int], list[tuple[int | None, str, np.ndarray, np.ndarray]]] = defaultdict(
+        list
+    )
+    for o, tf in zip(outs, truth, strict=True):
+        cars = tf["cars"]
+        for c in cars:
+            for d in c["defects"]:
+                defects.setdefault((c["id"], d["id"]), d)
+            for v, info in c.get("views", {}).items():
+                if info.get("peak"):
+                    peak_views.add((c["id"], v))
+        tr = o.track
+        if tr is None or not o.defects:
+            continue
+        tc = None
+        if cars:
+            px, py = tr.x, tr.y
+            best = min(cars, key=lambda c: np.hypot(c["offset"][0] - px, c["offset"][1] - py))
+            if np.hypot(best["offset"][0] - px, best["offset"][1] - py) < 25:
+                tc = best["id"]
+        for d in o.defects:
+            m = views[d.view]
+            sc = np.array([m["width"], m["height"]], float)
+            off = np.array([m["u0"], m["v0"]], float)
+            ours[(tr.car_id, d.defect_id)].append(
+                (
+                    tc,
+                    d.view,
+                    np.asarray(d.centroid_uv) * sc + off,
+                    d.contour_uv.astype(float) * sc + off,
+                )
+            )
+    expected = {k: d for k, d in defects.items() if (k[0], d["view"]) in peak_views}
+    matched: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    false: dict[str, int] = defaultdict(int)  # truth car (or "unknown") -> false overlay ids
+    ious: dict[tuple[int, int], float] = {}
+    for key, obs in ours.items():
+        tc = Counter(ob[0] for ob in obs).most_common(1)[0][0]
+        view = obs[-1][1]
+        cen = np.mean([ob[2] for ob in obs], axis=0)
+        cands = []
+        for (car, did), d in defects.items():
+            if car != tc or d["view"] != view:
+                continue
+            poly = np.asarray(d["polygon_ub"], np.float32)
+            inside = cv2.pointPolygonTest(poly, (float(cen[0]), float(cen[1])), True)
+            cands.append((-inside, (car, did)))
+        best = min(cands) if cands else None
+        if best is not None and best[0] < gate_px:
+            matched[best[1]].append(key)
+            ious[key] = _iou(obs[-1][3], np.asarray(defects[best[1]]["polygon_ub"], float))
+        else:
+            false["unknown" if tc is None else str(tc)] += 1
+    missed = [
+        {"car": k[0], "defect": k[1], "type": d.get("type"), "size": d.get("size"), "view": d["view"]}
+        for k, d in sorted(expected.items())
+        if k not in matched
+    ]
+    per_car: dict[str, dict[str, int]] = {}
+    for car in sorted({k[0] for k in expected} | {c for (c, _v) in peak_views}):
+        exp = [k for k in expected if k[0] == car]
+        per_car[str(car)] = {
+            "defects": len(exp),
+            "found": sum(1 for k in exp if k in matched),
+            "false_overlays": false.pop(str(car), 0),
+        }
+    for other, n in false.items():
+        per_car[other] = {"defects": 0, "found": 0, "false_overlays": n}
+    iou_vals = list(ious.values())
+    return {
+        "defects_expected": len(expected),
+        "defects_found": sum(1 for k in expected if k in matched),
+        "recall": round(sum(1 for k in expected if k in matched) / max(len(expected), 1), 4),
+        "false_overlays": sum(v["false_overlays"] for v in per_car.values()),
+        "id_changes": sum(len(v) - 1 for v in matched.values()),
+        "iou": {
+            "mean": round(float(np.mean(iou_vals)), 4),
+            "min": round(float(np.min(iou_vals)), 4),
+        }
+        if iou_vals
+        else {},
+        "missed": missed,
+        "per_car": per_car,
+    }
+
+
+_COLOURS = {"low": (0, 215, 255), "medium": (0, 128, 255), "high": (0, 0, 255)}  # BGR
+
+
+def draw(frame: Frame, o: OverlayFrame) -> np.ndarray:
+    """The frame with the overlay drawn: contours coloured by severity, id and hint."""
+    img = frame.pixels.copy()
+    for d in o.defects:
+        pts = np.round(d.contour_px).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [pts], True, _COLOURS[d.severity], 2, cv2.LINE_AA)
+        x, y = (int(v) for v in d.bbox_px[:2])
+        label = f"#{d.defect_id} {d.severity}"
+        if d.hint is not None:
+            label += f" {d.hint.location}"
+        cv2.putText(
+            img,
+            label,
+            (x, max(10, y - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    if o.track is not None:
+        cv2.putText(
+            img,
+            f"car {o.track.car_id} {o.view} score {o.image_score or 0:.2f}",
+            (8, 16),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return img
+
+
+def _load_line(
+    line: Path, limit: int | None
+) -> tuple[list[Frame], list[dict[str, Any]], Any, dict]:
+    from xrbridge.extract import load_templates
+
+    truth = [json.loads(s) for s in (line / "truth.jsonl").read_text().splitlines() if s.strip()]
+    cap = cv2.VideoCapture(str(line / "line.mp4"))
+    frames = []
+    for tf in truth[:limit]:
+        ok, px = cap.read()
+        if not ok:
+            break
+        frames.append(Frame("line", int(tf["index"]), float(tf["t"]), px))
+    cap.release()
+    images, meta = load_templates(line / "templates")
+    return frames, truth[: len(frames)], templates_from_arrays(images, meta), meta
+
+
+def _synthetic() -> tuple[list[Frame], list[dict[str, Any]], Any, dict]:
+    from overlay_synth import render_defect_scene
+    from track_synth import VIEWS_LAYOUT
+
+    sc = render_defect_scene(cars=3, defects_per_car=3, seed=2)
+    meta = {
+        v: {"u0": u0, "v0": v0, "width": w, "height": h}
+        for v, (u0, v0, w, h) in VIEWS_LAYOUT.items()
+    }
+    y0 = (sc.frames[0].pixels.shape[0] - 180) / 2
+    truth = []
+    for f, tx in zip(sc.frames, sc.truth_x, strict=True):
+        fw = f.pixels.shape[1]
+        cars = []
+        for car, x in tx.items():
+            vis = {}
+            for v, m in meta.items():
+                x0 = x + m["u0"]
+                if x0 >= 0 and x0 + m["width"] <= fw:
+                    vis[v] = {"peak": True}
+            ds = [
+                {"id": d.defect_id, "view": d.view, "polygon_ub": d.polygon_ub.tolist()}
+                for d in sc.defects
+                if d.car == car
+            ]
+            cars.append({"id": car, "offset": [x, y0], "views": vis, "defects": ds})
+        truth.append({"t": f.t_capture, "cars": cars})
+    return sc.frames, truth, sc.templates, meta
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--line", type=Path, help="a `xrbridge simulate` output folder")
+    ap.add_argument("--models", type=Path, help="folder with <view>/model.onnx + manifest.json")
+    ap.add_argument("--frames", type=int, default=None, help="at most this many frames")
+    ap.add_argument("--infer-every", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2, help="OpenCV threads")
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="stage timing clock: wall (perf_counter) or cpu (this thread's CPU time: immune to "
+        "other processes preempting the benchmark on a shared machine)",
+    )
+    ap.add_argument(
+        "--picture", type=Path, help="write the frame with the most defects, drawn, as PNG"
+    )
+    args = ap.parse_args()
+    cv2.setNumThreads(args.threads)
+    if args.line:
+        frames, truth, templates, meta = _load_line(args.line, args.frames)
+        source = str(args.line)
+    else:
+        frames, truth, templates, meta = _synthetic()
+        source = "synthetic (tests/overlay_synth.py)"
+    thresholds: dict[str, float] = {}
+    if args.models:
+        dirs = {
+            t.view: args.models / t.view
+            for t in templates
+            if (args.models / t.view / "model.onnx").is_file()
+        }
+        models, thresholds, name = onnx_models(dirs)
+    else:
+        from overlay_synth import TemplateDiffModel
+
+        models, name = TemplateDiffModel(templates).models(), "template-diff"
+    cfg = PipelineConfig(
+        stream_id="bench", model_name=name, infer_every=args.infer_every, thresholds=thresholds
+    )
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    pipe = StreamPipeline(templates, models, cfg, clock=clock)
+    outs: list[OverlayFrame] = []
+    timing: dict[str, list[float]] = defaultdict(list)
+    for f in frames:
+        o = pipe.process(f)
+        outs.append(o)
+        for k, v in pipe.last_timing.items():
+            if k != "model" or v > 0:
+                timing[k].append(v * 1e3)
+        t0 = clock()
+        codec.overlay_to_msgpack(o)
+        t1 = clock()
+        codec.overlay_to_proto_bytes(o)
+        timing["encode_msgpack"].append((t1 - t0) * 1e3)
+        timing["encode_proto"].append((clock() - t1) * 1e3)
+    records = pipe.close()
+    if args.picture:
+        i = max(range(len(outs)), key=lambda k: (len(outs[k].defects), -k))
+        cv2.imwrite(str(args.picture), draw(frames[i], outs[i]))
+    result = {
+        "source": source,
+        "model": name,
+        "clock": args.clock,
+        "frames": len(frames),
+        "inferences": pipe.inferences,
+        "frames_with_defects": sum(1 for o in outs if o.defects),
+        "timing_ms": {k: _stats(v) for k, v in timing.items()},
+        "records": [{"car_id": r.car_id, "n_defects": r.n_defects} for r in records],
+        "accuracy": evaluate(outs, truth, meta),
+    }
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""I/O shell of ``xrbridge extract``: read a video and templates, run the core, write results.
+
+Outputs in OUT:
+- ``<view>/car<id:04d>.png``: per car and view, the peak-visibility crop,
+  aligned to the template (same size), ready to train on;
+- ``peaks.json``: per crop: car, view, frame index, t, score, x, y;
+- ``tracks.jsonl``: one line per frame: {"index", "t", "tracks": [{"id",
+  "view", "score", "measured": [x, y] | null, "filtered": [x, y],
+  "velocity": [vx, vy], "matches": [{"view", "score", "x", "y"}]}]}
+  (positions are underbody origins in frame px; velocity px/s).
+
+Timestamps: the frames' real capture times, from ``timestamps`` when given
+(the simulator's truth.jsonl, or any file with one JSON object holding "t" per
+line, or one number per line), else from the video: CAP_PROP_POS_MSEC, or
+index / fps when the container has none. An mp4 stores a fixed frame rate,
+so dropped frames are invisible in it: without a timestamps file the tracker
+sees a too-slow, jerky conveyor (it still tracks, the velocities are then in
+"video seconds").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from xrbridge.core.extraction import ExtractConfig, Extractor, FrameRecord
+from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate, templates_from_arrays
+from xrbridge.core.tracker import TrackerConfig
+from xrbridge.errors import InputError, TemplateError, VideoError
+from xrbridge.names import VIEWS
+
+
+def load_templates(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
+    """Read ``<view>.png`` images and ``views.json`` from a templates folder.
+
+    Raises:
+        TemplateError: folder missing, no view image, unreadable image, no views.json.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TemplateError(f"templates folder {folder} does not exist")
+    images = {}
+    for view in VIEWS:
+        p = folder / f"{view}.png"
+        if p.is_file():
+            im = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if im is None:
+                raise TemplateError(f"template {p} is not a readable image")
+            images[view] = im
+    if not images:
+        raise TemplateError(
+            f"templates folder {folder} holds no view template; expected {', '.join(v + '.png' for v in VIEWS)}"
+        )
+    vj = folder / "views.json"
+    if not vj.is_file():
+        raise TemplateError(f"templates folder {folder} has no views.json (u0, v0 of each view)")
+    try:
+        meta = json.loads(vj.read_text())
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"{vj} is not valid JSON: {exc}") from exc
+    return images, meta
+
+
+def load_matcher(folder: Path, config: MatchConfig | None = None) -> TemplateMatcher:
+    images, meta = load_templates(folder)
+    templates: list[ViewTemplate] = templates_from_arrays(images, meta)
+    return TemplateMatcher(templates, config)
+
+
+def load_timestamps(path: Path) -> list[float]:
+    """Frame times (s) from a truth.jsonl-like file or one number per line.
+
+    Raises:
+        InputError: missing file or a line without a time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"timestamps file {path} does not exist")
+    out: list[float] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        s = line.strip()
+        if not s:
+            continue
+        try:
+            if s.startswith("{"):
+                out.append(float(json.loads(s)["t"]))
+            else:
+                out.append(float(s.split(",")[-1]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{n}: expected a JSON object with 't' or a number, got {s[:60]!r}") from exc
+    return out
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video file. Raises VideoError when missing, unreadable or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"video {path} does not exist")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError(f"video {path} cannot be opened (not a video OpenCV can decode)")
+    info = VideoInfo(
+        int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+        float(cap.get(cv2.CAP_PROP_FPS)) or 30.0,
+        int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
+    if info.width <= 0 or info.height <= 0:
+        cap.release()
+        raise VideoError(f"video {path} has no frames")
+    return cap, info
+
+
+def iter_frames(
+    cap: cv2.VideoCapture, info: VideoInfo, times: list[float] | None
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield (index, t, frame BGR uint8) with t from ``times`` or the container."""
+    i = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if times is not None:
+            if i >= len(times):
+                raise InputError(f"timestamps file has {len(times)} times, the video has more frames")
+            t = times[i]
+        else:
+            # After read(), POS_MSEC is the presentation time of the frame just
+            # read (FFmpeg backend); some backends report 0: use index / fps then.
+            msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+            t = msec / 1000.0 if msec and msec > 0 else i / info.fps
+        yield i, float(t), frame
+        i += 1
+
+
+def record_to_json(rec: FrameRecord) -> dict[str, object]:
+    def r3(v: float) -> float:
+        return round(float(v), 3)
+
+    return {
+        "index": rec.index,
+        "t": round(rec.t, 6),
+        "tracks": [
+            {
+                "id": tr.car_id,
+                "view": tr.view,
+                "score": r3(tr.score),
+                "measured": None if tr.measured is None else [r3(tr.measured[0]), r3(tr.measured[1])],
+                "filtered": [r3(tr.filtered[0]), r3(tr.filtered[1])],
+                "velocity": [r3(tr.velocity[0]), r3(tr.velocity[1])],
+                "matches": [
+                    {"view": m.view, "score": r3(m.score), "x": r3(m.x), "y": r3(m.y)} for m in tr.matches
+                ],
+            }
+            for tr in rec.tracks
+        ],
+    }
+
+
+def extract(
+    video: Path,
+    templates: Path,
+    out: Path,
+    *,
+    match: MatchConfig | None = None,
+    tracker: TrackerConfig | None = None,
+    search: ExtractConfig | None = None,
+    timestamps: Path | None = None,
+    progress: bool = True,
+) -> dict[str, object]:
+    """Run extraction over a video and write crops, peaks.json and tracks.jsonl.
+
+    Returns:
+        A summary dict (frames, cars, crops, seconds, frames_per_s, ...).
+    Raises:
+        VideoError, TemplateError, InputError: bad input (exit code 2 on the CLI).
+    """
+    import time
+
+    from tqdm import tqdm
+
+    matcher = load_matcher(templates, match)
+    times = load_timestamps(timestamps) if timestamps is not None else None
+    cap, info = open_video(video)
+    try:
+        matcher.check_frame_size(info.width, info.height)
+        ex = Extractor(matcher, tracker, search)
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        n = 0
+        t0 = time.perf_counter()
+        ids: set[int] = set()
+        with (out / "tracks.jsonl").open("w") as fh:
+            bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="extract")
+            for i, t, frame in iter_frames(cap, info, times):
+                rec = ex.process(frame, t, i)
+                ids.update(tr.car_id for tr in rec.tracks)
+                fh.write(json.dumps(record_to_json(rec)) + "\n")
+                n += 1
+                bar.update(1)
+            bar.close()
+        seconds = time.perf_counter() - t0
+    finally:
+        cap.release()
+    if n == 0:
+        raise VideoError(f"video {video} has no readable frames")
+    peaks = ex.peaks()
+    meta = []
+    for p in peaks:
+        d = out / p.view
+        d.mkdir(exist_ok=True)
+        name = f"car{p.car_id:04d}.png"
+        cv2.imwrite(str(d / name), p.crop)
+        meta.append(
+            {"car": p.car_id, "view": p.view, "file": f"{p.view}/{name}", "index": p.index,
+             "t": round(p.t, 6), "score": round(p.score, 4), "x": round(p.x, 3), "y": round(p.y, 3)}
+        )
+    (out / "peaks.json").write_text(json.dumps(meta, indent=1))
+    return {
+        "frames": n,
+        "cars": len(ids),
+        "crops": len(meta),
+        "seconds": round(seconds, 3),
+        "frames_per_s": round(n / seconds, 1) if seconds > 0 else None,
+        "timestamps": "file" if times is not None else "video",
+        "out": str(out),
+    }

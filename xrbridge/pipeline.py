@@ -1,0 +1,370 @@
+"""The synchronous per-stream pipeline: Frame -> OverlayFrame (+ inspection records).
+
+    frame -> view matching + Kalman tracking (xrbridge.core.extraction)
+          -> crop of the best visible view, aligned to its template
+          -> model (injected callable: crop (h, w, 3) uint8 BGR -> (map (H, W) float32, score))
+          -> regions (threshold, contours) -> stabiliser (N of M, ids, smoothing)
+          -> severity + hints -> OverlayFrame
+
+No asyncio, no sockets: the bridge wraps :meth:`StreamPipeline.process` in an
+executor. The model runs every ``infer_every``-th frame (or whenever the
+caller passes ``infer=True/False``); in between, the tracker keeps measuring
+and predicting, and the last stable defects are redrawn where the car is now
+(their coordinates are on the car, view-normalised).
+
+Cars that leave the frame leave an :class:`~xrbridge.records.InspectionRecord`
+in :meth:`pop_records` (written to SQLite by the caller).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from xrbridge.core.extraction import ExtractConfig, Extractor, TrackRecord
+from xrbridge.core.hints import HintConfig, make_hint
+from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate
+from xrbridge.core.regions import RegionConfig, ViewPlacement, find_regions, pixel_threshold
+from xrbridge.core.severity import SeverityConfig, severity
+from xrbridge.core.stabilizer import Stabilizer, StabilizerConfig, StableDefect
+from xrbridge.core.tracker import TrackerConfig
+from xrbridge.core.types import Defect, Frame, OverlayFrame, TrackState, ViewMatch
+from xrbridge.errors import InputError, ModelError
+from xrbridge.records import InspectionRecord, RecordDefect, ViewResult
+
+#: crop (h, w, 3) uint8 BGR -> (anomaly map (H, W) float32 normalised, image score normalised)
+ModelFn = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Settings of one stream's pipeline (grouped per stage).
+
+    ``infer_every``: run the model on every N-th frame (1 = every frame); the
+    tracker carries the overlays in between. ``display_latency_s``: the track
+    and the overlay positions are predicted this far past ``t_capture`` (the
+    time until the headset shows them). ``thresholds``: per-view normalised
+    pixel thresholds (from the models' manifests); a view without an entry uses
+    ``regions.threshold``. ``emit_candidates``: also stream unconfirmed
+    defects (``confirmed=False``, ``defect_id=0``).
+    """
+
+    stream_id: str = "line-1"
+    model_name: str = "patchcore"
+    infer_every: int = 1
+    display_latency_s: float = 0.0
+    emit_candidates: bool = False
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    regions: RegionConfig = field(default_factory=RegionConfig)
+    severity: SeverityConfig = field(default_factory=SeverityConfig)
+    hints: HintConfig = field(default_factory=HintConfig)
+    stabilizer: StabilizerConfig = field(default_factory=StabilizerConfig)
+    match: MatchConfig | None = None
+    tracker: TrackerConfig | None = None
+    extract: ExtractConfig | None = None
+
+
+@dataclass(slots=True)
+class _CarLog:
+    t_first: float
+    t_last: float
+    scores: dict[str, float] = field(default_factory=dict)  # view -> max image score
+    last: dict[str, tuple[StableDefect, ...]] = field(default_factory=dict)  # view -> last update
+
+
+class StreamPipeline:
+    """One stream: ``process(frame) -> OverlayFrame``.
+
+    Args:
+        templates: the view templates (with their underbody offsets).
+        model: one callable for every view, or a mapping view -> callable.
+        config: :class:`PipelineConfig`.
+        rois: optional view -> (h, w) mask applied to the map (nonzero = kept;
+            resized to the map's size). Leave None when the model graph masks.
+        clock: seconds, for ``t_emit`` (default ``time.perf_counter``); the
+            emit time is ``t_capture`` + the processing time measured with it.
+    """
+
+    def __init__(
+        self,
+        templates: Sequence[ViewTemplate],
+        model: ModelFn | Mapping[str, ModelFn],
+        config: PipelineConfig | None = None,
+        rois: Mapping[str, np.ndarray] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.config = c = config or PipelineConfig()
+        self.matcher = TemplateMatcher(templates, c.match)
+        self.extractor = Extractor(self.matcher, c.tracker, c.extract)
+        self._templates = {t.view: t for t in templates}
+        self._model = model
+        self._rois = dict(rois or {})
+        self._roi_cache: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        self._region_cfg = {
+            v: RegionConfig(
+                threshold=c.thresholds.get(v, c.regions.threshold),
+                min_area_px=c.regions.min_area_px,
+                max_vertices=c.regions.max_vertices,
+                epsilon_frac=c.regions.epsilon_frac,
+                max_regions=c.regions.max_regions,
+                mm_per_px=c.regions.mm_per_px,
+            )
+            for v in self._templates
+        }
+        self.stabilizer = Stabilizer(c.stabilizer)
+        self._clock = clock
+        self._cars: dict[int, _CarLog] = {}
+        self._records: list[InspectionRecord] = []
+        self._n = 0
+        self.inferences = 0
+        #: seconds spent in the last :meth:`process` per stage: "match" (matching +
+        #: tracking), "model", "overlay" (regions, stabiliser, severity, hints)
+        self.last_timing: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _model_for(self, view: str) -> ModelFn:
+        if callable(self._model):
+            return self._model
+        if view not in self._model:
+            raise ModelError(f"no model for view {view!r}; have {sorted(self._model)}")
+        return self._model[view]
+
+    def _roi(self, view: str, shape: tuple[int, int]) -> np.ndarray | None:
+        if view not in self._rois:
+            return None
+        key = (view, shape)
+        if key not in self._roi_cache:
+            m = self._rois[view]
+            self._roi_cache[key] = cv2.resize(
+                m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST
+            )
+        return self._roi_cache[key]
+
+    def _best_match(
+        self, tracks: Sequence[TrackRecord], size: tuple[int, int]
+    ) -> tuple[TrackRecord, ViewMatch] | None:
+        """The fully visible view closest to the frame centre, over all cars."""
+        fw, fh = size
+        best: tuple[float, TrackRecord, ViewMatch] | None = None
+        for tr in tracks:
+            for mt in tr.matches:
+                x0, y0 = round(mt.x), round(mt.y)
+                if x0 < 0 or y0 < 0 or x0 + mt.width > fw or y0 + mt.height > fh:
+                    continue
+                d = math.hypot(mt.x + mt.width / 2 - fw / 2, mt.y + mt.height / 2 - fh / 2)
+                if best is None or d < best[0]:
+                    best = (d, tr, mt)
+        return None if best is None else (best[1], best[2])
+
+    def _infer(self, pixels: np.ndarray, mt: ViewMatch) -> tuple[np.ndarray, float]:
+        x0, y0 = round(mt.x), round(mt.y)
+        crop = pixels[y0 : y0 + mt.height, x0 : x0 + mt.width]
+        try:
+            amap, score = self._model_for(mt.view)(crop)
+        except ModelError:
+            raise
+        except Exception as exc:  # the injected model is third-party code
+            raise ModelError(
+                f"model failed on view {mt.view}: {type(exc).__name__}: {exc}"
+            ) from exc
+        score = float(score)
+        if not math.isfinite(score):
+            raise ModelError(f"model returned image score {score} for view {mt.view}")
+        self.inferences += 1
+        return amap, score
+
+    def _to_defect(
+        self, sd: StableDefect, place: ViewPlacement, track: TrackState, t: float
+    ) -> Defect:
+        c = self.config
+        px = place.uv_to_px(sd.contour_uv)
+        cpx = (
+            place.x + sd.centroid_uv[0] * place.width,
+            place.y + sd.centroid_uv[1] * place.height,
+        )
+        x0, y0 = px.min(axis=0)
+        x1, y1 = px.max(axis=0)
+        return Defect(
+            defect_id=sd.defect_id,
+            view=sd.view,
+            contour_px=px,
+            contour_uv=sd.contour_uv,
+            bbox_px=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            centroid_px=cpx,
+            centroid_uv=sd.centroid_uv,
+            area_px=sd.area_px,
+            peak_score=sd.peak_score,
+            mean_score=sd.mean_score,
+            severity=severity(min(sd.peak_score, 1.0), min(sd.area_uv, 1.0), c.severity),
+            age_frames=sd.age_frames,
+            confirmed=sd.confirmed,
+            hint=make_hint(sd.centroid_uv, cpx, (place.width, place.height), track, t, c.hints),
+            hits=sd.hits,
+            area_mm2=sd.area_mm2,
+        )
+
+    # --------------------------------------------------------------------- API
+
+    def process(self, frame: Frame, infer: bool | None = None) -> OverlayFrame:
+        """Process one frame; ``infer`` forces (True) or skips (False) the model call.
+
+        Raises:
+            InputError: a frame of another size than the first one.
+            ModelError: the model failed or returned a bad map/score
+                (InputError from the map check is re-raised as ModelError).
+        """
+        start = self._clock()
+        c = self.config
+        pixels = frame.pixels
+        rec = self.extractor.process(pixels, frame.t_capture, frame.seq)
+        t_matched = self._clock()
+        model_s = 0.0
+        self._close_gone_cars({tr.car_id for tr in rec.tracks})
+        t_show = frame.t_capture + c.display_latency_s
+        for tr in rec.tracks:
+            log = self._cars.setdefault(tr.car_id, _CarLog(frame.t_capture, frame.t_capture))
+            log.t_last = frame.t_capture
+
+        do_infer = (self._n % c.infer_every == 0) if infer is None else infer
+        self._n += 1
+        best = self._best_match(rec.tracks, (pixels.shape[1], pixels.shape[0]))
+        image_score: float | None = None
+        view: str | None = None
+        track_state: TrackState | None = None
+        defects: list[Defect] = []
+        if best is not None:
+            tr, mt = best
+            view = mt.view
+            log = self._cars[tr.car_id]
+            if do_infer:
+                t0 = self._clock()
+                amap, image_score = self._infer(pixels, mt)
+                model_s = self._clock() - t0
+                place = ViewPlacement(mt.view, mt.x, mt.y, mt.width, mt.height)
+                try:
+                    regions = find_regions(
+                        amap,
+                        place,
+                        self._region_cfg[mt.view],
+                        self._roi(mt.view, np.shape(amap)[-2:]),
+                    )
+                except InputError as exc:
+                    raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
+                w, h = mt.width, mt.height
+                log.last[mt.view] = tuple(
+                    self.stabilizer.update(tr.car_id, mt.view, regions, (w, h))
+                )
+                log.scores[mt.view] = max(log.scores.get(mt.view, 0.0), image_score)
+            # where the car (and its defects) will be at display time
+            st = self.extractor.tracker.predict_state(tr.car_id, t_show)
+            assert st is not None
+            tpl = self._templates[mt.view]
+            track_state = TrackState(tr.car_id, st.x, st.y, st.vx, st.vy, st.t, mt.view, mt.score)
+            place = ViewPlacement(mt.view, st.x + tpl.u0, st.y + tpl.v0, tpl.width, tpl.height)
+            for sd in log.last.get(mt.view, ()):
+                if sd.confirmed or c.emit_candidates:
+                    defects.append(self._to_defect(sd, place, track_state, t_show))
+        elif rec.tracks:
+            tr = max(rec.tracks, key=lambda r: r.score)
+            st = self.extractor.tracker.predict_state(tr.car_id, t_show)
+            if st is not None:
+                track_state = TrackState(
+                    tr.car_id, st.x, st.y, st.vx, st.vy, st.t, tr.view, tr.score
+                )
+        end = self._clock()
+        self.last_timing = {
+            "match": t_matched - start,
+            "model": model_s,
+            "overlay": end - t_matched - model_s,
+        }
+        return OverlayFrame(
+            stream_id=c.stream_id,
+            seq=frame.seq,
+            t_capture=frame.t_capture,
+            t_emit=frame.t_capture + (end - start),
+            model=c.model_name,
+            view=view,
+            track=track_state,
+            image_score=image_score,
+            defects=tuple(defects),
+        )
+
+    def _close_gone_cars(self, present: set[int]) -> None:
+        for car_id in [k for k in self._cars if k not in present]:
+            self._finish(car_id)
+
+    def _finish(self, car_id: int) -> None:
+        log = self._cars.pop(car_id)
+        confirmed = self.stabilizer.finish_car(car_id)
+        views = []
+        for v in self._templates:
+            if v not in log.scores:
+                continue
+            ds = tuple(
+                RecordDefect(
+                    defect_id=d.defect_id,
+                    severity=severity(
+                        min(d.peak_score, 1.0), min(d.area_uv, 1.0), self.config.severity
+                    ),
+                    peak_score=d.peak_score,
+                    mean_score=d.mean_score,
+                    hits=d.hits,
+                    centroid_uv=d.centroid_uv,
+                    area_px=d.area_px,
+                    area_mm2=d.area_mm2,
+                    contour_uv=tuple(float(x) for x in d.contour_uv.reshape(-1)),
+                )
+                for d in confirmed
+                if d.view == v
+            )
+            views.append(ViewResult(v, log.scores[v], ds))
+        self._records.append(
+            InspectionRecord(
+                stream_id=self.config.stream_id,
+                car_id=car_id,
+                t_first=log.t_first,
+                t_last=log.t_last,
+                model=self.config.model_name,
+                views=tuple(views),
+            )
+        )
+
+    def pop_records(self) -> list[InspectionRecord]:
+        """Records of the cars that left since the last call (oldest first)."""
+        out, self._records = self._records, []
+        return out
+
+    def close(self) -> list[InspectionRecord]:
+        """End of stream: finish every car still tracked and return all pending records."""
+        for car_id in list(self._cars):
+            self._finish(car_id)
+        return self.pop_records()
+
+
+def onnx_models(
+    model_dirs: Mapping[str, str | Path],
+) -> tuple[dict[str, ModelFn], dict[str, float], str]:
+    """Default models: view -> ``xrbridge.models.runtime.OnnxModel(dir).predict``.
+
+    Returns (models, per-view pixel thresholds from the manifests, model name).
+    Raises ArtifactError (from the runtime or a manifest without thresholds.pixel).
+    """
+    from xrbridge.models.runtime import OnnxModel  # type: ignore[import-not-found, unused-ignore]
+
+    models: dict[str, ModelFn] = {}
+    thresholds: dict[str, float] = {}
+    names = set()
+    for view, d in model_dirs.items():
+        m: Any = OnnxModel(Path(d))
+        models[view] = m.predict
+        thresholds[view] = pixel_threshold(m.manifest)
+        names.add(str(m.manifest.get("model", "?")))
+    return models, thresholds, "+".join(sorted(names))

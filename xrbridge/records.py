@@ -1,0 +1,197 @@
+"""Inspection records: one per car, in an embedded SQLite database (traceability).
+
+Each car that leaves the camera leaves one record: the stream, the car id, when
+it was inspected, the model, and per view the image score and the confirmed
+defects (id, severity, scores, where on the underbody). Records are written
+one per transaction in WAL mode, so a process killed at any moment (SIGKILL,
+power cut of the process, not of the disk) loses no record that was committed
+before: SQLite's write-ahead log is replayed by the next reader.
+
+The default database file is ``xrbridge.db`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xrbridge.errors import RecordError
+
+DEFAULT_DB = "xrbridge.db"
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at REAL NOT NULL,      -- unix seconds, UTC wall clock
+    stream_id TEXT NOT NULL,
+    car_id INTEGER NOT NULL,
+    t_first REAL NOT NULL,          -- capture clock of the car's first and last frames
+    t_last REAL NOT NULL,
+    model TEXT NOT NULL,
+    n_defects INTEGER NOT NULL,
+    views TEXT NOT NULL             -- JSON list of ViewResult
+);
+CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDefect:
+    """A confirmed defect in a record; ``contour_uv``: flat [u0, v0, ...] view-normalised."""
+
+    defect_id: int
+    severity: str
+    peak_score: float
+    mean_score: float
+    hits: int
+    centroid_uv: tuple[float, float]
+    area_px: float
+    area_mm2: float | None
+    contour_uv: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewResult:
+    """One view of one car: its image score (normalised, max over inferences) and defects."""
+
+    view: str
+    image_score: float | None
+    defects: tuple[RecordDefect, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionRecord:
+    """What one car leaves behind. ``recorded_at``: unix seconds (set by the store if 0)."""
+
+    stream_id: str
+    car_id: int
+    t_first: float
+    t_last: float
+    model: str
+    views: tuple[ViewResult, ...]
+    recorded_at: float = 0.0
+    id: int | None = field(default=None)
+
+    @property
+    def n_defects(self) -> int:
+        return sum(len(v.defects) for v in self.views)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["n_defects"] = self.n_defects
+        return d
+
+
+def _views_from_json(text: str) -> tuple[ViewResult, ...]:
+    out = []
+    for v in json.loads(text):
+        defects = tuple(
+            RecordDefect(
+                **{
+                    **d,
+                    "centroid_uv": tuple(d["centroid_uv"]),
+                    "contour_uv": tuple(d["contour_uv"]),
+                }
+            )
+            for d in v["defects"]
+        )
+        out.append(ViewResult(v["view"], v["image_score"], defects))
+    return tuple(out)
+
+
+class RecordStore:
+    """The record database. Use as a context manager or call :meth:`close`.
+
+    Raises RecordError when the file cannot be opened or written (e.g. not a
+    database, read-only directory), naming the path.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transaction survives a process
+            # crash (the OS holds the log); only a power loss may lose the last ones.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise RecordError(
+                    f"{self.path}: record schema version {version}, expected {_SCHEMA_VERSION}"
+                )
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open record database {self.path}: {exc}") from exc
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, record: InspectionRecord) -> int:
+        """Write one record in its own transaction; returns its id once committed."""
+        views = json.dumps([asdict(v) for v in record.views], separators=(",", ":"))
+        at = record.recorded_at or time.time()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute(
+                "INSERT INTO records (recorded_at, stream_id, car_id, t_first, t_last, model,"
+                " n_defects, views) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    at,
+                    record.stream_id,
+                    int(record.car_id),
+                    float(record.t_first),
+                    float(record.t_last),
+                    record.model,
+                    record.n_defects,
+                    views,
+                ),
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise RecordError(f"cannot write record to {self.path}: {exc}") from exc
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    def add_many(self, records: Sequence[InspectionRecord]) -> list[int]:
+        return [self.add(r) for r in records]
+
+    def query(self, since: float | None = None) -> list[InspectionRecord]:
+        """Records with ``recorded_at >= since`` (unix seconds; None: all), oldest first."""
+        sql = (
+            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views FROM records"
+        )
+        args: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE recorded_at >= ?"
+            args = (float(since),)
+        try:
+            rows = self._db.execute(sql + " ORDER BY recorded_at, id", args).fetchall()
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot read records from {self.path}: {exc}") from exc
+        return [
+            InspectionRecord(
+                stream_id=r[2],
+                car_id=r[3],
+                t_first=r[4],
+                t_last=r[5],
+                model=r[6],
+                views=_views_from_json(r[7]),
+                recorded_at=r[1],
+                id=r[0],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,95 @@
+"""Fixed sample messages: the source of the golden bytes in tests/golden/.
+
+The Unity client stub decodes the same golden files, so both sides prove they
+read the same bytes. Change these only together with the golden files
+(``XRBRIDGE_UPDATE_GOLDEN=1 python -m pytest tests/test_wire_golden.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xrbridge.core.types import Defect, Hint, OverlayFrame, TrackState
+
+
+def sample_overlay() -> OverlayFrame:
+    """A frame with a tracked car and two defects (one with hint, one without)."""
+    track = TrackState(
+        car_id=7, x=412.5, y=96.25, vx=-120.0, vy=0.5, t=12.375, view="lower_center", score=0.875
+    )
+    d1 = Defect(
+        defect_id=1,
+        view="lower_center",
+        contour_px=np.array(
+            [[500.0, 200.0], [520.0, 200.0], [520.0, 212.5], [500.0, 212.5]], np.float32
+        ),
+        contour_uv=np.array(
+            [[0.25, 0.5], [0.3125, 0.5], [0.3125, 0.5625], [0.25, 0.5625]], np.float32
+        ),
+        bbox_px=(500.0, 200.0, 20.0, 12.5),
+        centroid_px=(510.0, 206.25),
+        centroid_uv=(0.28125, 0.53125),
+        area_px=250.0,
+        peak_score=0.9375,
+        mean_score=0.71875,
+        severity="high",
+        age_frames=12,
+        confirmed=True,
+        hint=Hint(
+            location="front-left",
+            angle_deg=135.0,
+            distance=84.5,
+            distance_unit="px",
+            moving_dir="left",
+            speed=120.0,
+            time_to_station_s=2.5,
+        ),
+        hits=10,
+        area_mm2=None,
+    )
+    d2 = Defect(
+        defect_id=2,
+        view="lower_center",
+        contour_px=np.array([[600.0, 150.0], [606.0, 150.0], [603.0, 156.0]], np.float32),
+        contour_uv=np.array([[0.5, 0.25], [0.515625, 0.25], [0.5078125, 0.28125]], np.float32),
+        bbox_px=(600.0, 150.0, 6.0, 6.0),
+        centroid_px=(603.0, 152.0),
+        centroid_uv=(0.5078125, 0.2604166567325592),
+        area_px=18.0,
+        peak_score=0.5625,
+        mean_score=0.53125,
+        severity="low",
+        age_frames=2,
+        confirmed=False,
+        hint=None,
+        hits=2,
+        area_mm2=4.5,
+    )
+    return OverlayFrame(
+        stream_id="line-1",
+        seq=1234,
+        t_capture=41.125,
+        t_emit=41.1875,
+        model="patchcore",
+        view="lower_center",
+        track=track,
+        image_score=0.8125,
+        defects=(d1, d2),
+    )
+
+
+def sample_overlay_empty() -> OverlayFrame:
+    """A frame without a view, a track, a score or defects (every optional absent)."""
+    return OverlayFrame(
+        stream_id="line-1",
+        seq=1235,
+        t_capture=41.15625,
+        t_emit=41.16,
+        model="patchcore",
+        view=None,
+        track=None,
+        image_score=None,
+    )
+
+
+SAMPLES = {"overlay_v1": sample_overlay, "overlay_v1_empty": sample_overlay_empty}
