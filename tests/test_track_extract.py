@@ -84,6 +84,7 @@ def test_cli_writes_crops_peaks_and_tracks(video_dir: Path, tmp_path: Path, caps
     for p in peaks:
         crop = cv2.imread(str(out / p["file"]))
         tpl = cv2.imread(str(video_dir / "templates" / f"{p['view']}.png"))
+        assert crop is not None and tpl is not None
         assert crop.shape == tpl.shape
         assert cv2.matchTemplate(crop, tpl, cv2.TM_CCOEFF_NORMED).max() > 0.8
     # Without a timestamps file: times from the container (dropped frames unseen). It runs and

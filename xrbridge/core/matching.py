@@ -274,7 +274,6 @@ class TemplateMatcher:
         if small.shape[0] < ctpl.shape[0] or small.shape[1] < ctpl.shape[1]:
             return []
         res = cv2.matchTemplate(small, ctpl, cv2.TM_CCOEFF_NORMED)
-        rh, rw = res.shape
         hx, hy = max(1, round(t.width * s / 2)), max(1, round(t.height * s / 2))
         for ex, ey in exclude:
             cx, cy = round(ex * s), round(ey * s)

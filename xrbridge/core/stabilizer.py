@@ -41,6 +41,12 @@ class StabilizerConfig:
     steadier but follows a growing region more slowly). ``contour_points``:
     vertices of a smoothed contour. ``forget_after``: updates of the
     stabiliser after which a car that was not updated is dropped.
+    ``max_drift_px``: a candidate whose observed centroids scatter more than
+    this (standard deviation, view px; at least a quarter of the defect's
+    size) is not confirmed: a defect is fixed on the car, while cable
+    shadows, reflections and anything else that moves relative to the car
+    drift. Raising it tolerates noisier detections of large defects; lowering
+    it rejects more moving clutter.
     """
 
     confirm_n: int = 3
@@ -50,6 +56,7 @@ class StabilizerConfig:
     smooth_alpha: float = 0.4
     contour_points: int = 32
     forget_after: int = 300
+    max_drift_px: float = 6.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.confirm_n <= self.confirm_m:
@@ -121,6 +128,18 @@ class _Track:
     last_seen: int
     window: deque[bool] = field(default_factory=deque)
     confirmed: bool = False
+    c_sum: np.ndarray = field(default_factory=lambda: np.zeros(2))  # sums of centroids, view px
+    c_sq: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    def add_centroid(self, c_px: np.ndarray) -> None:
+        self.c_sum += c_px
+        self.c_sq += c_px * c_px
+
+    def drift(self) -> float:
+        """Standard deviation (px) of the observed centroids (0 for one)."""
+        mean = self.c_sum / self.hits
+        var = np.maximum(self.c_sq / self.hits - mean * mean, 0.0)
+        return float(np.sqrt(var.sum()))
 
 
 @dataclass(slots=True)
@@ -190,7 +209,7 @@ class Stabilizer:
                 continue
             used_t.add(ti)
             matched[ri] = regions[ri]
-            self._observe(cv.tracks[ti], regions[ri], n)
+            self._observe(cv.tracks[ti], regions[ri], n, scale)
 
         for ti, tr in enumerate(cv.tracks):
             if ti not in used_t:
@@ -217,11 +236,14 @@ class Stabilizer:
                 last_seen=n,
                 window=deque([True]),
             )
+            tr.add_centroid(np.asarray(rg.centroid_uv) * scale)
             cv.tracks.append(tr)
 
         keep: list[_Track] = []
         for tr in cv.tracks:
             if not tr.confirmed and sum(tr.window) >= c.confirm_n:
+                if tr.drift() > max(c.max_drift_px, 0.25 * math.sqrt(max(tr.area_px, 0.0))):
+                    continue  # moves relative to the car: not a defect of the car
                 tr.confirmed = True
                 tr.defect_id = car.next_id
                 car.next_id += 1
@@ -236,7 +258,7 @@ class Stabilizer:
         self._forget_stale()
         return [self._snapshot(car_id, tr, n) for tr in cv.tracks]
 
-    def _observe(self, tr: _Track, rg: Region, n: int) -> None:
+    def _observe(self, tr: _Track, rg: Region, n: int, scale: np.ndarray) -> None:
         c = self.config
         a = c.smooth_alpha
         new = _align(resample_closed(rg.contour_uv, c.contour_points), tr.contour)
@@ -251,6 +273,7 @@ class Stabilizer:
         tr.peak = max(tr.peak, rg.peak_score)
         tr.score_sum += rg.mean_score
         tr.hits += 1
+        tr.add_centroid(np.asarray(rg.centroid_uv) * scale)
         tr.last_seen = n
         tr.window.append(True)
         while len(tr.window) > c.confirm_m:

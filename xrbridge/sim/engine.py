@@ -201,7 +201,7 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                     dj.append(_defect_json(d, polys_ub[d.id], ppx))
                 cars_json.append({"id": g.car.id, "variant": g.car.variant,
                                   "offset": [_r(g.ox), _r(g.oy)],
-                                  "velocity": [_r(-tl.v[k]), 0.0],
+                                  "velocity": [_r(-tl.v[k]), _r(g.car.sway_at(tl.t[k])[1])],
                                   "views": views_json, "defects": dj})
             fh.write(json.dumps({"index": i, "source_index": k, "t": _r(tl.t[k], 6),
                                  "cars": cars_json}, separators=(",", ":")) + "\n")
@@ -321,6 +321,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         "regions": {v: [r.to_dict() for r in layout.regions[v]] for v in VIEWS},
         "variants": list(VARIANT_NAMES),
         "cars": [{"id": c.id, "variant": c.variant, "t_enter": _r(c.t_enter, 4),
+                  "sway": {"amplitude_px": _r(c.sway[0]), "hz": _r(c.sway[1]),
+                           "phase": _r(c.sway[2])},
                   "defects": [_defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
                               for d in defects[c.id]]} for c in cars],
         "dataset_cars": extra_json,
