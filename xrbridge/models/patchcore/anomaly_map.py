@@ -31,6 +31,12 @@ class BankScorer(nn.Module):
     def __init__(self, bank: torch.Tensor, support: torch.Tensor, out_hw: tuple[int, int],
                  sigma: float, patch_valid: torch.Tensor | None = None) -> None:
         super().__init__()
+        # |q-m|^2 = |q|^2 + (-2m . q + |m|^2): the bracket is ONE matmul of [q, 1] with
+        # [-2m, |m|^2]^T (D+1, M); |q|^2 is added after the per-row minimum.
+        aug = torch.cat([-2.0 * bank, (bank * bank).sum(1, keepdim=True)], dim=1)
+        self.register_buffer("bank_aug_t", aug.t().contiguous())      # (D+1, M)
+        self.register_buffer("bank", bank.contiguous())                # (M, D)
+        self.register_buffer("support", support.long())                # (M, k)
         self.out_hw = (int(out_hw[0]), int(out_hw[1]))
         self.blur = GaussianBlur(sigma)
         self.has_valid = patch_valid is not None

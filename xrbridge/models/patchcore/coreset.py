@@ -47,7 +47,8 @@ def greedy_coreset(features: torch.Tensor, n: int, proj_dim: int = 64, seed: int
     torch.set_num_threads(1)
     try:
         per_group = math.ceil(oversample * n / max(groups, 1))
-        if groups <= 1 or per_group * groups >= n_all // 2:
+        # Two-level pays only when each chunk keeps a small share of its points.
+        if groups < 2 * oversample or per_group * groups >= n_all // 2:
             return _greedy(z, n, gen, progress)
         bounds = np.linspace(0, n_all, groups + 1).astype(np.int64)
         cand = []
