@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def constant_belt(speed_px_s: float):  # type: ignore[no-untyped-def]
+def constant_belt(speed_px_s: float):
     """A make_conveyor replacement: constant speed, no stops."""
     from xrbridge.sim import motion
 
-    def make(cfg, rng, distance):  # type: ignore[no-untyped-def]
+    def make(cfg, rng, distance):
         duration = distance / speed_px_s * 1.6 + 10.0
         t = np.arange(0.0, duration, 1.0 / (cfg.fps * 4.0))
         return motion.Conveyor(t, t * speed_px_s, np.full_like(t, speed_px_s))
@@ -58,11 +58,11 @@ def render(case: str, cars: int, seed: int, out: Path) -> None:
         orig = motion.make_conveyor
         motion.make_conveyor = constant_belt(420.0)
         try:
-            simulate(SimConfig(**kw), out)  # type: ignore[arg-type]
+            simulate(SimConfig(**kw), out)
         finally:
             motion.make_conveyor = orig
     else:
-        simulate(SimConfig(**kw), out)  # type: ignore[arg-type]
+        simulate(SimConfig(**kw), out)
 
 
 def main() -> int:

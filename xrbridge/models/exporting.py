@@ -70,10 +70,20 @@ def export_onnx(graph: nn.Module, path: Path, height: int, width: int,
 
 def graph_flops(path: Path) -> int:
     """Multiply-accumulate-based FLOP count (2 x MACs) of Conv/MatMul/Gemm nodes of an ONNX file."""
+    import tempfile
+
     import onnx
+    import onnxruntime as ort
     from onnx import shape_inference
 
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    # Let ONNX Runtime fold the constant padding arithmetic first, so that
+    # shape inference can see every Conv's output shape.
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = str(Path(tmp) / "folded.onnx")
+        ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        model = shape_inference.infer_shapes(onnx.load(opts.optimized_model_filepath))
     shapes: dict[str, list[int]] = {}
     for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
         dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]

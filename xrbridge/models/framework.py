@@ -35,6 +35,8 @@ from xrbridge.names import BACKBONES, MODELS, check_name
 #: Model name -> "module:TrainerClass" (imported lazily; torch only when training).
 REGISTRY: dict[str, str] = {
     "patchcore": "xrbridge.models.patchcore.train:PatchCoreTrainer",
+    "efficientad-s": "xrbridge.models.efficientad.train:EfficientADSTrainer",
+    "efficientad-m": "xrbridge.models.efficientad.train:EfficientADMTrainer",
 }
 
 
@@ -141,8 +143,16 @@ def resolve_roi(config: TrainConfig, category_roi: Path | None) -> Path | None:
     return category_roi
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Run the whole flow; returns the manifest written to ``config.out``.
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What :func:`train` produced: the manifest written and the exported torch graph (eval mode)."""
+
+    manifest: dict[str, Any]
+    graph: Any
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run the whole flow; returns the manifest written to ``config.out`` and the torch graph.
 
     Raises:
         DatasetError, UsageError, UnknownNameError: bad data or settings.
@@ -224,7 +234,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     diff = _onnx_agreement(graph, out, manifest, hold_x[:1])
     manifest["training"]["onnx_max_abs_diff"] = diff
     artifact.write_manifest(out, manifest)
-    return manifest
+    return TrainResult(manifest, graph)
 
 
 def run_raw(raw: Any, images: np.ndarray, device: str = "cpu",

@@ -23,19 +23,14 @@ from xrbridge.models.patchcore.model import GaussianBlur
 class BankScorer(nn.Module):
     """(1,D,h,w) features -> ((1,1,H,W) smoothed raw map, (1,) raw image score)."""
 
-    bank_t: torch.Tensor
+    bank_aug_t: torch.Tensor
     bank: torch.Tensor
-    bank_sq: torch.Tensor
     support: torch.Tensor
     patch_valid: torch.Tensor
 
     def __init__(self, bank: torch.Tensor, support: torch.Tensor, out_hw: tuple[int, int],
                  sigma: float, patch_valid: torch.Tensor | None = None) -> None:
         super().__init__()
-        self.register_buffer("bank_t", bank.t().contiguous())          # (D, M)
-        self.register_buffer("bank", bank.contiguous())                # (M, D)
-        self.register_buffer("bank_sq", (bank * bank).sum(1)[None])    # (1, M)
-        self.register_buffer("support", support.long())                # (M, k)
         self.out_hw = (int(out_hw[0]), int(out_hw[1]))
         self.blur = GaussianBlur(sigma)
         self.has_valid = patch_valid is not None
@@ -46,8 +41,10 @@ class BankScorer(nn.Module):
         """(1,D,h,w) -> (P,D) features, (P,) distances to the nearest bank entry, (P,) its index."""
         d = feats.shape[1]
         q = feats.reshape(d, -1).t()                                   # (P, D)
-        d2 = (q * q).sum(1, keepdim=True) - 2.0 * (q @ self.bank_t) + self.bank_sq
-        dmin, idx = torch.min(d2, dim=1)
+        ones = torch.ones_like(q[:, :1])
+        part = torch.cat([q, ones], dim=1) @ self.bank_aug_t           # (P, M)
+        idx = torch.argmin(part, dim=1)                                # one pass, no ReduceMin
+        dmin = part.gather(1, idx[:, None])[:, 0] + (q * q).sum(1)
         return q, torch.sqrt(torch.clamp(dmin, min=0.0)), idx
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

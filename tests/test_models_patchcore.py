@@ -1,0 +1,158 @@
+"""PatchCore end to end on generated data: train, export, ONNX Runtime == PyTorch, ROI, artifact checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.models_gen import make_category
+from xrbridge import cli
+from xrbridge.errors import ArtifactError, ModelError
+from xrbridge.models.artifact import load_manifest
+from xrbridge.models.data import load_category, load_images, load_mask
+from xrbridge.models.framework import TrainConfig, TrainResult, train
+from xrbridge.models.patchcore.coreset import greedy_coreset
+from xrbridge.models.preprocess import preprocess
+from xrbridge.models.runtime import OnnxModel
+
+SIZE = 64
+OPTS = {"coreset_ratio": 0.2, "proj_dim": 32}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_category(tmp_path_factory.mktemp("pc"), n_train=12, n_good=3, n_bad=3, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainResult]:
+    out = tmp_path_factory.mktemp("pcm") / "model"
+    cfg = TrainConfig(model="patchcore", data=data, out=out, image_size=(SIZE, SIZE),
+                      options=OPTS, progress=False, holdout=0.25)
+    return out, train(cfg)
+
+
+def test_artifact_files_and_manifest(trained: tuple[Path, TrainResult]) -> None:
+    out, _res = trained
+    m = load_manifest(out)
+    assert (out / "model.onnx").is_file() and not (out / "roi.png").exists()
+    assert m["model"] == "patchcore" and m["backbone"] == "efficientnet-lite0"
+    assert m["input"]["height"] == SIZE and m["thresholds"] == {"image": 0.5, "pixel": 0.5}
+    assert m["graph_contains"] == {"gaussian_blur": True, "score_normalization": True,
+                                   "roi_mask": False}
+    assert m["training"]["images"] == 9 and m["training"]["heldout_images"] == 3
+    assert len(m["training"]["fingerprint"]) == 64
+    assert m["patchcore"]["bank_size"] == round(9 * 64 * 0.2)
+    assert m["training"]["onnx_max_abs_diff"] < 1e-4
+
+
+def test_onnxruntime_and_torch_agree_on_maps(trained: tuple[Path, TrainResult], data: Path) -> None:
+    out, res = trained
+    model = OnnxModel(out, threads=1)
+    cat = load_category(data)
+    x, _ = load_images([t.path for t in cat.test], SIZE, SIZE)
+    for i in range(len(x)):
+        om, os_ = model.run(x[i : i + 1])
+        with torch.inference_mode():
+            tm, ts = res.graph(torch.from_numpy(x[i : i + 1]))
+        assert om.shape == (SIZE, SIZE)
+        np.testing.assert_allclose(om, tm[0, 0].numpy(), atol=1e-4, rtol=0)
+        assert abs(os_ - float(ts[0])) < 1e-4
+        assert om.min() >= 0.0 and om.max() <= 1.0
+
+
+def test_defects_score_higher_and_are_localised(trained: tuple[Path, TrainResult], data: Path) -> None:
+    out, _ = trained
+    model = OnnxModel(out, threads=1)
+    import cv2
+
+    good, bad, inside, outside = [], [], [], []
+    for item in load_category(data).test:
+        amap, score = model.predict(cv2.imread(str(item.path)))
+        if item.defect == "good":
+            good.append(score)
+        else:
+            bad.append(score)
+            mask = load_mask(item, SIZE, SIZE)
+            inside.append(amap[mask].mean())
+            outside.append(amap[~mask].mean())
+    assert min(bad) > max(good)
+    assert min(bad) > 0.5  # above the calibrated threshold
+    assert np.mean(inside) > np.mean(outside)
+
+
+def test_roi_masks_input_and_map_and_is_recorded(data: Path, tmp_path: Path) -> None:
+    cat = make_category(tmp_path, n_train=6, n_good=1, n_bad=1, size=SIZE, roi=True)
+    out = tmp_path / "roi_model"
+    code = cli.main(["train", "--model", "patchcore", "--data", str(cat), "--out", str(out),
+                     "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
+                     "--quiet"])
+    assert code == 0
+    m = load_manifest(out)
+    assert m["roi"]["applied"] and m["roi"]["file"] == "roi.png" and (out / "roi.png").is_file()
+    assert m["graph_contains"]["roi_mask"]
+    model = OnnxModel(out, threads=1)
+    import cv2
+
+    img = cv2.imread(str(next((cat / "test" / "blob").iterdir())))
+    x = preprocess(img, model.manifest)
+    assert np.all(x[0, :, :, SIZE // 2 :] == -1.0)  # masked input: black right half
+    amap, _ = model.run(x)
+    assert np.all(amap[:, SIZE // 2 :] == 0.0)  # masked map
+    # --roi none trains without it even though the category has roi.png
+    out2 = tmp_path / "no_roi"
+    assert cli.main(["train", "--model", "patchcore", "--data", str(cat), "--out", str(out2),
+                     "--image-size", str(SIZE), "--roi", "none", "--quiet"]) == 0
+    assert not load_manifest(out2)["roi"]["applied"]
+
+
+def test_manifest_graph_mismatch_is_refused(trained: tuple[Path, TrainResult], tmp_path: Path) -> None:
+    out, _ = trained
+    for key, change, match in (
+        ("score_normalization", lambda m: m["score_normalization"]["image"].update(threshold=1.0),
+         "disagree on 'score_normalization'"),
+        ("input", lambda m: m["input"].update(height=128), "shape"),
+        ("model", lambda m: m.update(model="efficientad-s"), "disagree on 'model'"),
+    ):
+        bad = tmp_path / key
+        shutil.copytree(out, bad)
+        m = json.loads((bad / "manifest.json").read_text())
+        change(m)
+        (bad / "manifest.json").write_text(json.dumps(m))
+        with pytest.raises(ArtifactError, match=match):
+            OnnxModel(bad)
+    broken = tmp_path / "nomanifest"
+    shutil.copytree(out, broken)
+    (broken / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match=r"manifest\.json is missing"):
+        OnnxModel(broken)
+
+
+def test_runtime_rejects_wrong_input(trained: tuple[Path, TrainResult]) -> None:
+    model = OnnxModel(trained[0], threads=1, warmup=0)
+    with pytest.raises(ModelError, match=r"\(1, 3, 64, 64\) float32"):
+        model.run(np.zeros((1, 3, 32, 32), np.float32))
+
+
+def test_bench_prints_json(trained: tuple[Path, TrainResult], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "--model", str(trained[0]), "--runs", "5", "--warmup", "1",
+                     "--threads", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("p50_ms", "p90_ms", "p99_ms", "fps", "gflops", "gflops_per_s", "provider", "threads"):
+        assert key in out
+    assert out["provider"] == "CPUExecutionProvider" and out["gflops"] > 0
+    assert out["p50_ms"] <= out["p90_ms"] <= out["p99_ms"]
+
+
+def test_greedy_coreset_covers_every_cluster() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0] * 8, [50.0] * 8, [-50.0] * 8, [0.0] * 4 + [80.0] * 4])
+    pts = np.concatenate([c + rng.normal(0, 1, (500, 8)) for c in centres]).astype(np.float32)
+    sel = greedy_coreset(torch.from_numpy(pts), 4, proj_dim=8, seed=1)
+    assert len(set(sel.tolist())) == 4
+    assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
