@@ -168,3 +168,11 @@ def test_bank_search_matches_brute_force() -> None:
     ref = torch.cdist(q.reshape(16, -1).t(), bank).min(1)
     torch.testing.assert_close(dist, ref.values, atol=1e-4, rtol=0)
     assert torch.equal(idx, ref.indices)
+
+
+def test_two_level_coreset_covers_every_cluster() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 40, (4, 8))
+    pts = np.concatenate([c + rng.normal(0, 1, (500, 8)) for c in centres]).astype(np.float32)
+    sel = greedy_coreset(torch.from_numpy(pts), 4, proj_dim=8, seed=0, groups=8)
+    assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
