@@ -69,11 +69,11 @@ def _artifact(out: Path, view: str, template_bgr: np.ndarray, manifest: dict | N
     ]
     consts = [
         numpy_helper.from_array(ref, "ref"),
-        numpy_helper.from_array(np.float32(THR), "thr"),
-        numpy_helper.from_array(np.float32(SPAN), "span"),
-        numpy_helper.from_array(np.float32(0.5), "half"),
-        numpy_helper.from_array(np.float32(0.0), "zero"),
-        numpy_helper.from_array(np.float32(1.0), "one"),
+        numpy_helper.from_array(np.array(THR, np.float32), "thr"),
+        numpy_helper.from_array(np.array(SPAN, np.float32), "span"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
     ]
     graph = helper.make_graph(
         nodes,
