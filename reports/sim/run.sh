@@ -21,7 +21,8 @@ fi
 train_args() {
   case "$1" in
     patchcore) echo "--image-size 256" ;;
-    efficientad-s|efficientad-m) echo "--image-size 256 --steps ${EFFAD_STEPS:-300}" ;;
+    efficientad-s|efficientad-m)
+      echo "--image-size 256 --steps ${EFFAD_STEPS:-100} --distil-steps ${EFFAD_DISTIL:-20}" ;;
     *) echo "" ;;
   esac
 }

@@ -137,8 +137,11 @@ def plot_grid(
         cells = [_thumb(image), _thumb(gt_bgr), _thumb(_overlay(image, full))]
         sep = np.full((ROW_H, 4, 3), 255, np.uint8)
         body = np.hstack([cells[0], sep, cells[1], sep, cells[2]])
-        label = np.full((16, body.shape[1], 3), 255, np.uint8)
         text = f"{kind}: {rec.defect}/{Path(rec.path).name} score {rec.score:.3f}"
+        (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1)
+        width = max(body.shape[1], tw + 4)
+        body = np.pad(body, ((0, 0), (0, width - body.shape[1]), (0, 0)), constant_values=255)
+        label = np.full((16, width, 3), 255, np.uint8)
         cv2.putText(label, text, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
         rows.append(np.vstack([label, body]))
     width = max(r.shape[1] for r in rows)
@@ -161,7 +164,9 @@ def markdown(metrics: dict[str, Any], details: dict[str, Any]) -> str:
         f"# Evaluation: {run['label']} on {run['category']}",
         "",
         f"Model `{run['model']}` ({run['backbone']}, input {run['input'][0]}x{run['input'][1]}, "
-        f"seed {run['seed']}, {run['training_steps']} steps) from `{run['model_dir']}`; "
+        f"seed {run['seed']}"
+        + (f", {run['training_steps']} steps" if run.get("training_steps") is not None else "")
+        + f") from `{run['model_dir']}`; "
         f"data `{run['data']}`: {details['n_good']} good and {details['n_defective']} defective "
         f"test images. ROI: model {'yes' if run['roi_model'] else 'no'}, evaluation "
         f"{run['roi_eval'] or 'none'}.",

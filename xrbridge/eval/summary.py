@@ -55,9 +55,7 @@ def size_info(result: RunResult, threshold: float) -> dict[str, Any]:
     return {"bounds": [_num(b) for b in bounds], "images": totals, "fn": fn}
 
 
-def per_defect(
-    result: RunResult, threshold: float, n_bins_pixel: bool = True
-) -> list[dict[str, Any]]:
+def per_defect(result: RunResult, threshold: float, pixel: bool = True) -> list[dict[str, Any]]:
     """One row per defect type: that type's images against all good images."""
     labels, scores = _arrays(result)
     defects = np.array([r.defect for r in result.records])
@@ -73,7 +71,7 @@ def per_defect(
             "image_recall": _num(c.recall),
             "mean_score": float(scores[defects == d].mean()),
         }
-        if n_bins_pixel:
+        if pixel:
             pm = M.pixel_metrics(result.pixels.histograms((GOOD, d)))
             row |= {
                 "pixel_auroc": _num(pm.auroc),

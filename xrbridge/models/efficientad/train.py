@@ -77,15 +77,15 @@ class TrainConfig:
         seed: seeds numpy and torch.
     """
 
-    steps: int = 400
-    distil_steps: int = 300
+    steps: int = 150
+    distil_steps: int = 60
     distil_batch: int = 4
     distil_crop: int = 128
-    student_crop: int = 160
+    student_crop: int = 128
     lr: float = 5e-4
     distil_lr: float = 1e-3
     texture_share: float = 0.25
-    stats_images: int = 64
+    stats_images: int = 16
     seed: int = 0
 
     def to_dict(self) -> dict[str, float | int]:
@@ -216,7 +216,7 @@ def teacher_statistics(model: EfficientADModel, images: torch.Tensor, progress: 
 def hard_feature_loss(distance: torch.Tensor, quantile: float = HARD_QUANTILE) -> torch.Tensor:
     """Mean of the squared distances at or above their ``quantile`` (the paper's L_hard)."""
     flat = distance.reshape(-1)
-    k = max(1, math.ceil((1.0 - quantile) * flat.numel()))
+    k = max(1, math.ceil((1.0 - quantile) * flat.numel() - 1e-6))  # 1e-6: float fuzz
     return torch.topk(flat, k).values.mean()
 
 
@@ -385,6 +385,10 @@ class EfficientADTrainer:
             **{k: type(getattr(_DEFAULT, k))(opts[k]) for k in _SCHEDULE_KEYS},
         )  # fmt: skip
         h, w = config.image_size
+        for key in ("distil_crop", "student_crop"):
+            crop = int(opts[key])
+            if 0 < crop < min(h, w) and (crop < 36 or crop % 4):
+                raise UsageError(f"{key} must be 0 or a multiple of 4 >= 36, got {crop}")
         self.net_config = EfficientADConfig(
             size=self.size, channels=int(opts["channels"]), width=float(opts["width"]),
             height=int(h), width_px=int(w),
