@@ -16,8 +16,10 @@ Reports (seconds -> ms):
 - outside_model: end_to_end minus the model's (ONNX Runtime) time for that
   frame; bridge_overhead: end_to_end minus slot wait and the whole pipeline
   (decode/publish/encode/send only);
-- lag: per received overlay, newest frame seq at the bridge minus the seq
-  received (0 = newest); max and share > 1 per transport;
+- lag_at_send: newest frame seq of the stream minus the seq sent, when the
+  server hands an overlay to a subscriber's socket (the fan-out's own lag);
+  lag_at_receipt: the same when the (in-process) client has read it, so it
+  includes the clients' own scheduling delay; max and share > 1;
 - rss_mb: resident memory sampled every second (first vs last 10 s, slope);
 - stuck: overlays dropped in the stuck subscriber's outbox.
 """
@@ -125,6 +127,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await bridge.stop()
 
     e2e, wait, pipe, model = (s[:, i] * 1000.0 for i in range(4))
+    send_lag = s[:, 4]
     inferred = pipe > 0  # processed by the pipeline (else: a prediction between inferences)
     ran_model = model > 0  # the model ran (a view fully in the frame)
     mem_a = np.asarray(mem)
@@ -143,7 +146,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline_ms": {"p50": pct(pipe[inferred], 50), "p99": pct(pipe[inferred], 99)},
         "outside_model_ms": {"p50": pct(e2e - model, 50), "p99": pct(e2e - model, 99)},
         "bridge_overhead_ms": {"p50": pct(e2e - wait - pipe, 50), "p99": pct(e2e - wait - pipe, 99)},
-        "lag_frames": {k: {"max": int(max(v)) if v else None,
+        "lag_at_send_frames": {"max": int(send_lag.max()) if len(s) else None,
+                               "share_gt1": round(float(np.mean(send_lag > 1)), 4) if len(s) else None},
+        "lag_at_receipt_frames": {k: {"max": int(max(v)) if v else None,
                            "share_gt1": round(float(np.mean(np.asarray(v) > 1)), 4) if v else None,
                            "received": len(v)} for k, v in lags.items()},
         "per_subscriber_overlays": {k: {"min": min(v) if v else 0, "max": max(v) if v else 0}

@@ -45,24 +45,20 @@ def constant_belt(speed_px_s: float):
 def render(case: str, cars: int, seed: int, out: Path) -> None:
     from xrbridge.sim import CameraConfig, SimConfig, simulate
 
-    kw: dict[str, object] = {"cars": cars, "seed": seed, "drop_frames": 0.2, "dataset": False}
-    if case == "slow":
-        kw["speed"] = 250.0
-    elif case == "fast":
-        kw["speed"] = 700.0
-    elif case == "harsh_light":
-        kw["camera"] = CameraConfig(drift=0.35, gradient=0.6, highlight=160.0)
+    speed = {"slow": 250.0, "fast": 700.0}.get(case, 420.0)
+    camera = CameraConfig(drift=0.35, gradient=0.6, highlight=160.0) if case == "harsh_light" else CameraConfig()
+    cfg = SimConfig(cars=cars, seed=seed, drop_frames=0.2, dataset=False, speed=speed, camera=camera)
     if case == "const_belt":
         from xrbridge.sim import motion
 
         orig = motion.make_conveyor
         motion.make_conveyor = constant_belt(420.0)
         try:
-            simulate(SimConfig(**kw), out)
+            simulate(cfg, out)
         finally:
             motion.make_conveyor = orig
     else:
-        simulate(SimConfig(**kw), out)
+        simulate(cfg, out)
 
 
 def main() -> int:

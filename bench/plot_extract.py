@@ -35,7 +35,7 @@ def main() -> int:
     for i, t, f in iter_frames(cap, info, load_timestamps(line / "truth.jsonl")):
         rec = ex.process(f, t, i)
         n = sum(len(tr.matches) for tr in rec.tracks)
-        if len(rec.tracks) >= 2 or (best is None or n > best[0]) and n >= 1:
+        if best is None or n + 10 * len(rec.tracks) > best[0]:
             best = (n + 10 * len(rec.tracks), f.copy(), rec, [ex.tracker.predict_state(tr.car_id, t + 0.2) for tr in rec.tracks])
     cap.release()
     assert best is not None

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 
 from tests.bridge_support import FACTOR, ROOT, clip, models_dir, scene_dir
@@ -115,7 +116,10 @@ def test_demo_once_serves_and_ends(tmp_path: Path) -> None:
     assert "press Ctrl-C" not in err and "one pass" in err
     summary = json.loads(out.strip().splitlines()[-1])
     st = summary["streams"][0]
-    assert st["state"] == "ended" and st["frames_in"] == 299
+    cap = cv2.VideoCapture(str(scene_dir() / "line.mp4"))
+    n_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    assert st["state"] == "ended" and st["frames_in"] == n_frames > 100
     assert st["frames_in"] == st["inferred"] + st["dropped"]
     assert summary["cars"] >= 2
     assert time.perf_counter() - t0 < 180 * FACTOR

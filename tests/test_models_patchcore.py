@@ -156,3 +156,15 @@ def test_greedy_coreset_covers_every_cluster() -> None:
     sel = greedy_coreset(torch.from_numpy(pts), 4, proj_dim=8, seed=1)
     assert len(set(sel.tolist())) == 4
     assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
+
+
+def test_bank_search_matches_brute_force() -> None:
+    from xrbridge.models.patchcore.anomaly_map import BankScorer
+
+    gen = torch.Generator().manual_seed(0)
+    bank, q = torch.randn(300, 16, generator=gen), torch.randn(1, 16, 8, 8, generator=gen)
+    scorer = BankScorer(bank, torch.zeros(300, 3, dtype=torch.long), (32, 32), 1.0)
+    _, dist, idx = scorer.patch_scores(q)
+    ref = torch.cdist(q.reshape(16, -1).t(), bank).min(1)
+    torch.testing.assert_close(dist, ref.values, atol=1e-4, rtol=0)
+    assert torch.equal(idx, ref.indices)

@@ -23,6 +23,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--size", "848by480"], "--size"),
         (["--size", "848x"], "--size"),
         (["--defect-rate", "1.5"], "--defect-rate"),
+        (["--seed", "-1"], "--seed"),
+        (["--fps", "0"], "--fps"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], needle: str) -> None:

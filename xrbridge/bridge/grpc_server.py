@@ -146,7 +146,8 @@ class _Subscribe(services_pb2_grpc.SubscribeServicer):
                     continue
                 yield msg.encoded("proto", lambda p: overlay_to_proto(p.overlay))
                 hub.metrics.record_sent("grpc", time.perf_counter() - msg.t_arrival, msg.t_wait,
-                                        msg.t_pipeline, msg.t_model)
+                                        msg.t_pipeline, msg.t_model,
+                                        hub.streams[sid].stats.last_seq - msg.overlay.seq)
         finally:
             hub.unsubscribe(sub)
 

@@ -157,14 +157,15 @@ class SampleLog:
     """Per-overlay timings in a preallocated array (memory committed up front, so a
     benchmark measuring the bridge's memory does not measure its own log).
 
-    Rows: (end_to_end, slot_wait, pipeline, model) seconds, float32; rows past
+    Rows: (end_to_end, slot_wait, pipeline, model) seconds and the lag (newest frame
+    seq minus the seq sent, at the moment of sending), float32; rows past
     ``capacity`` are counted in ``overflow`` and not kept.
     """
 
     def __init__(self, capacity: int = 400_000) -> None:
         import numpy as np
 
-        self.data = np.ones((capacity, 4), np.float32)  # ones: touch every page now
+        self.data = np.ones((capacity, 5), np.float32)  # ones: touch every page now
         self.n = 0
         self.overflow = 0
 
@@ -203,12 +204,14 @@ class BridgeMetrics:
         #: exact per-overlay timings for benchmarks (None: off), see :class:`SampleLog`
         self.samples: SampleLog | None = None
 
-    def record_sent(self, transport: str, e2e: float, wait: float, pipeline: float, model: float) -> None:
-        """An overlay left for a client ``e2e`` seconds after its frame arrived."""
+    def record_sent(self, transport: str, e2e: float, wait: float, pipeline: float, model: float,
+                    lag: int = 0) -> None:
+        """An overlay left for a client ``e2e`` seconds after its frame arrived, ``lag``
+        frames behind the newest frame of its stream."""
         self.stage.observe(e2e, "end_to_end")
         self.stage.observe(max(0.0, e2e - model), "outside_model")
         if self.samples is not None:
-            self.samples.append(e2e, wait, pipeline, model)
+            self.samples.append(e2e, wait, pipeline, model, float(lag))
 
     def all(self) -> list[_Metric]:
         return [

@@ -179,8 +179,9 @@ class WsServer:
             data = msg.encoded("msgpack", _encode)
             await conn.send(data)
             if msg.overlay is not None:
+                st = self.hub.streams[msg.stream_id].stats
                 m.record_sent("websocket", time.perf_counter() - msg.t_arrival, msg.t_wait,
-                              msg.t_pipeline, msg.t_model)
+                              msg.t_pipeline, msg.t_model, st.last_seq - msg.overlay.seq)
 
     async def _heartbeat(self, sub: Subscriber) -> None:
         while True:

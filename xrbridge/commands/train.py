@@ -41,8 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", type=Path, default=None,
                    help="validation folder with test/<defect>/ + ground_truth/ for thresholds")
     g = p.add_argument_group("patchcore")
-    g.add_argument("--coreset-ratio", type=float, default=None, help="bank fraction (default 0.01)")
-    g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 16384)")
+    g.add_argument("--coreset-ratio", type=float, default=None, help="bank fraction (default 0.03)")
+    g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 2048)")
     g.add_argument("--proj-dim", type=int, default=None, help="PCA dims, 0 = none (default 128)")
     g.add_argument("--layers", default=None, help="backbone stages (default s8,s16)")
     g = p.add_argument_group("efficientad-s / efficientad-m")

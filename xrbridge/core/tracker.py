@@ -22,6 +22,16 @@ Noise parameters (:class:`TrackerConfig`) are trade-offs:
 Gating: a match is accepted only if its Mahalanobis innovation distance
 ``d² = yᵀ S⁻¹ y`` is below ``gate`` (chi² with 2 dof; 13.8 = 99.9 %).
 Lower gates reject more wrong matches but lose real ones after a surprise.
+Innovations under ``min_gate_px`` always pass, and the caller may accept a
+far innovation from a wide re-acquisition search as a *maneuver* (velocity
+variance re-opened): a belt braking into a stop is outside any sensible
+constant-velocity gate.
+
+Defaults (q = 2000, r = 0.5) were chosen on simulator runs by replaying the
+measured matches through filters with q in 300..500000 and r in 0.1..1.5:
+lower q lagged the speed changes (worse 200 ms predictions under
+acceleration), higher q passed the camera shake into the velocity (worse at
+constant speed); see docs/readme/20-extract.md for the numbers at the default.
 
 Life cycle: a track is born from a whole-frame match that no existing track
 explains, becomes confirmed (and gets its stable public id) after

@@ -9,8 +9,8 @@ and the image score = the map's maximum (inside the ROI when there is one).
 ``quantize_artifact`` writes a second artifact whose convolutions run in int8
 (ONNX Runtime static quantisation, QDQ, per-channel weights, activation
 ranges calibrated on good images plus as many procedural textures, so that
-the large activations of anomalies are not clipped); everything after them (maps, normalisation,
-the blur's convolutions) stays float32, and the score normalisation of the float
+the large activations of anomalies are not clipped); the last convolution of each network and
+everything after them (maps, normalisation, blur) stay float32, and the score normalisation of the float
 model is kept.
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xrbridge.models.efficientad import anomaly_map as amap
 from xrbridge.models.efficientad.model import EfficientADModel
 from xrbridge.models.patchcore.model import GaussianBlur
 
@@ -35,6 +36,11 @@ _OUTSIDE = -1.0e6
 
 class EfficientADRaw(nn.Module):
     """(1, 3, H, W) normalised image -> ((1, 1, H, W) smoothed raw map, (1,) raw score).
+
+    The score is the map's maximum over the pixels the PDN describes (not the
+    zero border ``anomaly_map.to_input_grid`` adds: a good image's map lies
+    below 0 almost everywhere, and the border would tie every good image at 0)
+    and inside the ROI when there is one.
 
     Args:
         model: trained EfficientAD networks with fitted statistics and quantiles.
@@ -48,14 +54,19 @@ class EfficientADRaw(nn.Module):
         super().__init__()
         self.model = model.eval()
         self.blur = GaussianBlur(sigma)
-        self.has_roi = roi is not None
-        if roi is not None:
-            self.register_buffer("valid", torch.from_numpy(roi.astype(bool))[None, None])
+        h, w = model.config.height, model.config.width_px
+        valid = np.zeros((h, w), bool)
+        bh = int(np.ceil(h * amap.MAP_PAD / (h // 4)))
+        bw = int(np.ceil(w * amap.MAP_PAD / (w // 4)))
+        valid[bh : h - bh, bw : w - bw] = True
+        if roi is not None and (roi.astype(bool) & valid).any():
+            valid &= roi.astype(bool)
+        self.register_buffer("valid", torch.from_numpy(valid)[None, None])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        amap = self.blur(self.model(x))
-        ranked = torch.where(self.valid, amap, torch.full_like(amap, _OUTSIDE)) if self.has_roi else amap
-        return amap, torch.amax(ranked.flatten(1), dim=1)
+        amap_ = self.blur(self.model(x))
+        ranked = torch.where(self.valid, amap_, torch.full_like(amap_, _OUTSIDE))
+        return amap_, torch.amax(ranked.flatten(1), dim=1)
 
 
 class _Calibration:
@@ -106,7 +117,7 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
         quant_pre_process(str(model_dir / ONNX_FILE), str(pre), skip_symbolic_shape=True)
         quantize_static(
             str(pre), str(out_dir / ONNX_FILE), _Calibration(images, INPUT_NAME),
-            nodes_to_exclude=_single_channel_convs(pre),
+            nodes_to_exclude=_float_convs(pre),
             quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"], per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
@@ -116,7 +127,8 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
     if (model_dir / ROI_FILE).is_file():
         shutil.copyfile(model_dir / ROI_FILE, out_dir / ROI_FILE)
     manifest["quantization"] = {
-        "method": "onnxruntime static QDQ, Conv only, int8 per-channel weights, uint8 activations",
+        "method": "onnxruntime static QDQ, int8 per-channel weights, uint8 activations; "
+        "the last conv of each network and the blur stay float32",
         "calibration_images": f"{len(images) // 2} good + {len(images) // 2} procedural textures",
         "source": str(model_dir),
     }
@@ -124,16 +136,31 @@ def quantize_artifact(model_dir: Path, out_dir: Path, images: np.ndarray) -> dic
     return manifest
 
 
-def _single_channel_convs(path: Path) -> list[str]:
-    """Names of the 1-in/1-out-channel Conv nodes (the Gaussian blur): they stay float32."""
+def _float_convs(path: Path) -> list[str]:
+    """Conv nodes kept in float32: the blur's (1 channel in and out) and the last convolution of
+    each network (its output is not followed by a ReLU).
+
+    The maps are mean squared differences of the networks' outputs: quantising those outputs
+    adds the quantisation noise's variance to every pixel of the map, a bias that swamps the
+    small differences on good images.
+    """
     import onnx
 
     model = onnx.load(str(path))
     weights = {init.name: list(init.dims) for init in model.graph.initializer}
-    return [
-        n.name for n in model.graph.node
-        if n.op_type == "Conv" and weights.get(n.input[1], [0, 0])[:2] == [1, 1]
-    ]  # fmt: skip
+    consumers: dict[str, list[str]] = {}
+    for n in model.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n.op_type)
+    keep = []
+    for n in model.graph.node:
+        if n.op_type != "Conv":
+            continue
+        blur = weights.get(n.input[1], [0, 0])[:2] == [1, 1]
+        last = "Relu" not in consumers.get(n.output[0], [])
+        if blur or last:
+            keep.append(n.name)
+    return keep
 
 
 def _copy_metadata(src: Path, dst: Path) -> None:

@@ -85,7 +85,7 @@ class TrainConfig:
     lr: float = 5e-4
     distil_lr: float = 1e-3
     texture_share: float = 0.25
-    stats_images: int = 64
+    stats_images: int = 16
     seed: int = 0
 
     def to_dict(self) -> dict[str, float | int]:

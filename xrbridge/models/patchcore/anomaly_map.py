@@ -27,23 +27,10 @@ class BankScorer(nn.Module):
     bank: torch.Tensor
     support: torch.Tensor
     patch_valid: torch.Tensor
-    coarse_aug_t: torch.Tensor
 
     def __init__(self, bank: torch.Tensor, support: torch.Tensor, out_hw: tuple[int, int],
-                 sigma: float, patch_valid: torch.Tensor | None = None,
-                 coarse_dim: int = 0, shortlist: int = 8) -> None:
+                 sigma: float, patch_valid: torch.Tensor | None = None) -> None:
         super().__init__()
-        # Two-stage search (coarse_dim > 0): the bank's leading PCA dimensions carry most
-        # of the variance, so distances over the first ``coarse_dim`` dims (a lower bound
-        # of the full distance) shortlist ``shortlist`` candidates per patch, and only
-        # those are compared in all D dims. Cost ~ P*M*coarse_dim + P*shortlist*D
-        # instead of P*M*D.
-        self.coarse_dim = int(coarse_dim) if 0 < coarse_dim < bank.shape[1] else 0
-        self.shortlist = int(min(shortlist, bank.shape[0]))
-        if self.coarse_dim:
-            c = bank[:, : self.coarse_dim]
-            caug = torch.cat([-2.0 * c, (c * c).sum(1, keepdim=True)], dim=1)
-            self.register_buffer("coarse_aug_t", caug.t().contiguous())
         # |q-m|^2 = |q|^2 + (-2m . q + |m|^2): the bracket is ONE matmul of [q, 1] with
         # [-2m, |m|^2]^T (D+1, M); |q|^2 is added after the per-row minimum.
         aug = torch.cat([-2.0 * bank, (bank * bank).sum(1, keepdim=True)], dim=1)
@@ -61,14 +48,6 @@ class BankScorer(nn.Module):
         d = feats.shape[1]
         q = feats.reshape(d, -1).t()                                   # (P, D)
         ones = torch.ones_like(q[:, :1])
-        if self.coarse_dim:
-            c2 = torch.cat([q[:, : self.coarse_dim], ones], dim=1) @ self.coarse_aug_t
-            cand = torch.topk(c2, self.shortlist, dim=1, largest=False).indices  # (P, T)
-            vec = self.bank.index_select(0, cand.reshape(-1)).reshape(q.shape[0], self.shortlist, d)
-            e2 = ((vec - q[:, None, :]) ** 2).sum(2)                   # (P, T)
-            emin, j = torch.min(e2, dim=1)
-            idx = cand.gather(1, j[:, None])[:, 0]
-            return q, torch.sqrt(torch.clamp(emin, min=0.0)), idx
         part = torch.cat([q, ones], dim=1) @ self.bank_aug_t           # (P, M)
         idx = torch.argmin(part, dim=1)                                # one pass, no ReduceMin
         dmin = part.gather(1, idx[:, None])[:, 0] + (q * q).sum(1)
