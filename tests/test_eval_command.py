@@ -218,3 +218,12 @@ def test_cli_subprocess_prints_json(setup: tuple[Path, Path], tmp_path: Path) ->
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert set(json.loads(r.stdout)) == CONTRACT_KEYS
+
+
+def test_every_k_subsamples_each_folder(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    cat, model_dir = setup  # 8 good, 5 hole, 5 missing
+    rc, m, d = _eval(tmp_path, cat, model_dir, "--every", "2", "--no-report")
+    assert rc == 0
+    assert m["n_images"] == 4 + 3 + 3 and d["run"]["every"] == 2
+    assert main(["eval", "--model", str(model_dir), "--data", str(cat), "--out", str(tmp_path / "x"),
+                 "--every", "0"]) == 2  # fmt: skip

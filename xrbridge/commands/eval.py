@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bins", type=int, default=1 << 16, help="pixel-score bins (power of 2)")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     parser.add_argument("--grid", type=int, default=3, help="best and worst samples in the grid")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="evaluate every K-th image of each test folder (sorted names; default 1 = all). "
+        "A quick look at a large set: the report says so",
+    )
     parser.add_argument("--no-report", action="store_true", help="metrics only, no figures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--label", default=None, help="run label for `compare` (default: model)")
@@ -52,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             f"model folder {args.model} has no manifest.json: expected model.onnx + manifest.json "
             "written by `xrbridge train`"
         )
-    samples = dataset.list_test_set(args.data)
+    if args.every < 1:
+        raise UsageError(f"--every must be >= 1, got {args.every}")
+    samples = dataset.subsample(dataset.list_test_set(args.data), args.every)
     roi_path: Path | None = None
     if args.roi is not None:
         roi_path = args.roi

@@ -123,7 +123,12 @@ def table(runs: list[Run], cols: tuple[tuple[str, str], ...]) -> list[dict[str, 
         groups[(r.category, r.variant)].append(r)
     rows = []
     for (cat, var), rs in sorted(groups.items()):
-        row: dict[str, Any] = {"category": cat, "variant": var, "seeds": len(rs)}
+        row: dict[str, Any] = {
+            "category": cat,
+            "variant": var,
+            "seeds": len(rs),
+            "images": "/".join(sorted({str(r.metrics["n_images"]) for r in rs})),
+        }
         for key, _ in cols:
             m, s = mean_std(_vals(rs, key) * 100)
             row[f"{key}_mean"], row[f"{key}_std"] = m, s

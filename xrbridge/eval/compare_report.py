@@ -20,12 +20,17 @@ def _num(x: float, fmt: str = ".1f") -> str:
 
 
 def _md_table(rows: list[dict[str, Any]], cols: tuple[tuple[str, str], ...]) -> list[str]:
-    head = "| category | model | seeds | " + " | ".join(n for _, n in cols) + " |"
-    out = [head, "|" + "---|" * (3 + len(cols))]
+    head = "| category | model | seeds | images | " + " | ".join(n for _, n in cols) + " |"
+    out = [head, "|" + "---|" * (4 + len(cols))]
     for r in rows:
-        cells = [_pm(r[f"{k}_mean"], r[f"{k}_std"]) for k, _ in cols]
+        if r["seeds"] > 1:
+            cells = [_pm(r[f"{k}_mean"], r[f"{k}_std"]) for k, _ in cols]
+        else:  # one seed: no spread to show
+            cells = [_num(r[f"{k}_mean"]) for k, _ in cols]
         out.append(
-            f"| {r['category']} | {r['variant']} | {r['seeds']} | " + " | ".join(cells) + " |"
+            f"| {r['category']} | {r['variant']} | {r['seeds']} | {r['images']} | "
+            + " | ".join(cells)
+            + " |"
         )
     return out
 

@@ -93,6 +93,20 @@ def list_test_set(category: Path) -> list[Sample]:
     return samples
 
 
+def subsample(samples: list[Sample], every: int) -> list[Sample]:
+    """Every ``every``-th sample of each test folder (in listing order); all when 1."""
+    if every <= 1:
+        return samples
+    out: list[Sample] = []
+    seen: dict[str, int] = {}
+    for s in samples:
+        i = seen.get(s.defect, 0)
+        seen[s.defect] = i + 1
+        if i % every == 0:
+            out.append(s)
+    return out
+
+
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 BGR; grey images are expanded to three channels."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)

@@ -168,7 +168,13 @@ def markdown(metrics: dict[str, Any], details: dict[str, Any]) -> str:
         + (f", {run['training_steps']} steps" if run.get("training_steps") is not None else "")
         + f") from `{run['model_dir']}`; "
         f"data `{run['data']}`: {details['n_good']} good and {details['n_defective']} defective "
-        f"test images. ROI: model {'yes' if run['roi_model'] else 'no'}, evaluation "
+        f"test images"
+        + (
+            f" (every {run['every']}th image of each test folder only)"
+            if run.get("every", 1) > 1
+            else ""
+        )
+        + f". ROI: model {'yes' if run['roi_model'] else 'no'}, evaluation "
         f"{run['roi_eval'] or 'none'}.",
         "",
         "| level | AUROC | AU-PR | AUPRO@0.3 | IoU | precision | recall | F1 | FP_share | threshold |",
@@ -250,3 +256,11 @@ def write_report(
     plot_hist(out, result, metrics["threshold_image"])
     plot_grid(out, model, pick_samples(result.records, metrics["threshold_image"], grid), roi)
     (out / "report.md").write_text(markdown(metrics, details))
+
+
+def rewrite_markdown(folder: Path) -> None:
+    """Re-render ``report.md`` of an existing report folder from its JSON files (figures unchanged)."""
+    from xrbridge.eval.write import read_report
+
+    metrics, details = read_report(folder)
+    (folder / "report.md").write_text(markdown(metrics, details))

@@ -44,6 +44,7 @@ def run_info(
         "training_steps": training.get("steps"),
         "training_images": training.get("images"),
         "n_images": n,
+        "every": int(getattr(args, "every", 1)),
     }
 
 
