@@ -10,6 +10,9 @@ simulator renders one into a temporary folder (848x480, 30 fps, 6 cars,
     core_fps       frames/s of Extractor.process on decoded frames (matching + tracking)
     end_to_end_fps frames/s of the whole `extract` (decode + core + writing)
     realtime_factor end_to_end_fps / video fps (> 1: faster than real time)
+    *_cpu_fps      the same per CPU-second of this process (time.process_time):
+                   what one free core does; the wall-clock numbers drop when
+                   other processes share the cores (OpenCV runs 1 thread here)
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def main() -> int:
         cap.release()
 
         ex = Extractor(load_matcher(templates))
+        c0 = time.process_time()
         t0 = time.perf_counter()
         per = []
         for i, (t, f) in enumerate(frames):
@@ -73,11 +77,14 @@ def main() -> int:
             ex.process(f, t, i)
             per.append(time.perf_counter() - t1)
         core_s = time.perf_counter() - t0
+        core_cpu = time.process_time() - c0
 
+        c0 = time.process_time()
         t0 = time.perf_counter()
         summary = extract(video, templates, Path(td) / "out", timestamps=line / "truth.jsonl"
                           if times is not None else None, progress=False)
         e2e_s = time.perf_counter() - t0
+        e2e_cpu = time.process_time() - c0
 
     n = len(frames)
     per.sort()
@@ -89,6 +96,10 @@ def main() -> int:
                     "max": round(1000 * per[-1], 2)},
         "end_to_end_fps": round(int(summary["frames"]) / e2e_s, 1),  # type: ignore[call-overload]
         "realtime_factor": round(int(summary["frames"]) / e2e_s / info.fps, 2),  # type: ignore[call-overload]
+        "core_cpu_fps": round(n / core_cpu, 1),
+        "end_to_end_cpu_fps": round(int(summary["frames"]) / e2e_cpu, 1),  # type: ignore[call-overload]
+        "realtime_factor_cpu": round(int(summary["frames"]) / e2e_cpu / info.fps, 2),  # type: ignore[call-overload]
+        "load_avg_1min": round(os.getloadavg()[0], 1),
         "cars": summary["cars"],
         "opencv_threads": args.threads,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "opencv": cv2.__version__},

@@ -78,6 +78,7 @@ def evaluate(
     """Overlays vs the simulator's truth (contract format, one entry per frame)."""
     defects: dict[tuple[int, int], dict[str, Any]] = {}
     peak_views: set[tuple[int, str]] = set()
+    last: dict[tuple[int, int], Any] = {}  # our (car, id) -> its last Defect
     ours: dict[tuple[int, int], list[tuple[int | None, str, np.ndarray, np.ndarray]]] = defaultdict(
         list
     )
@@ -102,6 +103,7 @@ def evaluate(
             m = views[d.view]
             sc = np.array([m["width"], m["height"]], float)
             off = np.array([m["u0"], m["v0"]], float)
+            last[(tr.car_id, d.defect_id)] = d
             ours[(tr.car_id, d.defect_id)].append(
                 (
                     tc,
@@ -114,6 +116,8 @@ def evaluate(
     matched: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     false: dict[str, int] = defaultdict(int)  # truth car (or "unknown") -> false overlay ids
     ious: dict[tuple[int, int], float] = {}
+    false_detail: list[dict[str, Any]] = []
+    found_detail: list[dict[str, Any]] = []
     for key, obs in ours.items():
         tc = Counter(ob[0] for ob in obs).most_common(1)[0][0]
         view = obs[-1][1]
@@ -129,10 +133,44 @@ def evaluate(
         if best is not None and best[0] < gate_px:
             matched[best[1]].append(key)
             ious[key] = _iou(obs[-1][3], np.asarray(defects[best[1]]["polygon_ub"], float))
+            ld = last[key]
+            found_detail.append(
+                {
+                    "car": best[1][0],
+                    "defect": best[1][1],
+                    "type": defects[best[1]].get("type"),
+                    "size": defects[best[1]].get("size"),
+                    "overlay_id": key[1],
+                    "severity": ld.severity,
+                    "peak": round(ld.peak_score, 3),
+                    "mean": round(ld.mean_score, 3),
+                    "hits": ld.hits,
+                    "iou": round(ious[key], 3),
+                }
+            )
         else:
             false["unknown" if tc is None else str(tc)] += 1
+            ld = last[key]
+            false_detail.append(
+                {
+                    "car": tc,
+                    "view": view,
+                    "severity": ld.severity,
+                    "peak": round(ld.peak_score, 3),
+                    "mean": round(ld.mean_score, 3),
+                    "hits": ld.hits,
+                    "area_px": round(ld.area_px),
+                    "centroid_ub": [round(float(v)) for v in cen],
+                }
+            )
     missed = [
-        {"car": k[0], "defect": k[1], "type": d.get("type"), "size": d.get("size"), "view": d["view"]}
+        {
+            "car": k[0],
+            "defect": k[1],
+            "type": d.get("type"),
+            "size": d.get("size"),
+            "view": d["view"],
+        }
         for k, d in sorted(expected.items())
         if k not in matched
     ]
@@ -160,6 +198,9 @@ def evaluate(
         if iou_vals
         else {},
         "missed": missed,
+        "found_detail": found_detail,
+        "false_detail": false_detail,
+        "false_by_severity": dict(Counter(f["severity"] for f in false_detail)),
         "per_car": per_car,
     }
 
@@ -255,6 +296,9 @@ def main() -> int:
     ap.add_argument("--models", type=Path, help="folder with <view>/model.onnx + manifest.json")
     ap.add_argument("--frames", type=int, default=None, help="at most this many frames")
     ap.add_argument("--infer-every", type=int, default=1)
+    ap.add_argument(
+        "--max-centre-offset", type=float, default=None, help="PipelineConfig.max_centre_offset_px"
+    )
     ap.add_argument("--threads", type=int, default=2, help="OpenCV threads")
     ap.add_argument(
         "--clock",
@@ -287,7 +331,11 @@ def main() -> int:
 
         models, name = TemplateDiffModel(templates).models(), "template-diff"
     cfg = PipelineConfig(
-        stream_id="bench", model_name=name, infer_every=args.infer_every, thresholds=thresholds
+        stream_id="bench",
+        model_name=name,
+        infer_every=args.infer_every,
+        max_centre_offset_px=args.max_centre_offset,
+        thresholds=thresholds,
     )
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     pipe = StreamPipeline(templates, models, cfg, clock=clock)

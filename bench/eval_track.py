@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def constant_belt(speed_px_s: float):  # type: ignore[no-untyped-def]
+def constant_belt(speed_px_s: float):
     """A make_conveyor replacement: constant speed, no stops."""
     from xrbridge.sim import motion
 
-    def make(cfg, rng, distance):  # type: ignore[no-untyped-def]
+    def make(cfg, rng, distance):
         duration = distance / speed_px_s * 1.6 + 10.0
         t = np.arange(0.0, duration, 1.0 / (cfg.fps * 4.0))
         return motion.Conveyor(t, t * speed_px_s, np.full_like(t, speed_px_s))
@@ -45,24 +45,20 @@ def constant_belt(speed_px_s: float):  # type: ignore[no-untyped-def]
 def render(case: str, cars: int, seed: int, out: Path) -> None:
     from xrbridge.sim import CameraConfig, SimConfig, simulate
 
-    kw: dict[str, object] = {"cars": cars, "seed": seed, "drop_frames": 0.2, "dataset": False}
-    if case == "slow":
-        kw["speed"] = 250.0
-    elif case == "fast":
-        kw["speed"] = 700.0
-    elif case == "harsh_light":
-        kw["camera"] = CameraConfig(drift=0.35, gradient=0.6, highlight=160.0)
+    speed = {"slow": 250.0, "fast": 700.0}.get(case, 420.0)
+    camera = CameraConfig(drift=0.35, gradient=0.6, highlight=160.0) if case == "harsh_light" else CameraConfig()
+    cfg = SimConfig(cars=cars, seed=seed, drop_frames=0.2, dataset=False, speed=speed, camera=camera)
     if case == "const_belt":
         from xrbridge.sim import motion
 
         orig = motion.make_conveyor
         motion.make_conveyor = constant_belt(420.0)
         try:
-            simulate(SimConfig(**kw), out)  # type: ignore[arg-type]
+            simulate(cfg, out)
         finally:
             motion.make_conveyor = orig
     else:
-        simulate(SimConfig(**kw), out)  # type: ignore[arg-type]
+        simulate(cfg, out)
 
 
 def main() -> int:

@@ -46,7 +46,7 @@ def main() -> None:
     cv2.imwrite(str(out / "sim_frame.png"), frame, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     tiles = []
     for d in specs:
-        poly = defect_polygon(d, regs[d.region], 3.0) + (ox, oy)
+        poly = defect_polygon(d, regs[d.region], 3.0) + np.array([ox, oy])
         cx, cy = poly.mean(axis=0)
         x0, y0 = int(cx) - 48, int(cy) - 40
         crop = frame[y0:y0 + 80, x0:x0 + 96].copy()
@@ -62,7 +62,10 @@ def main() -> None:
         cv2.imwrite(str(out / f"sim_defect_{d.type}.png"), tile)
         tiles.append(tile)
     sep = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
-    row = np.concatenate(sum(([t, sep] for t in tiles), [])[:-1], axis=1)
+    parts: list[np.ndarray] = []
+    for t in tiles:
+        parts += [t, sep]
+    row = np.concatenate(parts[:-1], axis=1)
     row = cv2.resize(row, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(out / "sim_defects.png"), row, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     ref = render_reference(lay)

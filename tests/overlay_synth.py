@@ -40,7 +40,7 @@ class DefectScene:
 
 
 def _paint(ub: np.ndarray, rng: np.random.Generator, car: int, n: int) -> list[SynthDefect]:
-    out = []
+    out: list[SynthDefect] = []
     views = list(VIEWS_LAYOUT)
     for k in range(n):
         view = views[(car + k) % len(views)]
@@ -94,7 +94,7 @@ def render_defect_scene(
             x = fw - speed * (t - c * spacing_s)
             if x > fw or x + UB_SIZE[0] < 0:
                 continue
-            m = np.float32([[1, 0, x], [0, 1, y0]])
+            m = np.array([[1, 0, x], [0, 1, y0]], np.float32)
             mask = cv2.warpAffine(full, m, size, flags=cv2.INTER_NEAREST)
             warped = cv2.warpAffine(bodies[c], m, size, flags=cv2.INTER_LINEAR)
             cv2.copyTo(warped, mask, frame)

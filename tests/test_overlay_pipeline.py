@@ -28,7 +28,7 @@ def scene():
     return render_defect_scene(cars=2, defects_per_car=3, seed=1)
 
 
-def _ub(view: str, uv: np.ndarray) -> np.ndarray:
+def _ub(view: str, uv) -> np.ndarray:
     u0, v0, w, h = VIEWS_LAYOUT[view]
     return np.asarray(uv, float) * (w, h) + (u0, v0)
 

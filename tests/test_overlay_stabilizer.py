@@ -126,3 +126,22 @@ def test_resample_closed() -> None:
 def test_bad_config() -> None:
     with pytest.raises(InputError):
         StabilizerConfig(confirm_n=4, confirm_m=3)
+
+
+@pytest.mark.parametrize(
+    ("step", "confirmed"), [(0.0, True), (0.5, True), (4.0, False), (8.0, False)]
+)
+def test_things_moving_on_the_car_are_not_confirmed(step: float, confirmed: bool) -> None:
+    # a reflection or cable shadow slides over the car by `step` map px per frame (x2 view px)
+    frames = [[(20 + step * i, 30, 4, 0.9)] for i in range(10)]
+    _, out = _run(frames)
+    assert bool(_confirmed_ids(out[-1]) or any(_confirmed_ids(o) for o in out)) is confirmed
+
+
+@pytest.mark.parametrize(
+    ("peak", "min_peak", "confirmed"), [(0.52, 0.62, False), (0.58, 0.5, True), (0.75, 0.6, True)]
+)
+def test_weak_regions_need_min_peak(peak: float, min_peak: float, confirmed: bool) -> None:
+    frames = [[(40, 30, 6, peak)]] * 8
+    _, out = _run(frames, StabilizerConfig(min_peak=min_peak))
+    assert bool(_confirmed_ids(out[-1])) is confirmed

@@ -43,3 +43,16 @@ def test_mvtec_layout_and_masks(sim_small: Path) -> None:
             for m in (base / "ground_truth" / d).glob("*_mask.png"):
                 assert (base / "test" / d / m.name.replace("_mask.png", ".png")).is_file()
     assert n_defective >= 1
+
+
+def test_labels_index_every_image(sim_small: Path) -> None:
+    for v in VIEWS:
+        base = sim_small / "dataset" / v
+        labels = json.loads((base / "labels.json").read_text())
+        files = {p.stem: p for p in base.glob("t*/*/*.png")}
+        assert set(labels) == set(files)
+        for stem, lab in labels.items():
+            assert files[stem].parent.name == lab["category"]
+            assert files[stem].parent.parent.name == lab["split"]
+            assert (lab["category"] == "good") == (not lab["defects"])
+            assert all(d["size"] in ("small", "medium", "large") for d in lab["defects"])

@@ -47,3 +47,27 @@ def test_renderer_reproduces_embedded_line(tmp_path: Path) -> None:
             assert np.abs(fa.astype(np.int16) - fb.astype(np.int16)).mean() < 2.0, n
         n += 1
     assert n == scene["frames"]
+
+
+def test_views_are_found_at_their_peaks_in_the_embedded_video() -> None:
+    """Each view's template is found where the truth puts it, at every peak of the file."""
+    d = embedded_line_dir()
+    truth = [json.loads(s) for s in (d / "truth.jsonl").read_text().splitlines()]
+    tpl = {v: _imread(str(d / "templates" / f"{v}.png"), cv2.IMREAD_GRAYSCALE)
+           for v in ("lower_front", "lower_center", "lower_back")}
+    cap = cv2.VideoCapture(str(d / "line.mp4"))
+    found = 0
+    for rec in truth:
+        ok, frame = cap.read()
+        assert ok
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        for c in rec["cars"]:
+            for v, info in c["views"].items():
+                if not info["peak"]:
+                    continue
+                res = cv2.matchTemplate(gray, tpl[v], cv2.TM_CCOEFF_NORMED)
+                _, score, _, loc = cv2.minMaxLoc(res)
+                assert score > 0.6
+                assert np.hypot(loc[0] - info["bbox"][0], loc[1] - info["bbox"][1]) <= 1.5
+                found += 1
+    assert found == 3 * len({c["id"] for r in truth for c in r["cars"]})

@@ -96,3 +96,25 @@ def test_scene_templates_and_roi(sim_small: Path) -> None:
     cars = scene["cars"]
     assert len(cars) == 3 and any(c["defects"] for c in cars)
     assert scene["config"]["seed"] == scene["seed"] == 11
+
+
+def test_truth_velocity_matches_offsets(sim_small: Path) -> None:
+    """Offsets move by the integrated truth velocity (up to the camera shake)."""
+    truth = _truth(sim_small)
+    track: dict[int, list[tuple[float, float, float, float, float]]] = {}
+    for r in truth:
+        for c in r["cars"]:
+            track.setdefault(c["id"], []).append((r["t"], *c["offset"], *c["velocity"]))
+    checked = 0
+    for rows in track.values():
+        a = np.asarray(rows)
+        for i in range(0, len(a) - 12, 6):
+            j = i + 10
+            dt = a[j, 0] - a[i, 0]
+            vx = np.trapezoid(a[i:j + 1, 3], a[i:j + 1, 0]) / dt
+            vy = np.trapezoid(a[i:j + 1, 4], a[i:j + 1, 0]) / dt
+            assert abs((a[j, 1] - a[i, 1]) / dt - vx) < 12.0
+            assert abs((a[j, 2] - a[i, 2]) / dt - vy) < 6.0
+            checked += 1
+    assert checked > 20
+    assert any(abs(r[4]) > 0.5 for rows in track.values() for r in rows)  # cars sway a little

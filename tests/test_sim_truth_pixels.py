@@ -89,9 +89,10 @@ def test_missing_polygon_has_no_bead_inside(defect_scene: dict) -> None:
     core, around = _split(d, path, off)
     centre = [gray[round(y), round(x)] for x, y in path.p + off]
     bead = float(np.median(np.asarray(centre)[around]))
-    side = [gray[round(y), round(x)] for x, y in path.p + path.n * (reg.bead_width + 8) + off]
-    metal = float(np.median(np.asarray(side)[around]))
-    assert bead > metal + 40  # the bead is much lighter than the metal next to it
+    sides = [gray[round(y), round(x)] for sign in (-1, 1)
+             for x, y in path.p[core] + sign * path.n[core] * (reg.bead_width + 8) + off]
+    metal = float(np.median(sides))  # the metal beside the gap, under the same light
+    assert bead > metal + 40  # the bead is much lighter than the metal
     thr = (bead + metal) / 2
     # inside the truth polygon nothing looks like sealant
     poly = defect_polygon(d, reg, 3.0) + off
@@ -103,8 +104,9 @@ def test_missing_polygon_has_no_bead_inside(defect_scene: dict) -> None:
              int(reg.bead_width))
     inside = gray[(mask > 0) & (core_mask > 0)]
     assert inside.size > 50
-    assert (inside > thr).mean() < 0.05
-    assert float(np.median(inside)) < thr - 20
+    # (a few pixels may catch a lamp reflection or JPEG ringing at the bead ends)
+    assert (inside > thr).mean() < 0.08
+    assert float(np.median(inside)) < metal + 0.25 * (bead - metal)
 
 
 def test_narrowing_is_narrower_than_the_bead_around_it(defect_scene: dict) -> None:

@@ -84,6 +84,7 @@ def test_cli_writes_crops_peaks_and_tracks(video_dir: Path, tmp_path: Path, caps
     for p in peaks:
         crop = cv2.imread(str(out / p["file"]))
         tpl = cv2.imread(str(video_dir / "templates" / f"{p['view']}.png"))
+        assert crop is not None and tpl is not None
         assert crop.shape == tpl.shape
         assert cv2.matchTemplate(crop, tpl, cv2.TM_CCOEFF_NORMED).max() > 0.8
     # Without a timestamps file: times from the container (dropped frames unseen). It runs and
@@ -119,3 +120,16 @@ def test_bad_input_exits_2_with_one_line(video_dir: Path, tmp_path: Path, capsys
         assert rc == 2, argv
         lines = err.strip().splitlines()
         assert len(lines) == 1 and reason in lines[0], (argv, err)
+
+
+def test_timestamps_file_formats(tmp_path: Path) -> None:
+    from xrbridge.errors import InputError
+    from xrbridge.extract import load_timestamps
+
+    (tmp_path / "a.jsonl").write_text('{"index": 0, "t": 0.0}\n{"index": 1, "t": 0.0667}\n')
+    (tmp_path / "b.csv").write_text("index,t\n0,0.0\n1,0.0667\n\n")
+    (tmp_path / "c.txt").write_text("0.0\n0.0667\nnot a time\n")
+    assert load_timestamps(tmp_path / "a.jsonl") == [0.0, 0.0667]
+    assert load_timestamps(tmp_path / "b.csv") == [0.0, 0.0667]
+    with pytest.raises(InputError, match=r"c\.txt:3"):
+        load_timestamps(tmp_path / "c.txt")

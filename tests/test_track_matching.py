@@ -20,7 +20,7 @@ def scene_frame(ub: np.ndarray, placements: list[tuple[float, float]], gain: flo
     w, h = SIZE
     frame = np.full((h, w, 3), 55, np.uint8)
     for x, y in placements:
-        m = np.float32([[1, 0, x], [0, 1, y]])
+        m = np.array([[1, 0, x], [0, 1, y]], dtype=np.float32)
         mask = cv2.warpAffine(np.full(ub.shape[:2], 255, np.uint8), m, SIZE)
         warped = cv2.warpAffine(ub, m, SIZE, flags=cv2.INTER_LINEAR)
         frame[mask > 127] = warped[mask > 127]
@@ -106,7 +106,7 @@ def test_bad_templates_are_template_errors(ub) -> None:
         m.check_frame_size(100, 100)
     meta = {k: dict(v) for k, v in meta.items()}
     meta["lower_back"]["width"] = 10
-    with pytest.raises(TemplateError, match="views.json says"):
+    with pytest.raises(TemplateError, match=r"views\.json says"):
         templates_from_arrays(images, meta)
     with pytest.raises(TemplateError, match="threshold"):
         MatchConfig(threshold=1.5)

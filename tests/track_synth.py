@@ -26,10 +26,10 @@ def make_underbody(seed: int) -> np.ndarray:
     """(v, u, 3) uint8 BGR underbody image."""
     rng = np.random.default_rng(seed)
     length, width = UB_SIZE
-    base = rng.normal(0, 1, (width // 6 + 1, length // 6 + 1)).astype(np.float32)
-    base = cv2.resize(base, (length, width), interpolation=cv2.INTER_CUBIC)
-    img = np.clip(95 + 18 * base, 0, 255).astype(np.uint8)
-    img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    coarse = rng.normal(0, 1, (width // 6 + 1, length // 6 + 1)).astype(np.float32)
+    base = cv2.resize(coarse, (length, width), interpolation=cv2.INTER_CUBIC)
+    gray = np.clip(95 + 18 * base, 0, 255).astype(np.uint8)
+    img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     for _ in range(22):  # holes and plates
         x, y = int(rng.integers(5, length - 30)), int(rng.integers(5, width - 30))
         if rng.random() < 0.5:
@@ -37,7 +37,7 @@ def make_underbody(seed: int) -> np.ndarray:
         else:
             cv2.rectangle(img, (x, y), (x + int(rng.integers(10, 40)), y + int(rng.integers(8, 25))), (140, 135, 130), -1)
     for _ in range(9):  # sealant beads
-        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + [rng.integers(40, length - 40), width // 2]
+        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + np.array([rng.integers(40, length - 40), width // 2])
         pts = np.clip(pts, 5, [length - 5, width - 5]).astype(np.int32)
         cv2.polylines(img, [pts], False, (200, 215, 225), int(rng.integers(3, 7)))
     return img
@@ -84,35 +84,43 @@ def render_scene(
     # Integrate the belt position once (all cars ride the same belt).
     belt = np.concatenate([[0.0], np.cumsum([speed(i * dt) * dt for i in range(n)])])
     bg = cv2.resize(rng.normal(60, 8, (fh // 8, fw // 8)).astype(np.float32), size)
+    bg8 = cv2.cvtColor(np.clip(bg, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    # uint8 lighting and noise through cv2.addWeighted: cheap enough for the tests' budget.
+    noise_bank = [np.clip(rng.normal(8, 2, (fh, fw, 3)), 0, 16).astype(np.uint8) for _ in range(3)]
+    ramp_u8 = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, fw).astype(np.uint8)[None, :, None], (fh, fw, 3)))
+    uh, uw = ub.shape[:2]
     frames, times, truth, vel = [], [], [], []
     for i in range(n):
         t = i * dt
         if i > 0 and rng.random() < drop:
             continue
-        frame = bg.copy()
-        frame = cv2.cvtColor(np.clip(frame, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+        frame = bg8.copy()
         tr, vv = {}, {}
         for c in range(cars):
             # Car c enters at t = c * spacing_s at the right edge.
-            t_enter = c * spacing_s
-            i_enter = int(round(t_enter / dt))
+            i_enter = round(c * spacing_s / dt)
             if i < i_enter:
                 continue
             x = fw - (belt[i] - belt[i_enter])
             y = y0 + 6.0 * np.sin(0.7 * t + c) + (rng.normal(0, jitter) if jitter else 0.0)
-            if x + UB_SIZE[0] < 0 or x > fw:
+            if x + uw < 0 or x > fw:
                 continue
-            m = np.float32([[1, 0, x], [0, 1, y]])
-            mask = cv2.warpAffine(np.full(ub.shape[:2], 255, np.uint8), m, size)
-            warped = cv2.warpAffine(ub, m, size, flags=cv2.INTER_LINEAR)
-            frame[mask > 127] = warped[mask > 127]
+            # Sub-pixel shift of the small underbody image, then an integer paste.
+            ix, iy = int(np.floor(x)), int(np.floor(y))
+            m = np.array([[1, 0, x - ix], [0, 1, y - iy]], dtype=np.float32)
+            patch = cv2.warpAffine(ub, m, (uw, uh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            x0, y0c = max(0, ix), max(0, iy)
+            x1, y1 = min(fw, ix + uw), min(fh, iy + uh)
+            if x1 > x0 and y1 > y0c:
+                frame[y0c:y1, x0:x1] = patch[y0c - iy : y1 - iy, x0 - ix : x1 - ix]
             tr[c] = (float(x), float(y))
             vv[c] = (-speed(t), 0.0)
         if lighting:
             gain = 1.0 + lighting * np.sin(2 * np.pi * t / 2.3)
-            ramp = np.linspace(-lighting * 60, lighting * 60, fw, dtype=np.float32)[None, :, None]
-            f = frame.astype(np.float32) * gain + ramp * np.sin(2 * np.pi * t / 3.1)
-            frame = np.clip(f + rng.normal(0, 2, f.shape), 0, 255).astype(np.uint8)
+            amp = lighting * 60 * np.sin(2 * np.pi * t / 3.1)  # ramp from -amp to +amp across x
+            beta = 2.0 * amp / 255.0
+            frame = cv2.addWeighted(frame, gain, ramp_u8, beta, -amp)
+            frame = cv2.addWeighted(frame, 1.0, noise_bank[i % len(noise_bank)], 1.0, -8.0)
         frames.append(frame)
         times.append(t)
         truth.append(tr)
@@ -143,7 +151,7 @@ def write_scene(folder, scene: Scene, seed: int) -> None:
 
     folder = Path(folder)
     (folder / "templates").mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), scene.fps, scene.size)
+    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, scene.size)
     for f in scene.frames:
         vw.write(f)
     vw.release()

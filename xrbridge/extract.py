@@ -75,6 +75,9 @@ def load_matcher(folder: Path, config: MatchConfig | None = None) -> TemplateMat
 def load_timestamps(path: Path) -> list[float]:
     """Frame times (s) from a truth.jsonl-like file or one number per line.
 
+    Lines: a JSON object with "t" (seconds), or text whose last
+    comma-separated field is the time in seconds (a first header line is skipped).
+
     Raises:
         InputError: missing file or a line without a time.
     """
@@ -92,6 +95,8 @@ def load_timestamps(path: Path) -> list[float]:
             else:
                 out.append(float(s.split(",")[-1]))
         except (ValueError, KeyError, TypeError) as exc:
+            if not out and not s.startswith("{") and n == 1:
+                continue  # a CSV header line
             raise InputError(f"{path}:{n}: expected a JSON object with 't' or a number, got {s[:60]!r}") from exc
     return out
 

@@ -61,6 +61,7 @@ class PipelineConfig:
     infer_every: int = 1
     display_latency_s: float = 0.0
     emit_candidates: bool = False
+    max_centre_offset_px: float | None = None
     thresholds: Mapping[str, float] = field(default_factory=dict)
     regions: RegionConfig = field(default_factory=RegionConfig)
     severity: SeverityConfig = field(default_factory=SeverityConfig)
@@ -156,10 +157,15 @@ class StreamPipeline:
         best: tuple[float, TrackRecord, ViewMatch] | None = None
         for tr in tracks:
             for mt in tr.matches:
+                if not callable(self._model) and mt.view not in self._model:
+                    continue  # a view without a model is tracked, not inspected
                 x0, y0 = round(mt.x), round(mt.y)
                 if x0 < 0 or y0 < 0 or x0 + mt.width > fw or y0 + mt.height > fh:
                     continue
                 d = math.hypot(mt.x + mt.width / 2 - fw / 2, mt.y + mt.height / 2 - fh / 2)
+                lim = self.config.max_centre_offset_px
+                if lim is not None and abs(mt.x + mt.width / 2 - fw / 2) > lim:
+                    continue
                 if best is None or d < best[0]:
                     best = (d, tr, mt)
         return None if best is None else (best[1], best[2])

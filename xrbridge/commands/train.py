@@ -45,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 2048)")
     g.add_argument("--proj-dim", type=int, default=None, help="PCA dims, 0 = none (default 128)")
     g.add_argument("--layers", default=None, help="backbone stages (default s8,s16)")
+    g = p.add_argument_group("efficientad-s / efficientad-m")
+    g.add_argument("--distil-steps", type=int, default=None,
+                   help="teacher distillation steps (default 60; the paper: 60,000 on ImageNet)")
+    g.add_argument("--student-crop", type=int, default=None,
+                   help="student training crop side, multiple of 4 (default 128; 0 = whole image)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device visible to torch")
     opts = {"coreset_ratio": args.coreset_ratio, "max_bank": args.max_bank,
-            "proj_dim": args.proj_dim, "layers": args.layers}
+            "proj_dim": args.proj_dim, "layers": args.layers,
+            "distil_steps": args.distil_steps, "student_crop": args.student_crop}
     cfg = TrainConfig(
         model=args.model, data=args.data, out=args.out, roi=args.roi, backbone=args.backbone,
         image_size=args.image_size, steps=args.steps, seed=args.seed, device=args.device,

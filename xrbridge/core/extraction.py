@@ -34,13 +34,15 @@ class ExtractConfig:
     window_sigma: search radius in position standard deviations of the prediction.
     min_window / max_window: bounds of that radius, px. A larger window is
         slower and may lock onto a neighbouring structure; a smaller one loses
-        a car whose speed changed more than the filter expected.
+        a car whose speed changed more than the filter expected. After a miss,
+        one re-acquisition search uses ``max_window`` (see
+        :meth:`ConveyorTracker.correct`).
     birth_every: whole-frame search every N frames (1 = every frame). Raising
         it saves time but delays finding a new car by up to N-1 frames.
     """
 
     window_sigma: float = 4.0
-    min_window: float = 6.0
+    min_window: float = 16.0
     max_window: float = 120.0
     birth_every: int = 1
 
@@ -155,17 +157,15 @@ class Extractor:
 
         accepted: dict[int, list[tuple[Measurement, ViewMatch, bool]]] = {}
         for tr in trk.tracks:
-            st = tr.state()
-            margin = self._window(tr)
-            found: list[tuple[Measurement, ViewMatch, bool]] = []
-            for view in self.matcher.views:
-                u0, v0 = self._offset(view)
-                res = self.matcher.search_window(rep, view, st.x + u0, st.y + v0, margin)
-                if res is None:
-                    continue
-                mt = res.match
-                found.append((Measurement(mt.x - u0, mt.y - v0, mt.score, view), mt, res.full))
+            found = self._measure(rep, tr, self._window(tr))
             ok = trk.correct(tr, [f[0] for f in found])
+            if not ok:
+                # Missed in the normal window: the belt may be braking or
+                # starting faster than the filter expects. One wide search,
+                # accepted as a maneuver (costs time only on missed frames).
+                wide = self.config.max_window
+                found = self._measure(rep, tr, wide)
+                ok = trk.correct(tr, [f[0] for f in found], reacquire_px=wide)
             accepted[tr.key] = [f for f in found if f[0] in ok]
 
         if self._n % self.config.birth_every == 0 or self._n == 1:
@@ -185,7 +185,7 @@ class Extractor:
                 continue
             assert tr.car_id is not None
             acc = accepted.get(tr.key, [])
-            for m, mt, full in acc:
+            for _m, mt, full in acc:
                 if full:
                     self._consider_peak(tr.car_id, mt, frame, idx, t)
             st = tr.state()
@@ -210,6 +210,20 @@ class Extractor:
                 )
             )
         return FrameRecord(idx, float(t), tuple(records))
+
+    def _measure(
+        self, rep: PreparedFrame, tr: Track, margin: float
+    ) -> list[tuple[Measurement, ViewMatch, bool]]:
+        """Search every view of one track around its prediction (+- margin px)."""
+        st = tr.state()
+        found = []
+        for view in self.matcher.views:
+            u0, v0 = self._offset(view)
+            res = self.matcher.search_window(rep, view, st.x + u0, st.y + v0, margin)
+            if res is not None:
+                mt = res.match
+                found.append((Measurement(mt.x - u0, mt.y - v0, mt.score, view), mt, res.full))
+        return found
 
     def _births(self, rep: PreparedFrame) -> None:
         trk = self.tracker

@@ -56,7 +56,10 @@ class MatchConfig:
     coarse_scale: downscale factor of the whole-frame search for new cars.
         Lower is faster but may miss small or low-contrast views.
     min_visible: fraction of a template's width and height that must lie in the
-        frame for a windowed (partial-template) search.
+        frame (at the predicted position) for a windowed, partial-template
+        search; a track whose views are all less visible ends. Lower keeps
+        measuring entering/leaving cars longer, but a small template piece
+        matches less reliably.
     max_peaks: at most this many new-car peaks per view and frame.
     """
 
@@ -227,13 +230,18 @@ class TemplateMatcher:
         rep = frame.full
         fh, fw = rep.shape
         m = max(1, math.ceil(margin))
+        mv = self.config.min_visible
+        # Visible at the predicted position: the same rule that ends a track.
+        vis_w = min(t.width, fw - x) - max(0.0, -x)
+        vis_h = min(t.height, fh - y) - max(0.0, -y)
+        if vis_w < mv * t.width or vis_h < mv * t.height:
+            return None
         # Template part that stays inside the frame for any shift within +-m.
         tx0 = max(0, math.ceil(m - x))
         ty0 = max(0, math.ceil(m - y))
         tx1 = min(t.width, math.floor(fw - m - x))
         ty1 = min(t.height, math.floor(fh - m - y))
-        mv = self.config.min_visible
-        if tx1 - tx0 < max(8, mv * t.width) or ty1 - ty0 < max(8, mv * t.height):
+        if tx1 - tx0 < max(8, 0.5 * mv * t.width) or ty1 - ty0 < max(8, 0.5 * mv * t.height):
             return None
         wx0 = max(0, math.floor(x + tx0 - m))
         wy0 = max(0, math.floor(y + ty0 - m))
@@ -274,7 +282,6 @@ class TemplateMatcher:
         if small.shape[0] < ctpl.shape[0] or small.shape[1] < ctpl.shape[1]:
             return []
         res = cv2.matchTemplate(small, ctpl, cv2.TM_CCOEFF_NORMED)
-        rh, rw = res.shape
         hx, hy = max(1, round(t.width * s / 2)), max(1, round(t.height * s / 2))
         for ex, ey in exclude:
             cx, cy = round(ex * s), round(ey * s)

@@ -164,9 +164,18 @@ def find_regions(
     binary = (a > config.threshold).astype(np.uint8)
     if roi is not None:
         binary &= (roi > 0).astype(np.uint8)
-    if not binary.any():
+    rows = np.flatnonzero(binary.any(axis=1))
+    if rows.size == 0:
         return []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    cols = np.flatnonzero(binary.any(axis=0))
+    # label only the bounding box of the above-threshold pixels: usually a small part
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(
+        np.ascontiguousarray(binary[r0:r1, c0:c1]), connectivity=8
+    )
+    stats[:, cv2.CC_STAT_LEFT] += c0
+    stats[:, cv2.CC_STAT_TOP] += r0
+    cents += (c0, r0)
     sx, sy = placement.width / w, placement.height / h
     min_area_map = config.min_area_px / (sx * sy)
     keep = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_area_map]
@@ -174,7 +183,7 @@ def find_regions(
     regions: list[Region] = []
     for k in keep:
         x0, y0, bw, bh, count = (int(v) for v in stats[k])
-        lab = labels[y0 : y0 + bh, x0 : x0 + bw] == k
+        lab = labels[y0 - r0 : y0 - r0 + bh, x0 - c0 : x0 - c0 + bw] == k
         # pad by one so contours of regions touching the crop border stay closed
         mask = np.zeros((bh + 2, bw + 2), np.uint8)
         mask[1:-1, 1:-1] = lab
@@ -187,9 +196,8 @@ def find_regions(
         uv[:, 1] = (poly[:, 1] - 1 + y0 + 0.5) / h
         np.clip(uv, 0.0, 1.0, out=uv)
         scores = a[y0 : y0 + bh, x0 : x0 + bw][lab]
-        ys, xs = np.nonzero(lab)
-        cu = (float(xs.mean()) + x0 + 0.5) / w
-        cv = (float(ys.mean()) + y0 + 0.5) / h
+        cu = (float(cents[k, 0]) + 0.5) / w
+        cv = (float(cents[k, 1]) + 0.5) / h
         area_px = float(count) * sx * sy
         px = placement.uv_to_px(uv)
         regions.append(

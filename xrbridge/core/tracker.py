@@ -22,6 +22,16 @@ Noise parameters (:class:`TrackerConfig`) are trade-offs:
 Gating: a match is accepted only if its Mahalanobis innovation distance
 ``d² = yᵀ S⁻¹ y`` is below ``gate`` (chi² with 2 dof; 13.8 = 99.9 %).
 Lower gates reject more wrong matches but lose real ones after a surprise.
+Innovations under ``min_gate_px`` always pass, and the caller may accept a
+far innovation from a wide re-acquisition search as a *maneuver* (velocity
+variance re-opened): a belt braking into a stop is outside any sensible
+constant-velocity gate.
+
+Defaults (q = 2000, r = 0.5) were chosen on simulator runs by replaying the
+measured matches through filters with q in 300..500000 and r in 0.1..1.5:
+lower q lagged the speed changes (worse 200 ms predictions under
+acceleration), higher q passed the camera shake into the velocity (worse at
+constant speed); see docs/readme/20-extract.md for the numbers at the default.
 
 Life cycle: a track is born from a whole-frame match that no existing track
 explains, becomes confirmed (and gets its stable public id) after
@@ -121,7 +131,17 @@ class Track:
         """Largest 1-sigma position uncertainty of the current state, px."""
         return float(np.sqrt(max(self.kf.P[0, 0], self.kf.P[1, 1])))
 
-    def update(self, z: Sequence[float], t: float) -> None:
+    def update(self, z: Sequence[float], t: float, maneuver: bool = False) -> None:
+        """Correct with measurement z = (x, y) at time t.
+
+        ``maneuver``: the innovation was far outside the gate (belt braking into
+        a stop, or starting again): the velocity is re-opened (its variance
+        inflated) so that this measurement moves it instead of being averaged
+        away, the fading-memory answer to a model that no longer holds.
+        """
+        if maneuver:
+            y = np.asarray(z, dtype=float) - self.kf.x[:2]
+            self.kf.P = self.kf.P + np.diag([y[0] ** 2, y[1] ** 2, *(2 * [self.cfg.init_speed_std**2])])
         self.kf.update(np.asarray(z, dtype=float))
         self.t_last_hit = t
         self.hits += 1
@@ -179,14 +199,24 @@ class ConveyorTracker:
         for tr in self.tracks:
             tr.predict_to(t)
 
-    def correct(self, track: Track, measurements: Sequence[Measurement]) -> list[Measurement]:
-        """Update ``track`` with the gated subset of its measurements; return those accepted."""
+    def correct(
+        self, track: Track, measurements: Sequence[Measurement], reacquire_px: float | None = None
+    ) -> list[Measurement]:
+        """Update ``track`` with the gated subset of its measurements; return those accepted.
+
+        ``reacquire_px``: also accept (as a maneuver, see :meth:`Track.update`)
+        measurements outside the gate but within this distance, px. The caller
+        passes it for a wide re-acquisition search after a miss.
+        """
         accepted = []
         t = self.t if self.t is not None else track.t
         for m in sorted(measurements, key=lambda mm: -mm.score):
-            near = np.hypot(m.x - track.kf.x[0], m.y - track.kf.x[1]) <= self.config.min_gate_px
-            if near or track.innovation_d2((m.x, m.y)) <= self.config.gate:
+            dist = float(np.hypot(m.x - track.kf.x[0], m.y - track.kf.x[1]))
+            if dist <= self.config.min_gate_px or track.innovation_d2((m.x, m.y)) <= self.config.gate:
                 track.update((m.x, m.y), t)
+                accepted.append(m)
+            elif reacquire_px is not None and dist <= reacquire_px:
+                track.update((m.x, m.y), t, maneuver=True)
                 accepted.append(m)
         if accepted and track.car_id is None and track.hits >= self.config.min_hits:
             track.car_id = self._next_id

@@ -35,6 +35,8 @@ from xrbridge.names import BACKBONES, MODELS, check_name
 #: Model name -> "module:TrainerClass" (imported lazily; torch only when training).
 REGISTRY: dict[str, str] = {
     "patchcore": "xrbridge.models.patchcore.train:PatchCoreTrainer",
+    "efficientad-s": "xrbridge.models.efficientad.train:EfficientADSTrainer",
+    "efficientad-m": "xrbridge.models.efficientad.train:EfficientADMTrainer",
 }
 
 

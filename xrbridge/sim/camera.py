@@ -35,7 +35,7 @@ class Camera:
         self.phase = rng.uniform(0, 2 * math.pi, 6)
         # lamp reflections: two elongated lobes fixed in the frame
         lobes = np.zeros((h, w), np.float32)
-        for cx, cy, sx, sy in ((0.38, 0.3, 0.08, 0.5), (0.7, 0.62, 0.06, 0.35)):
+        for cx, cy, sx, sy in ((0.38, 0.3, 0.05, 0.6), (0.7, 0.62, 0.04, 0.4)):
             cx += rng.uniform(-0.05, 0.05)
             lobes += np.exp(-(((xx / w - cx) / sx) ** 2 + ((yy / h - cy) / sy) ** 2))
         self.lobes = np.clip(lobes, 0, 1).astype(np.float32)
@@ -43,9 +43,17 @@ class Camera:
         self.cables = self._cables(rng)
         nb = 6
         pad = 32
+        # pre-scaled int16 noise frames; each frame adds a randomly shifted one
         self.noise_bank = [
-            rng.normal(0, 1, (h, w + pad, 3)).astype(np.float32) for _ in range(nb)
+            np.round(rng.normal(0, cfg.noise_sigma, (h, w + pad, 3))).astype(np.int16)
+            for _ in range(nb)
         ] if cfg.noise_sigma > 0 else []
+        # the light varies smoothly: computed on a coarse grid, resized per frame
+        self.small = (max(2, w // 8), max(2, h // 8))
+        self.nx_s = cv2.resize(self.nx, self.small, interpolation=cv2.INTER_AREA)
+        self.ny_s = cv2.resize(self.ny, self.small, interpolation=cv2.INTER_AREA)
+        self.vig_s = cv2.resize(self.vignette, self.small, interpolation=cv2.INTER_AREA)
+        self.lobes_s = cv2.resize(self.lobes, self.small, interpolation=cv2.INTER_AREA)
         self.pad = pad
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
@@ -121,8 +129,8 @@ class Camera:
             cv2.polylines(frame4, [p], False, (24, 24, 26, 60), max(2, round(4 * self.scale)),
                           cv2.LINE_AA, 4)
 
-    def light(self, t: float) -> np.ndarray:
-        """Illumination gain map at time t: (H, W) float32 around 1."""
+    def light(self, t: float, full: bool = True) -> np.ndarray:
+        """Illumination gain map at time t: (H, W) float32 around 1 (coarse grid if not full)."""
         c = self.cfg
         p = self.phase
         gain = 1.0 + c.drift * (0.6 * math.sin(2 * math.pi * t / 11.0 + p[0])
@@ -130,29 +138,31 @@ class Camera:
         gain *= 1.0 + 0.01 * math.sin(2 * math.pi * t * 7.0 + p[5])  # lamp flicker
         gx = c.gradient * math.sin(2 * math.pi * t / 17.0 + p[2])
         gy = 0.7 * c.gradient * math.cos(2 * math.pi * t / 13.0 + p[3])
-        lin = cv2.addWeighted(self.nx, gx, self.ny, gy, 1.0)
-        return cv2.multiply(lin, self.vignette, scale=gain)
-
-    def lobes_light(self, lightmap: np.ndarray) -> np.ndarray:
-        return cv2.multiply(self.lobes, lightmap)
+        lin = cv2.addWeighted(self.nx_s, gx, self.ny_s, gy, 1.0)
+        small = cv2.multiply(lin, self.vig_s, scale=gain)
+        if not full:
+            return small
+        return cv2.resize(small, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
 
     def finish(self, frame4: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
         """Lighting, specular lobes, noise, compression: (H, W, 4) uint8 -> (H, W, 3) uint8."""
         c = self.cfg
-        lightmap = self.light(t)
+        size = (self.w, self.h)
+        small = self.light(t, full=False)
+        light3 = cv2.resize(cv2.merge((small, small, small)), size, interpolation=cv2.INTER_LINEAR)
         bgr = cv2.cvtColor(frame4, cv2.COLOR_BGRA2BGR)
-        img = cv2.multiply(bgr, cv2.merge((lightmap, lightmap, lightmap)), dtype=cv2.CV_32F)
+        out = cv2.multiply(bgr, light3, dtype=cv2.CV_8U)
         if c.highlight > 0:
             # reflections of the lamps: glossy pixels light up where a lamp mirrors in them
-            g = cv2.extractChannel(frame4, 3)
-            hl = cv2.multiply(g, self.lobes_light(lightmap), dtype=cv2.CV_32F,
+            lobes = cv2.resize(cv2.multiply(self.lobes_s, small), size,
+                               interpolation=cv2.INTER_LINEAR)
+            hl = cv2.multiply(cv2.extractChannel(frame4, 3), lobes, dtype=cv2.CV_8U,
                               scale=c.highlight / 255.0)
-            img = cv2.add(img, cv2.merge((hl, hl, hl)))
+            out = cv2.add(out, cv2.cvtColor(hl, cv2.COLOR_GRAY2BGR))
         if self.noise_bank:
             k = int(rng.integers(len(self.noise_bank)))
             x = int(rng.integers(self.pad))
-            img = cv2.scaleAdd(self.noise_bank[k][:, x:x + self.w], c.noise_sigma, img)
-        out = cv2.convertScaleAbs(np.maximum(img, 0.0))
+            out = cv2.add(out, self.noise_bank[k][:, x:x + self.w], dtype=cv2.CV_8U)
         lo, hi = c.jpeg_quality
         if hi > 0:
             q = int(rng.integers(min(lo, hi), max(lo, hi) + 1))

@@ -38,7 +38,7 @@ class CameraConfig:
     drift: float = 0.12
     gradient: float = 0.22
     vignette: float = 0.3
-    highlight: float = 70.0
+    highlight: float = 90.0
     vibration_px: float = 0.6
     cables: int = 2
     hangers: bool = True
@@ -76,6 +76,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.cars, int) or self.cars <= 0:
             raise UsageError(f"--cars must be a positive integer, got {self.cars!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise UsageError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if not 1.0 <= self.fps <= 240.0:
             raise UsageError(f"--fps must be in [1, 240], got {self.fps!r}")
         w, h = self.size

@@ -5,6 +5,7 @@
     dataset/<view>/test/<defect>/*.png         one frame per car with a defect in the view
     dataset/<view>/ground_truth/<defect>/<stem>_mask.png   255 = defect
     dataset/<view>/roi.png                     the view's ROI mask
+    dataset/<view>/labels.json                 {stem: split, category, car, defects (type, size, region)}
 
 Crops are the view's truth bbox (template size) rounded to whole pixels; the
 masks are the defects' frame polygons rasterised in the crop's pixel grid.
@@ -12,6 +13,7 @@ masks are the defects' frame polygons rasterised in the crop's pixel grid.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ class Shot:
     category: str
     stem: str
     polygons: tuple[np.ndarray, ...] = ()
+    labels: tuple[dict[str, object], ...] = ()  # the view's defects: id, type, size, region
 
 
 def split_for(good_index: int) -> str:
@@ -56,6 +59,7 @@ class DatasetWriter:
     def __init__(self, root: Path, rois: dict[str, np.ndarray]) -> None:
         self.root = root
         self.counts: Counter[str] = Counter()
+        self.labels: dict[str, dict[str, object]] = {v: {} for v in VIEWS}
         for view in VIEWS:
             base = root / view
             (base / "train" / "good").mkdir(parents=True, exist_ok=True)
@@ -81,6 +85,14 @@ class DatasetWriter:
             cv2.fillPoly(mask, polys, 255, cv2.LINE_8, 4)
             cv2.imwrite(str(base / "ground_truth" / shot.category / f"{shot.stem}_mask.png"), mask)
         self.counts[f"{shot.view}/{shot.split}/{shot.category}"] += 1
+        self.labels[shot.view][shot.stem] = {"split": shot.split, "category": shot.category,
+                                             "car": shot.car_id, "defects": list(shot.labels)}
+
+    def close(self) -> None:
+        """Write each view's labels.json."""
+        for view in VIEWS:
+            labels = dict(sorted(self.labels[view].items()))
+            (self.root / view / "labels.json").write_text(json.dumps(labels, indent=1) + "\n")
 
     def summary(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

@@ -9,13 +9,12 @@ in the MVTec layout. Formats: docs/readme/10-simulate.md and CONTRACTS.md.
 from __future__ import annotations
 
 import json
-import math
 import os
+import shutil
 import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,13 @@ from xrbridge.sim.camera import Camera
 from xrbridge.sim.config import SimConfig
 from xrbridge.sim.dataset import DatasetWriter, Shot, split_for, spread
 from xrbridge.sim.layout import ROI_MARGIN, Layout, build_layout
-from xrbridge.sim.motion import CarPlan, plan, view_bbox, visible_fraction
+from xrbridge.sim.motion import plan, view_bbox
 from xrbridge.sim.render import CarImage, compose, render_car, render_reference
 from xrbridge.sim.sealant import DefectSpec, bead_mask, choose_defects, defect_polygon
 from xrbridge.sim.texture import VARIANT_NAMES
+from xrbridge.sim.truth import Geo, defect_json, measure, polys_px, r3, write_truth
 
 HANGER_AT = (0.18, 0.82)
-
-
-def _r(x: float, nd: int = 3) -> float:
-    return round(float(x), nd)
 
 
 def _prepare_out(out_dir: Path | str) -> Path:
@@ -70,25 +66,9 @@ def assign_defects(layout: Layout, rng: np.random.Generator, n_cars: int, rate: 
     return out
 
 
-@dataclass
-class _Geo:
-    """Truth geometry of one car in one kept frame."""
-
-    car: CarPlan
-    ox: float
-    oy: float
-    views: dict[str, tuple[tuple[float, ...], float]]
-
-
-def _polys_px(ds: list[DefectSpec], polys_ub: dict[int, np.ndarray], ox: float, oy: float,
-              view: str | None = None) -> list[tuple[DefectSpec, np.ndarray]]:
-    return [(d, polys_ub[d.id] + (ox, oy)) for d in ds if view is None or d.view == view]
-
-
-def _defect_json(d: DefectSpec, pub: np.ndarray, ppx: np.ndarray) -> dict[str, Any]:
-    return {"id": d.id, "type": d.type, "view": d.view, "region": d.region, "size": d.size,
-            "polygon_px": [[_r(x, 2), _r(y, 2)] for x, y in ppx],
-            "polygon_ub": [[_r(u, 2), _r(v, 2)] for u, v in pub]}
+def _labels(ds: list[DefectSpec], view: str) -> tuple[dict[str, object], ...]:
+    return tuple({"id": d.id, "type": d.type, "size": d.size, "region": d.region}
+                 for d in ds if d.view == view)
 
 
 def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
@@ -96,8 +76,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
     """Render a sealant-line run into ``out_dir``; returns a JSON-able summary.
 
     ``workers``: threads composing frames (default: up to 4, one per CPU);
-    the output does not depend on it. Raises UsageError when ``out_dir`` cannot be written, XrbridgeError when
-    the video cannot be encoded.
+    the output does not depend on it. Raises UsageError when ``out_dir``
+    cannot be written, XrbridgeError when the video cannot be encoded.
     """
     from tqdm import tqdm
 
@@ -119,31 +99,7 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
     polys_ub = {d.id: defect_polygon(d, regions[d.region], pad)
                 for ds in defects.values() for d in ds}
 
-    # ---- geometry of every kept frame, then the peaks ------------------------
-    geo: list[list[_Geo]] = []
-    best: dict[tuple[int, str], tuple[float, int]] = {}
-    full: dict[tuple[int, str], list[int]] = {}
-    for i, k in enumerate(tl.kept):
-        row: list[_Geo] = []
-        for car in cars:
-            ox, oy = tl.offset(car, int(k), W)
-            if ox >= W or ox + L <= 0:
-                continue
-            views: dict[str, tuple[tuple[float, ...], float]] = {}
-            for v in VIEWS:
-                bb = view_bbox(ox, oy, rects[v])
-                vis = visible_fraction(bb, W, H)
-                if vis <= 0:
-                    continue
-                views[v] = (bb, vis)
-                if vis >= 1.0:
-                    full.setdefault((car.id, v), []).append(i)
-                    dist = math.hypot(bb[0] + bb[2] / 2 - W / 2, bb[1] + bb[3] / 2 - H / 2)
-                    if (car.id, v) not in best or dist < best[(car.id, v)][0]:
-                        best[(car.id, v)] = (dist, i)
-            row.append(_Geo(car, ox, oy, views))
-        geo.append(row)
-    peak_at = {key: i for key, (_, i) in best.items()}
+    geo, peak_at, full = measure(cars, tl, rects, (W, H), L)
 
     # ---- data-set shots taken from the video ---------------------------------
     shots: dict[int, list[tuple[Shot, int]]] = {}
@@ -181,30 +137,11 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         cv2.imwrite(str(out / "roi" / f"{v}.png"), rois[v])
     (out / "templates" / "views.json").write_text(
         json.dumps({v: layout.views[v].to_dict() for v in VIEWS}, indent=1) + "\n")
+    if cfg.dataset and (out / "dataset").is_dir():
+        shutil.rmtree(out / "dataset")  # a previous run's images would mix with this one's
     writer_ds = DatasetWriter(out / "dataset", rois) if cfg.dataset else None
 
-    # ---- truth.jsonl -----------------------------------------------------------
-    with open(out / "truth.jsonl", "w") as fh:
-        for i, row in enumerate(geo):
-            k = int(tl.kept[i])
-            cars_json = []
-            for g in row:
-                views_json = {
-                    v: {"bbox": [_r(x) for x in bb], "visible": _r(vis, 4),
-                        "peak": peak_at.get((g.car.id, v)) == i}
-                    for v, (bb, vis) in g.views.items()
-                }
-                dj = []
-                for d, ppx in _polys_px(defects[g.car.id], polys_ub, g.ox, g.oy):
-                    if ppx[:, 0].max() < 0 or ppx[:, 0].min() >= W:
-                        continue
-                    dj.append(_defect_json(d, polys_ub[d.id], ppx))
-                cars_json.append({"id": g.car.id, "variant": g.car.variant,
-                                  "offset": [_r(g.ox), _r(g.oy)],
-                                  "velocity": [_r(-tl.v[k]), 0.0],
-                                  "views": views_json, "defects": dj})
-            fh.write(json.dumps({"index": i, "source_index": k, "t": _r(tl.t[k], 6),
-                                 "cars": cars_json}, separators=(",", ":")) + "\n")
+    write_truth(out / "truth.jsonl", geo, tl, peak_at, defects, polys_ub, W)
 
     # ---- the video ------------------------------------------------------------
     camera = Camera(cfg.camera, cfg.size, cfg.scale, np.random.default_rng([cfg.seed, 3]))
@@ -230,17 +167,18 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
             done(fut.result())
             bar.update(1)
 
-    def video_sink(i: int, row: list[_Geo]) -> Any:
+    def video_sink(i: int, row: list[Geo]) -> Any:
         def done(frame: np.ndarray) -> None:
             vw.write(frame)
             if writer_ds is None:
                 return
             for shot, cid in shots.get(i, []):
                 g = next(x for x in row if x.car.id == cid)
-                polys = tuple(p for _, p in _polys_px(defects[cid], polys_ub, g.ox, g.oy,
+                polys = tuple(p for _, p in polys_px(defects[cid], polys_ub, g.ox, g.oy,
                                                       shot.view))
                 writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
-                                     shot.stem, polys), frame, g.views[shot.view][0])
+                                     shot.stem, polys, _labels(defects[cid], shot.view)),
+                                frame, g.views[shot.view][0])
         return done
 
     try:
@@ -279,7 +217,7 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                 good_j += 1
             img = render_car(layout, cid, var, ds, cfg.seed)
             extra_json.append({"id": cid, "variant": var, "split": split,
-                               "defects": [_defect_json(d, polys_ub[d.id], polys_ub[d.id])
+                               "defects": [defect_json(d, polys_ub[d.id], polys_ub[d.id])
                                            for d in ds]})
             for vi, v in enumerate(VIEWS):
                 u0, _v0, w, _h = rects[v]
@@ -296,7 +234,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                     fut = ex.submit(compose, camera, [(img, ox, oy)], float(conv.speed(t)), t,
                                     np.random.default_rng([cfg.seed, 7, cid, vi, j]))
                     shot = Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}",
-                                tuple(p for _, p in _polys_px(ds, polys_ub, ox, oy, v)))
+                                tuple(p for _, p in polys_px(ds, polys_ub, ox, oy, v)),
+                                _labels(ds, v))
                     bb = view_bbox(ox, oy, rects[v])
 
                     def done(fr: np.ndarray, shot: Shot = shot, bb: tuple[float, ...] = bb) -> None:
@@ -308,6 +247,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         drain(0)
     ex.shutdown()
     bar.close()
+    if writer_ds is not None:
+        writer_ds.close()
 
     # ---- scene.json -----------------------------------------------------------
     scene: dict[str, Any] = {
@@ -320,15 +261,17 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         "views": {v: layout.views[v].to_dict() for v in VIEWS},
         "regions": {v: [r.to_dict() for r in layout.regions[v]] for v in VIEWS},
         "variants": list(VARIANT_NAMES),
-        "cars": [{"id": c.id, "variant": c.variant, "t_enter": _r(c.t_enter, 4),
-                  "defects": [_defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
+        "cars": [{"id": c.id, "variant": c.variant, "t_enter": r3(c.t_enter, 4),
+                  "sway": {"amplitude_px": r3(c.sway[0]), "hz": r3(c.sway[1]),
+                           "phase": r3(c.sway[2])},
+                  "defects": [defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
                               for d in defects[c.id]]} for c in cars],
         "dataset_cars": extra_json,
-        "occluders": {"hanger_u": [_r(a * L, 1) for a in HANGER_AT],
-                      "cables_px": [[[_r(x, 1), _r(y, 1)] for x, y in c] for c in camera.cables]},
+        "occluders": {"hanger_u": [r3(a * L, 1) for a in HANGER_AT],
+                      "cables_px": [[[r3(x, 1), r3(y, 1)] for x, y in c] for c in camera.cables]},
         "frames": len(tl.kept),
         "source_frames": len(tl.t),
-        "duration_s": _r(len(tl.t) / cfg.fps, 3),
+        "duration_s": r3(len(tl.t) / cfg.fps, 3),
         "config": cfg.to_dict(),
     }
     for c in scene["cars"]:

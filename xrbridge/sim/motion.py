@@ -67,8 +67,15 @@ class CarPlan:
     id: int
     variant: str
     s_enter: float
-    y: float  # underbody origin y in the frame (before camera shake)
+    y: float  # underbody origin y in the frame (before sway and camera shake)
     t_enter: float
+    sway: tuple[float, float, float] = (0.0, 0.4, 0.0)  # amplitude px, frequency Hz, phase
+
+    def sway_at(self, t: float) -> tuple[float, float]:
+        """Lateral swing of the car on its hanger: (dy px, dy/dt px/s) at time t."""
+        a, f, ph = self.sway
+        w = 2 * math.pi * f
+        return a * math.sin(w * t + ph), a * w * math.cos(w * t + ph)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +90,9 @@ class Timeline:
 
     def offset(self, car: CarPlan, k: int, frame_w: int) -> tuple[float, float]:
         """Underbody origin of ``car`` in source frame ``k`` (frame px, shake included)."""
+        dy, _ = car.sway_at(float(self.t[k]))
         return (frame_w - (float(self.s[k]) - car.s_enter) + float(self.shake[k, 0]),
-                car.y + float(self.shake[k, 1]))
+                car.y + dy + float(self.shake[k, 1]))
 
 
 def plan(cfg: SimConfig, layout: Layout, variants: tuple[str, ...],
@@ -99,8 +107,12 @@ def plan(cfg: SimConfig, layout: Layout, variants: tuple[str, ...],
     var_idx = rng.integers(0, len(variants), cfg.cars)
     distance = float(s_enter[-1] + W + L + 0.25 * cfg.speed * s)
     conv = make_conveyor(cfg, rng, distance)
+    sway = np.stack([rng.uniform(0.5, 1.5, cfg.cars) * s, rng.uniform(0.25, 0.5, cfg.cars),
+                     rng.uniform(0, 2 * math.pi, cfg.cars)], axis=1)
     cars = [CarPlan(i, variants[int(var_idx[i])], float(s_enter[i]), float(ys[i]),
-                    conv.time_at(float(s_enter[i]))) for i in range(cfg.cars)]
+                    conv.time_at(float(s_enter[i])),
+                    (float(sway[i, 0]), float(sway[i, 1]), float(sway[i, 2])))
+            for i in range(cfg.cars)]
     t_end = conv.time_at(distance)
     n = math.floor(t_end * cfg.fps) + 1
     t = np.arange(n) / cfg.fps

@@ -111,7 +111,7 @@ def _profile(path: Path, region: Region, defects: list[DefectSpec], jitter: np.n
     if jitter is not None:
         r = r * (1.0 + 0.06 * jitter[0][: len(s)])
         off = off + 0.5 * jitter[1][: len(s)]
-    second: tuple[np.ndarray, np.ndarray] | None = None
+    seconds: list[tuple[np.ndarray, np.ndarray]] = []  # extra branches of bifurcations
     for d in defects:
         x = (s - d.s0) / d.length
         inside = (x >= 0) & (x <= 1)
@@ -127,13 +127,10 @@ def _profile(path: Path, region: Region, defects: list[DefectSpec], jitter: np.n
         elif d.type == "bifurcation":
             split = b > 0.12
             r2 = np.where(split, r * (1.0 - 0.4 * b), np.nan)
-            second = (off - d.amount * b, r2)
+            seconds.append((off - d.amount * b, r2))
             off = off + d.amount * b
             r = np.where(split, r * (1.0 - 0.4 * b), r)
-    pieces = [(off, r)]
-    if second is not None:
-        pieces.append(second)
-    return pieces
+    return [(off, r), *seconds]
 
 
 def _hole_ellipses(path: Path, region: Region, defects: list[DefectSpec]) -> list[tuple]:

@@ -1,0 +1,204 @@
+// Console harness run by CI (tests/test_bridge_unity.py) with Debian's mono:
+//   1. decodes the golden messages (tests/golden/*.msgpack), prints them as JSON
+//      for the Python side to compare with the golden .json files, and draws
+//      them with XrbridgeOverlay against the UnityEngine stub;
+//   2. feeds truncated and random bytes to the reader: only MsgPackException /
+//      SchemaException may come out;
+//   3. with --url, connects to a running bridge, decodes a live stream through
+//      BridgeClient + MainThreadQueue, drops the connection once (--reconnect)
+//      and checks that the client reconnects and keeps decoding.
+// Output: one JSON object per line on stdout; exit code 0 when every check passed.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Text;
+using System.Threading;
+using UnityEngine;
+using Xrbridge;
+
+public static class Harness
+{
+    static string D(double v) { return v.ToString("R", CultureInfo.InvariantCulture); }
+    static string S(string s) { return s == null ? "null" : "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""; }
+    static string Arr(float[] a)
+    {
+        var sb = new StringBuilder("[");
+        for (int i = 0; i < a.Length; i++) { if (i > 0) sb.Append(','); sb.Append(D(a[i])); }
+        return sb.Append(']').ToString();
+    }
+    static string Opt(double? v) { return v.HasValue ? D(v.Value) : "null"; }
+
+    static string Json(OverlayFrame f)
+    {
+        var sb = new StringBuilder();
+        sb.Append("{\"type\":\"overlay_frame\",\"schema_version\":1");
+        sb.Append(",\"stream_id\":").Append(S(f.StreamId)).Append(",\"seq\":").Append(f.Seq);
+        sb.Append(",\"t_capture\":").Append(D(f.TCapture)).Append(",\"t_emit\":").Append(D(f.TEmit));
+        sb.Append(",\"model\":").Append(S(f.Model)).Append(",\"view\":").Append(S(f.View));
+        if (f.Track == null) sb.Append(",\"track\":null");
+        else
+        {
+            var t = f.Track;
+            sb.Append(",\"track\":{\"car_id\":").Append(t.CarId).Append(",\"x\":").Append(D(t.X))
+              .Append(",\"y\":").Append(D(t.Y)).Append(",\"vx\":").Append(D(t.Vx)).Append(",\"vy\":").Append(D(t.Vy))
+              .Append(",\"t\":").Append(D(t.T)).Append(",\"view\":").Append(S(t.View))
+              .Append(",\"score\":").Append(D(t.Score)).Append('}');
+        }
+        sb.Append(",\"image_score\":").Append(Opt(f.ImageScore)).Append(",\"defects\":[");
+        for (int i = 0; i < f.Defects.Count; i++)
+        {
+            var d = f.Defects[i];
+            if (i > 0) sb.Append(',');
+            sb.Append("{\"defect_id\":").Append(d.DefectId).Append(",\"view\":").Append(S(d.View))
+              .Append(",\"contour_px\":").Append(Arr(d.ContourPx)).Append(",\"contour_uv\":").Append(Arr(d.ContourUv))
+              .Append(",\"bbox_px\":").Append(Arr(d.BboxPx)).Append(",\"centroid_px\":").Append(Arr(d.CentroidPx))
+              .Append(",\"centroid_uv\":").Append(Arr(d.CentroidUv)).Append(",\"area_px\":").Append(D(d.AreaPx))
+              .Append(",\"peak_score\":").Append(D(d.PeakScore)).Append(",\"mean_score\":").Append(D(d.MeanScore))
+              .Append(",\"severity\":").Append(S(d.Severity)).Append(",\"age_frames\":").Append(d.AgeFrames)
+              .Append(",\"confirmed\":").Append(d.Confirmed ? "true" : "false");
+            if (d.Hint == null) sb.Append(",\"hint\":null");
+            else
+            {
+                var h = d.Hint;
+                sb.Append(",\"hint\":{\"location\":").Append(S(h.Location)).Append(",\"angle_deg\":").Append(D(h.AngleDeg))
+                  .Append(",\"distance\":").Append(D(h.Distance)).Append(",\"distance_unit\":").Append(S(h.DistanceUnit))
+                  .Append(",\"moving_dir\":").Append(S(h.MovingDir)).Append(",\"speed\":").Append(D(h.Speed))
+                  .Append(",\"time_to_station_s\":").Append(Opt(h.TimeToStationS)).Append('}');
+            }
+            sb.Append(",\"hits\":").Append(d.Hits).Append(",\"area_mm2\":").Append(Opt(d.AreaMm2)).Append('}');
+        }
+        return sb.Append("]}").ToString();
+    }
+
+    static XrbridgeOverlay NewOverlay()
+    {
+        var go = new GameObject("overlay");
+        var ov = go.AddComponent<XrbridgeOverlay>();
+        ov.UnderbodyAnchor = go.transform;
+        return ov;
+    }
+
+    static int Golden(string dir)
+    {
+        int failures = 0;
+        foreach (var path in Directory.GetFiles(dir, "*.msgpack"))
+        {
+            var bytes = File.ReadAllBytes(path);
+            var f = OverlayFrame.FromMsgPack(bytes);
+            var ov = NewOverlay();
+            ov.Apply(f);
+            int confirmed = 0, hinted = 0;
+            foreach (var d in f.Defects) if (d.Confirmed) { confirmed++; if (d.Hint != null) hinted++; }
+            if (ov.ActiveContours != confirmed || ov.ActiveArrows != hinted) failures++;
+            Console.WriteLine("{\"golden\":" + S(Path.GetFileName(path)) + ",\"contours_drawn\":" + ov.ActiveContours +
+                              ",\"arrows_drawn\":" + ov.ActiveArrows + ",\"frame\":" + Json(f) + "}");
+            // fuzz: every truncation and random corruptions must fail cleanly
+            var rng = new System.Random(7);
+            int cases = 0, unexpected = 0;
+            for (int n = 0; n < bytes.Length; n++) { cases++; unexpected += Expect(bytes, n); }
+            for (int k = 0; k < 500; k++)
+            {
+                var b = (byte[])bytes.Clone();
+                for (int j = 0; j < 1 + rng.Next(4); j++) b[rng.Next(b.Length)] = (byte)rng.Next(256);
+                cases++; unexpected += Expect(b, b.Length, true);
+            }
+            for (int k = 0; k < 200; k++)
+            {
+                var b = new byte[rng.Next(1, 64)];
+                rng.NextBytes(b);
+                cases++; unexpected += Expect(b, b.Length, true);
+            }
+            if (unexpected > 0) failures++;
+            Console.WriteLine("{\"fuzz\":" + S(Path.GetFileName(path)) + ",\"cases\":" + cases + ",\"unexpected\":" + unexpected + "}");
+        }
+        return failures;
+    }
+
+    // 0 when decoding fails with our exceptions (or, for corruptions, succeeds)
+    static int Expect(byte[] data, int count, bool mayDecode = false)
+    {
+        try
+        {
+            var m = MsgPackReader.Decode(data, count) as Dictionary<string, object>;
+            if (m == null) throw new SchemaException("not a map");
+            OverlayFrame.FromMap(m);
+            return mayDecode ? 0 : 1;
+        }
+        catch (MsgPackException) { return 0; }
+        catch (SchemaException) { return 0; }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine("unexpected " + e.GetType().Name + ": " + e.Message);
+            return 1;
+        }
+    }
+
+    static int Live(string url, string token, int frames, bool reconnect, double timeoutS)
+    {
+        var ov = NewOverlay();
+        var client = new BridgeClient(new Uri(url), ov.Dispatcher.Post);
+        client.Token = token;
+        var streams = new HashSet<string>();
+        long maxSeq = -1;
+        int defects = 0, helloCount = 0, mainThreadViolations = 0;
+        int mainThread = Thread.CurrentThread.ManagedThreadId;
+        client.OverlayReceived += f =>
+        {
+            if (Thread.CurrentThread.ManagedThreadId != mainThread) mainThreadViolations++;
+            ov.Apply(f);
+            streams.Add(f.StreamId);
+            maxSeq = Math.Max(maxSeq, f.Seq);
+            defects += f.Defects.Count;
+        };
+        client.HelloReceived += h => helloCount++;
+        client.ErrorReceived += (c, m) => Console.Error.WriteLine("server error " + c + ": " + m);
+        client.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutS);
+        bool aborted = false;
+        int target = reconnect ? 2 * frames : frames;
+        while (DateTime.UtcNow < deadline && ov.FramesApplied < target)
+        {
+            ov.Dispatcher.Drain();   // the "Update()" of this console player
+            if (reconnect && !aborted && ov.FramesApplied >= frames) { client.AbortConnection(); aborted = true; }
+            Thread.Sleep(5);
+        }
+        ov.Dispatcher.Drain();
+        client.Dispose();
+        bool ok = ov.FramesApplied >= target && client.DecodeErrors == 0 && mainThreadViolations == 0
+                  && (!reconnect || client.Reconnects >= 1);
+        var sl = new List<string>();
+        foreach (var s in streams) sl.Add(S(s));
+        Console.WriteLine("{\"live\":{\"overlays\":" + ov.FramesApplied + ",\"reconnects\":" + client.Reconnects +
+                          ",\"decode_errors\":" + client.DecodeErrors + ",\"hellos\":" + helloCount +
+                          ",\"streams\":[" + string.Join(",", sl.ToArray()) + "],\"max_seq\":" + maxSeq +
+                          ",\"defects\":" + defects + ",\"main_thread_violations\":" + mainThreadViolations +
+                          ",\"ok\":" + (ok ? "true" : "false") + "}}");
+        return ok ? 0 : 1;
+    }
+
+    public static int Main(string[] args)
+    {
+        string golden = null, url = null, token = "";
+        int frames = 20;
+        bool reconnect = false;
+        double timeout = 60;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--golden": golden = args[++i]; break;
+                case "--url": url = args[++i]; break;
+                case "--token": token = args[++i]; break;
+                case "--frames": frames = int.Parse(args[++i]); break;
+                case "--timeout": timeout = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--reconnect": reconnect = true; break;
+                default: Console.Error.WriteLine("unknown argument " + args[i]); return 2;
+            }
+        }
+        int failures = 0;
+        if (golden != null) failures += Golden(golden);
+        if (url != null) failures += Live(url, token, frames, reconnect, timeout);
+        return failures == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,113 @@
+"""Builds a stream's :class:`~xrbridge.pipeline.StreamPipeline` from names.
+
+Templates come from a folder with ``templates/<view>.png`` +
+``templates/views.json`` (default: the embedded line scene,
+``xrbridge.sim.embedded_line_dir()``); models come from the
+:class:`~xrbridge.bridge.registry.ModelRegistry` by name. Only the views that
+have both a template and a model are matched.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from xrbridge.bridge.registry import ModelRegistry
+from xrbridge.core.regions import pixel_threshold
+from xrbridge.errors import TemplateError
+
+
+def default_scene_dir() -> Path:
+    """The embedded line scene (video, templates, ROI masks)."""
+    from xrbridge.sim import embedded_line_dir
+
+    return Path(embedded_line_dir())
+
+
+def load_view_templates(scene_dir: Path | None) -> list[Any]:
+    """ViewTemplate values from ``scene_dir/templates`` (or ``scene_dir`` itself)."""
+    from xrbridge.core.matching import templates_from_arrays
+    from xrbridge.extract import load_templates
+
+    root = Path(scene_dir) if scene_dir is not None else default_scene_dir()
+    folder = root / "templates" if (root / "templates").is_dir() else root
+    if not (folder / "views.json").is_file():
+        raise TemplateError(f"no templates in {folder} (expected <view>.png files and views.json)")
+    images, views = load_templates(folder)
+    return templates_from_arrays(images, views)
+
+
+class TimedPipeline:
+    """A StreamPipeline that also reports the model's share of the last ``process`` call.
+
+    ``model_seconds``: time spent inside the model callables during the last
+    call (0 when the frame had no view to infer). One stream's worker calls
+    ``process`` serially, so plain attributes are enough.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.model_seconds = 0.0
+        self.records_closed = 0
+        self.on_records: Any = None
+        self._acc = 0.0
+
+    def timed(self, fn: Any) -> Any:
+        def call(crop: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(crop)
+            finally:
+                self._acc += time.perf_counter() - t0
+
+        return call
+
+    def process(self, frame: Any) -> Any:
+        self._acc = 0.0
+        try:
+            return self.pipeline.process(frame)
+        finally:
+            self.model_seconds = self._acc
+            self._bound_memory()
+
+    def _bound_memory(self) -> None:
+        """Keep a long-running stream's memory flat.
+
+        The extractor keeps a peak-visibility crop per car and view (for the
+        offline ``extract`` command) and the pipeline an inspection record per
+        car that left; a service running for days must not keep them. Crops of
+        cars no longer tracked are dropped; records are handed to
+        ``on_records`` (default: counted and dropped).
+        """
+        p = self.pipeline
+        ex = getattr(p, "extractor", None)
+        peaks = getattr(ex, "_peaks", None)
+        if isinstance(peaks, dict) and peaks:
+            live = {tr.car_id for tr in ex.tracker.tracks}  # type: ignore[union-attr]
+            for key in [k for k in peaks if k[0] not in live]:
+                del peaks[key]
+        if hasattr(p, "pop_records"):
+            recs = p.pop_records()
+            self.records_closed += len(recs)
+            if self.on_records is not None and recs:
+                self.on_records(recs)
+
+
+def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
+                   stream_id: str, threads: int | None = 1) -> Any:
+    """A fresh StreamPipeline for ``stream_id`` running the model set ``model``."""
+    from xrbridge.pipeline import PipelineConfig, StreamPipeline
+
+    models = registry.load(model, threads=threads)
+    templates = [t for t in load_view_templates(scene_dir) if t.view in models]
+    if not templates:
+        raise TemplateError(
+            f"model {model!r} covers views {sorted(models)}, but no template of those views was found"
+        )
+    timed = TimedPipeline(None)
+    fns = {v: timed.timed(m.predict) for v, m in models.items()}
+    thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
+    config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)
+    timed.pipeline = StreamPipeline(templates, fns, config)
+    return timed
