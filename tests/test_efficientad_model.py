@@ -92,7 +92,7 @@ def test_fusion_and_input_grid() -> None:
     big = amap.to_input_grid(fused, (64, 64))
     assert tuple(big.shape) == (1, 1, 64, 64)
     assert float(big[0, 0, 32, 32]) == pytest.approx(0.1)  # inside the described region
-    assert float(big[0, 0, 0, 0]) == pytest.approx(0.0)  # the padded border
+    assert float(big[0, 0, 0, 0]) == pytest.approx(0.1)  # the border repeats the edge
 
 
 def test_hard_feature_loss_keeps_only_the_top_permille() -> None:

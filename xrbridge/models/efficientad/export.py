@@ -38,9 +38,7 @@ class EfficientADRaw(nn.Module):
     """(1, 3, H, W) normalised image -> ((1, 1, H, W) smoothed raw map, (1,) raw score).
 
     The score is the map's maximum over the pixels the PDN describes (not the
-    zero border ``anomaly_map.to_input_grid`` adds: a good image's map lies
-    below 0 almost everywhere, and the border would tie every good image at 0)
-    and inside the ROI when there is one.
+    border ``anomaly_map.to_input_grid`` adds) and inside the ROI when there is one.
 
     Args:
         model: trained EfficientAD networks with fitted statistics and quantiles.
