@@ -309,6 +309,7 @@ class StreamPipeline:
 
     def _finish(self, car_id: int) -> None:
         log = self._cars.pop(car_id)
+        self.extractor.forget(car_id)  # a stream runs for days: keep no crops of cars gone
         confirmed = self.stabilizer.finish_car(car_id)
         views = []
         for v in self._templates:

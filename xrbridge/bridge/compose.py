@@ -74,19 +74,11 @@ class TimedPipeline:
     def _bound_memory(self) -> None:
         """Keep a long-running stream's memory flat.
 
-        The extractor keeps a peak-visibility crop per car and view (for the
-        offline ``extract`` command) and the pipeline an inspection record per
-        car that left; a service running for days must not keep them. Crops of
-        cars no longer tracked are dropped; records are handed to
-        ``on_records`` (default: counted and dropped).
+        The pipeline drops the extractor's crops of cars that left by itself;
+        its inspection records of those cars are handed to ``on_records``
+        (default: counted and dropped).
         """
         p = self.pipeline
-        ex = getattr(p, "extractor", None)
-        peaks = getattr(ex, "_peaks", None)
-        if isinstance(peaks, dict) and peaks:
-            live = {tr.car_id for tr in ex.tracker.tracks}  # type: ignore[union-attr]
-            for key in [k for k in peaks if k[0] not in live]:
-                del peaks[key]
         if hasattr(p, "pop_records"):
             recs = p.pop_records()
             self.records_closed += len(recs)

@@ -257,6 +257,11 @@ class Extractor:
             crop = frame[y0 : y0 + mt.height, x0 : x0 + mt.width].copy()
             self._peaks[key] = Peak(car_id, mt.view, index, float(t), mt.score, mt.x, mt.y, d, crop)
 
+    def forget(self, car_id: int) -> None:
+        """Drop the peak crops kept for ``car_id`` (a streaming caller whose car left)."""
+        for key in [k for k in self._peaks if k[0] == car_id]:
+            del self._peaks[key]
+
     def peaks(self) -> list[Peak]:
         """Peak-visibility crops so far, sorted by car id then view order."""
         order = {v: i for i, v in enumerate(self.matcher.views)}
