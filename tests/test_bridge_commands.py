@@ -41,8 +41,9 @@ def car_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_replay_writes_every_frame_as_an_overlay(car_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "overlays.jsonl"
+    db = tmp_path / "records.db"
     r = _xr("replay", str(car_clip), "--out", str(out), "--models-dir", str(models_dir()),
-            "--templates", str(scene_dir()))
+            "--templates", str(scene_dir()), "--records-db", str(db))
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     st = summary["streams"][0]
@@ -53,6 +54,14 @@ def test_replay_writes_every_frame_as_an_overlay(car_clip: Path, tmp_path: Path)
     assert [o.seq for o in overlays] == list(range(45))
     assert sum(o.track is not None for o in overlays) >= 10
     assert summary["cars"] >= 1
+    # every car the stream saw leaves one inspection record in SQLite (cars still
+    # in view when the video ends included)
+    from xrbridge.records import RecordStore
+
+    with RecordStore(db) as store:
+        recs = store.query()
+    assert len(recs) == summary["cars"]
+    assert {r.stream_id for r in recs} == {st["stream"]} and all(r.views for r in recs)
 
 
 @pytest.mark.parametrize(

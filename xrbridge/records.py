@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -113,8 +114,12 @@ class RecordStore:
 
     def __init__(self, path: str | Path = DEFAULT_DB) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+            # One connection shared by the bridge's inference threads, serialised by _lock.
+            self._db = sqlite3.connect(
+                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a process
             # crash (the OS holds the log); only a power loss may lose the last ones.
@@ -136,10 +141,18 @@ class RecordStore:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add(self, record: InspectionRecord) -> int:
-        """Write one record in its own transaction; returns its id once committed."""
+        """Write one record in its own transaction; returns its id once committed.
+
+        Safe to call from several threads (calls are serialised).
+        """
+        with self._lock:
+            return self._add(record)
+
+    def _add(self, record: InspectionRecord) -> int:
         views = json.dumps([asdict(v) for v in record.views], separators=(",", ":"))
         at = record.recorded_at or time.time()
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,21 @@ from xrbridge.bridge.sources import CameraSource, PushSource, VideoSource, parse
 from xrbridge.errors import UsageError
 
 
-def pipeline_factory(settings: Settings, registry: ModelRegistry) -> ProcessorFactory:
-    """Builds one StreamPipeline per (stream, model) from the templates and the registry."""
+def pipeline_factory(settings: Settings, registry: ModelRegistry,
+                     on_records: Callable[[list[Any]], None] | None = None) -> ProcessorFactory:
+    """Builds one StreamPipeline per (stream, model) from the templates and the registry.
+
+    ``on_records`` receives the inspection records of the cars that left (in an
+    inference thread).
+    """
     from xrbridge.bridge.compose import build_pipeline
 
     templates = Path(settings.templates) if settings.templates else None
 
     def factory(stream_id: str, model: str) -> Any:
-        return build_pipeline(templates, registry, model, stream_id=stream_id, threads=settings.threads)
+        p = build_pipeline(templates, registry, model, stream_id=stream_id, threads=settings.threads)
+        p.on_records = on_records
+        return p
 
     return factory
 
@@ -52,8 +60,14 @@ class Bridge:
         self.registry = ModelRegistry(Path(settings.models_dir))
         self.model = self.registry.check(settings.model) if settings.model else self.registry.default()
         self.metrics = BridgeMetrics()
+        self.records: Any = None
+        if settings.records_db and factory is None:
+            from xrbridge.records import RecordStore
+
+            self.records = RecordStore(settings.records_db)
         self.executor = ThreadPoolExecutor(max_workers=settings.workers + 1, thread_name_prefix="xrbridge")
-        self.hub = Hub(factory or pipeline_factory(settings, self.registry), self.registry.names,
+        on_records = self._store_records if self.records is not None else None
+        self.hub = Hub(factory or pipeline_factory(settings, self.registry, on_records), self.registry.names,
                        self.executor, self.metrics, video_quality=settings.video_quality)
         for spec in settings.sources:
             try:
@@ -99,6 +113,17 @@ class Bridge:
         if self.grpc is not None:
             await self.grpc.stop(0.5)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.records is not None:
+            self.records.close()
+
+    def _store_records(self, records: list[Any]) -> None:
+        """Commit the records of cars that left; a database failure is counted, never fatal."""
+        from xrbridge.errors import RecordError
+
+        try:
+            self.records.add_many(records)
+        except RecordError:
+            self.metrics.errors.inc("records")
 
     @property
     def urls(self) -> dict[str, str]:

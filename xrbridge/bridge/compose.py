@@ -71,6 +71,17 @@ class TimedPipeline:
             self.model_seconds = self._acc
             self._bound_memory()
 
+    def finish(self) -> None:
+        """End of the stream: the cars still tracked get their records too."""
+        close = getattr(self.pipeline, "close", None)
+        if close is not None:
+            self._hand_over(close())
+
+    def _hand_over(self, recs: list[Any]) -> None:
+        self.records_closed += len(recs)
+        if self.on_records is not None and recs:
+            self.on_records(recs)
+
     def _bound_memory(self) -> None:
         """Keep a long-running stream's memory flat.
 
@@ -80,10 +91,7 @@ class TimedPipeline:
         """
         p = self.pipeline
         if hasattr(p, "pop_records"):
-            recs = p.pop_records()
-            self.records_closed += len(recs)
-            if self.on_records is not None and recs:
-                self.on_records(recs)
+            self._hand_over(p.pop_records())
 
 
 def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,

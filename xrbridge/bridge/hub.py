@@ -247,6 +247,9 @@ class Stream:
         try:
             await self._feed()
             await worker
+            finish = getattr(self.processor, "finish", None)
+            if finish is not None:
+                await asyncio.get_running_loop().run_in_executor(self.hub.executor, finish)
         finally:
             worker.cancel()
             self.done.set()

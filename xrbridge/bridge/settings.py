@@ -53,6 +53,7 @@ class Settings:
     heartbeat_s: float = _f(5.0, "seconds between heartbeat messages (and WebSocket pings)", kind=float)
     workers: int = _f(2, "inference threads", kind=int)
     threads: int = _f(1, "ONNX Runtime intra-op threads per model", kind=int)
+    records_db: str = _f("xrbridge.db", "SQLite file for the inspection records, one per car (empty: none kept)")
     video_quality: int = _f(70, "JPEG quality of the viewer's video preview", kind=int)
 
     def __post_init__(self) -> None:
