@@ -178,3 +178,45 @@ def test_two_level_coreset_covers_every_cluster() -> None:
     pts = np.concatenate([c + rng.normal(0, 1, (500, 8)) for c in centres]).astype(np.float32)
     sel = greedy_coreset(torch.from_numpy(pts), 4, proj_dim=8, seed=0, groups=8)
     assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
+
+
+def test_topk_score_with_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
+    """--image-score topk --position-norm 1: z-scored top-k mean, same in ONNX Runtime and torch."""
+    out = tmp_path / "topk"
+    code = cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
+                     "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
+                     "--image-score", "topk", "--topk", "5", "--position-norm", "1",
+                     "--holdout", "0.25", "--quiet"])
+    assert code == 0
+    m = load_manifest(out)
+    assert m["patchcore"]["image_score"] == "topk" and m["patchcore"]["topk"] == 5
+    assert m["training"]["position_norm"] is True and m["training"]["position_norm_images"] == 3
+    model = OnnxModel(out, threads=1)
+    import cv2
+
+    good, bad = [], []
+    for item in load_category(data).test:
+        _, score = model.predict(cv2.imread(str(item.path)))
+        (good if item.defect == "good" else bad).append(score)
+    assert min(bad) > max(good)
+
+
+def test_bank_scorer_topk_and_position_stats() -> None:
+    """The image score is the mean of the k highest z-scored patches, inside the ROI only."""
+    from xrbridge.models.patchcore.anomaly_map import BankScorer
+
+    torch.manual_seed(0)
+    bank = torch.zeros(4, 2)
+    bank[1:, 0] = torch.tensor([10.0, 20.0, 30.0])
+    support = torch.arange(4)[:, None]
+    feats = torch.zeros(1, 2, 2, 2)
+    feats[0, 1] = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # distance to bank entry 0 = 1..4
+    valid = torch.tensor([1.0, 1.0, 1.0, 0.0])              # the 4.0 patch is outside the ROI
+    sc = BankScorer(bank, support, (16, 16), 1.0, valid, image_score="topk", topk=2)
+    _, score = sc(feats)
+    assert float(score[0]) == pytest.approx(2.5)            # mean(3, 2); 4 is masked out
+    sc.set_position_stats(torch.tensor([0.0, 0.0, 3.0, 0.0]), torch.tensor([1.0, 1.0, 0.5, 1.0]))
+    _, score = sc(feats)
+    assert float(score[0]) == pytest.approx(1.5)            # z = (1, 2, 0): mean(2, 1)
+    with pytest.raises(ValueError, match="image_score"):
+        BankScorer(bank, support, (4, 4), 1.0, image_score="mean")

@@ -45,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 2048)")
     g.add_argument("--proj-dim", type=int, default=None, help="PCA dims, 0 = none (default 128)")
     g.add_argument("--layers", default=None, help="backbone stages (default s8,s16)")
+    g.add_argument("--image-score", choices=("eq4", "topk"), default=None,
+                   help="image score: eq. 4 on the top patch (default) or mean of the top-k patches")
+    g.add_argument("--topk", type=int, default=None, help="patches averaged by --image-score topk (10)")
+    g.add_argument("--position-norm", type=int, choices=(0, 1), default=None,
+                   help="1 = z-score patch scores per position on held-out good images (default 0)")
     g = p.add_argument_group("efficientad-s / efficientad-m")
     g.add_argument("--distil-steps", type=int, default=None,
                    help="teacher distillation steps (default 60; the paper: 60,000 on ImageNet)")
@@ -65,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device visible to torch")
     opts = {"coreset_ratio": args.coreset_ratio, "max_bank": args.max_bank,
-            "proj_dim": args.proj_dim, "layers": args.layers,
+            "proj_dim": args.proj_dim, "layers": args.layers, "image_score": args.image_score,
+            "topk": args.topk, "position_norm": args.position_norm,
             "distil_steps": args.distil_steps, "student_crop": args.student_crop}
     cfg = TrainConfig(
         model=args.model, data=args.data, out=args.out, roi=args.roi, backbone=args.backbone,

@@ -91,6 +91,9 @@ class Trainer(Protocol):
         """Model-specific manifest keys (e.g. {"patchcore": {...}})."""
         ...
 
+    # Optional: ``adapt(ctx) -> dict`` where ``ctx.images`` are the held-out images;
+    # called before calibration, to fit statistics of good images the model did not
+    # learn from (PatchCore: per-position score normalisation).
     # Optional: ``refit(ctx) -> dict`` where ``ctx.images`` are the held-out images;
     # called after calibration to learn from them too (see :func:`train`).
 
@@ -185,6 +188,9 @@ def train(config: TrainConfig) -> TrainResult:
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     info = trainer.fit(FitContext(fit_x, roi, config))
+    adapt = getattr(trainer, "adapt", None)
+    if callable(adapt):
+        info = {**info, **adapt(FitContext(hold_x, roi, config))}
     t_fit = time.perf_counter() - t0
     raw = trainer.raw_module()
 

@@ -14,6 +14,12 @@ Options (``TrainConfig.options`` / ``xrbridge train`` flags):
   selection is two-level (see :mod:`.coreset`); 0 = always single-level (exact greedy).
 - ``refit`` (default 1): after calibration on the held-out good images, rebuild the bank
   from all good images (fit + held-out); 0 keeps the bank of the fit images only.
+- ``image_score`` (default "eq4", the paper's eq. 4 on the highest patch score) or
+  "topk": mean of the ``topk`` (default 10) highest patch scores.
+- ``position_norm`` (default 0): 1 = z-score each patch score with the mean and spread
+  (3x3-smoothed) of its grid position on the held-out good images before the image score
+  is taken (the map keeps raw distances). Helps where parts of the frame are always a
+  little unusual: magnetic_tile image AUROC 0.931 -> 0.940 with "topk".
 - ``layers`` (default "s8,s16"), ``k`` (eq. 4 neighbourhood, default 3),
   ``sigma`` (Gaussian smoothing at 256 px, scaled with the image height; default 4).
 """
@@ -30,7 +36,7 @@ from tqdm import tqdm
 from xrbridge.errors import UsageError
 from xrbridge.models.backbones import STAGE_NAMES
 from xrbridge.models.framework import FitContext, TrainConfig
-from xrbridge.models.patchcore.anomaly_map import BankScorer
+from xrbridge.models.patchcore.anomaly_map import IMAGE_SCORES, BankScorer
 from xrbridge.models.patchcore.coreset import greedy_coreset
 from xrbridge.models.patchcore.export import PatchCoreRaw
 from xrbridge.models.patchcore.model import PatchFeatures
@@ -39,7 +45,7 @@ from xrbridge.names import check_name
 DEFAULTS: dict[str, Any] = {
     "coreset_ratio": 0.03, "max_bank": 2048, "proj_dim": 128, "layers": "s8,s16",
     "k": 3, "sigma": 4.0, "coreset_proj_dim": 64, "coreset_group_size": 25000, "batch": 8,
-    "refit": 1,
+    "refit": 1, "image_score": "eq4", "topk": 10, "position_norm": 0,
 }
 
 
@@ -58,6 +64,10 @@ class PatchCoreTrainer:
         self.layers = tuple(s.strip() for s in str(opts["layers"]).split(",") if s.strip())
         for s in self.layers:
             check_name("stage", s, STAGE_NAMES)
+        if opts["image_score"] not in IMAGE_SCORES:
+            raise UsageError(f"unknown image score {opts['image_score']!r}; valid: {', '.join(IMAGE_SCORES)}")
+        if int(opts["topk"]) < 1:
+            raise UsageError(f"topk must be >= 1, got {opts['topk']}")
         ratio = float(opts["coreset_ratio"])
         if not 0.0 < ratio <= 1.0:
             raise UsageError(f"coreset ratio must be in (0, 1], got {ratio}")
@@ -66,6 +76,7 @@ class PatchCoreTrainer:
         self._feats: torch.Tensor | None = None
         self._pca_mc: tuple[torch.Tensor, torch.Tensor] | None = None
         self._info: dict[str, Any] = {}
+        self._pos_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _extract(self, images: np.ndarray) -> torch.Tensor:
         """(N,3,H,W) -> (N*P, C) raw aggregated patch features (CPU float32)."""
@@ -92,6 +103,26 @@ class PatchCoreTrainer:
             feats = (feats - self._pca_mc[0]) @ self._pca_mc[1].t()
         self._feats = feats
         return self._build(ctx, feats, t_feat, t0, c_bank)
+
+    def adapt(self, ctx: FitContext) -> dict[str, Any]:
+        """Per-position statistics of the held-out good images' patch scores (``position_norm``)."""
+        if not int(self.opts["position_norm"]) or self._raw is None:
+            return {"position_norm": False}
+        scorer = self._raw.scorer
+        rows = []
+        with torch.inference_mode():
+            for i in range(len(ctx.images)):
+                f = self.features(torch.from_numpy(ctx.images[i : i + 1]).to(self.config.device))
+                rows.append(scorer.patch_scores(f)[1].cpu())
+                grid = f.shape[-2:]
+        s = torch.stack(rows)                                           # (N, P)
+        mean, std = _smooth(s.mean(0), grid), _smooth(s.std(0) if len(s) > 1 else torch.zeros_like(s[0]), grid)
+        # floor: a tenth of the average spread (or of the mean score when N = 1)
+        floor = 0.1 * float(std.mean()) if float(std.mean()) > 0 else 0.1 * float(mean.mean())
+        scale = std + max(floor, 1e-6)
+        self._pos_stats = (mean, scale)
+        scorer.set_position_stats(mean, scale)
+        return {"position_norm": True, "position_norm_images": len(s)}
 
     def refit(self, ctx: FitContext) -> dict[str, Any]:
         """Rebuild the bank from the fit images plus ``ctx.images`` (the held-out ones)."""
@@ -133,7 +164,10 @@ class PatchCoreTrainer:
                            interpolation=cv2.INTER_AREA) > 0
             )
         sigma = float(self.opts["sigma"]) * h / 256.0
-        scorer = BankScorer(bank, support, (h, w), sigma, valid)
+        scorer = BankScorer(bank, support, (h, w), sigma, valid, str(self.opts["image_score"]),
+                            int(self.opts["topk"]))
+        if self._pos_stats is not None:  # refit keeps the statistics taken with the fit bank
+            scorer.set_position_stats(*self._pos_stats)
         self._raw = PatchCoreRaw(self.features, scorer).to(self.config.device).eval()
         self._info = {
             "patches": len(feats), "bank_size": n, "feature_dim": int(bank.shape[1]),
@@ -162,6 +196,13 @@ def _pca(feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000) -> tupl
     _, vecs = torch.linalg.eigh(cov)
     comps = vecs[:, -dim:].flip(1).t()
     return mean.float().numpy(), comps.float().numpy()
+
+
+def _smooth(v: torch.Tensor, grid: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """(P,) per-position values -> (P,) 3x3-averaged on the (h, w) grid (edges: valid cells only)."""
+    h, w = int(grid[0]), int(grid[1])
+    m = torch.nn.functional.avg_pool2d(v.reshape(1, 1, h, w), 3, 1, 1, count_include_pad=False)
+    return m.reshape(-1)
 
 
 def _knn_table(bank: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
