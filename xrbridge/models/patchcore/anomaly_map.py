@@ -30,7 +30,6 @@ from torch import nn
 
 from xrbridge.models.patchcore.model import GaussianBlur
 
-
 #: Image-score aggregations: the paper's eq. 4, or the mean of the k highest patch scores.
 IMAGE_SCORES = ("eq4", "topk")
 
