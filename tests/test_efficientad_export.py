@@ -202,3 +202,31 @@ def test_cli_rejects_bad_crop(category: Path, tmp_path: Path, capsys: pytest.Cap
                  str(tmp_path / "m"), "--student-crop", "50"])  # fmt: skip
     assert code == 2
     assert "student_crop must be 0 or a multiple of 4" in capsys.readouterr().err
+
+
+def test_cli_quantize_writes_int8_copy_and_refuses_others(
+    trained: tuple[Path, dict, torch.nn.Module], category: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import json
+
+    from xrbridge.cli import main
+
+    out, _, _ = trained
+    code = main(["quantize", "--model", str(out), "--data", str(category),
+                 "--out", str(tmp_path / "q8"), "--images", "4"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "efficientad-s" and "4 good" in summary["quantization"]["calibration_images"]
+    _, score = OnnxModel(tmp_path / "q8", threads=1).run(np.zeros((1, 3, SIZE, SIZE), np.float32))
+    assert 0.0 <= score <= 1.0
+    # the float model stays where it is: --out == --model is refused
+    assert main(["quantize", "--model", str(out), "--data", str(category), "--out", str(out)]) == 2
+    assert "--out must differ" in capsys.readouterr().err
+    # a model kind without an int8 path: named in the error
+    manifest = json.loads((out / "manifest.json").read_text())
+    other = tmp_path / "pc"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({**manifest, "model": "patchcore"}))
+    assert main(["quantize", "--model", str(other), "--data", str(category), "--out", str(tmp_path / "x")]) == 2
+    assert "'patchcore'" in capsys.readouterr().err

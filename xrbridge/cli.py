@@ -29,6 +29,7 @@ VERBS = (
     "eval",
     "compare",
     "bench",
+    "quantize",
     "records",
     "replay",
     "serve",
