@@ -75,6 +75,7 @@ class PatchCoreTrainer:
         self._raw: PatchCoreRaw | None = None
         self._feats: torch.Tensor | None = None
         self._pca_mc: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._hold_feats: torch.Tensor | None = None
         self._info: dict[str, Any] = {}
         self._pos_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -100,21 +101,31 @@ class PatchCoreTrainer:
             mean, comps = _pca(feats, dim, self.config.seed)
             self.features.set_projection(mean, comps)
             self._pca_mc = (torch.from_numpy(mean), torch.from_numpy(comps))
-            feats = (feats - self._pca_mc[0]) @ self._pca_mc[1].t()
+            feats = self._project(feats)
         self._feats = feats
         return self._build(ctx, feats, t_feat, t0, c_bank)
+
+    def _project(self, feats: torch.Tensor) -> torch.Tensor:
+        """(N, C) raw patch features -> (N, D) with the fitted PCA (unchanged without one)."""
+        if self._pca_mc is None:
+            return feats
+        return (feats - self._pca_mc[0]) @ self._pca_mc[1].t()
 
     def adapt(self, ctx: FitContext) -> dict[str, Any]:
         """Per-position statistics of the held-out good images' patch scores (``position_norm``)."""
         if not int(self.opts["position_norm"]) or self._raw is None:
             return {"position_norm": False}
         scorer = self._raw.scorer
+        # Projected held-out features, kept for refit() (which would extract them again).
+        self._hold_feats = self._project(self._extract(ctx.images))
+        h, w = ctx.images.shape[-2:]
+        grid = (h // self.features.stride, w // self.features.stride)
+        per_image = self._hold_feats.reshape(len(ctx.images), grid[0] * grid[1], -1)
         rows = []
         with torch.inference_mode():
-            for i in range(len(ctx.images)):
-                f = self.features(torch.from_numpy(ctx.images[i : i + 1]).to(self.config.device))
+            for q in per_image:                                         # (P, D) -> (1, D, h, w)
+                f = q.t().reshape(1, -1, *grid).to(self.config.device)
                 rows.append(scorer.patch_scores(f)[1].cpu())
-                grid = f.shape[-2:]
         s = torch.stack(rows)                                           # (N, P)
         mean, std = _smooth(s.mean(0), grid), _smooth(s.std(0) if len(s) > 1 else torch.zeros_like(s[0]), grid)
         # floor: a tenth of the average spread (or of the mean score when N = 1)
@@ -129,13 +140,11 @@ class PatchCoreTrainer:
         if not int(self.opts["refit"]) or self._feats is None:
             return {"refit": False}
         t0 = time.perf_counter()
-        extra = self._extract(ctx.images)
+        extra = self._hold_feats if self._hold_feats is not None else self._project(self._extract(ctx.images))
         t_feat = time.perf_counter() - t0
         t0, c_bank = time.perf_counter(), time.process_time()
-        if self._pca_mc is not None:
-            extra = (extra - self._pca_mc[0]) @ self._pca_mc[1].t()
         feats = torch.cat([self._feats, extra])
-        self._feats = None
+        self._feats = self._hold_feats = None
         calib_bank = self._info.get("bank_size")
         info = self._build(ctx, feats, t_feat, t0, c_bank)
         return {**info, "refit": True, "calibration_bank_size": calib_bank}
