@@ -180,17 +180,18 @@ def test_two_level_coreset_covers_every_cluster() -> None:
     assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
 
 
-def test_topk_score_with_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
-    """--image-score topk --position-norm 1: z-scored top-k mean, same in ONNX Runtime and torch."""
-    out = tmp_path / "topk"
+def test_eq4_score_without_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
+    """--image-score eq4 --position-norm 0 (the paper's score): same in ONNX Runtime and torch."""
+    out = tmp_path / "eq4"
     code = cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
                      "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
-                     "--image-score", "topk", "--topk", "5", "--position-norm", "1",
+                     "--image-score", "eq4", "--position-norm", "0",
                      "--holdout", "0.25", "--quiet"])
     assert code == 0
     m = load_manifest(out)
-    assert m["patchcore"]["image_score"] == "topk" and m["patchcore"]["topk"] == 5
-    assert m["training"]["position_norm"] is True and m["training"]["position_norm_images"] == 3
+    assert m["patchcore"]["image_score"] == "eq4" and m["patchcore"]["position_norm"] == 0
+    assert m["training"]["position_norm"] is False
+    assert m["training"]["onnx_max_abs_diff"] < 1e-4
     model = OnnxModel(out, threads=1)
     import cv2
 
@@ -199,6 +200,37 @@ def test_topk_score_with_position_norm_trains_exports_and_agrees(data: Path, tmp
         _, score = model.predict(cv2.imread(str(item.path)))
         (good if item.defect == "good" else bad).append(score)
     assert min(bad) > max(good)
+
+
+def test_search_budget_trades_dims_for_bank_entries() -> None:
+    """A bank the budget cannot hold at proj_dim gets fewer PCA dims (multiple of 8, >= 16)."""
+    from xrbridge.models.patchcore.train import DEFAULTS, _budget_dim
+
+    opts = dict(DEFAULTS)                                   # 3 %, cap 8192, 128 dims, 8192 x 64
+    assert _budget_dim(54 * 1024, opts) == 128              # mpdd: 1,659 entries x 128 fit
+    assert _budget_dim(700_000, opts) == 64                 # magnetic_tile: 8,192 entries
+    assert _budget_dim(126 * 1280, opts) == 104             # sim view: 4,838 entries, 108 -> 104
+    assert _budget_dim(10_000_000, {**opts, "max_bank": 10**6}) == 16   # floor
+    assert _budget_dim(700_000, {**opts, "search_budget": 0}) == 128    # no budget
+    assert _budget_dim(700_000, {**opts, "proj_dim": 0}) == 0           # no PCA: untouched
+
+
+def test_position_stats_shrink_towards_the_pooled_ones() -> None:
+    """Few held-out images: per-position spread is pulled towards the pooled spread."""
+    from xrbridge.models.patchcore.train import _position_stats
+
+    g = torch.Generator().manual_seed(0)
+    s = 5.0 + torch.randn(4, 16, generator=g)               # 4 images, 4x4 grid
+    s[:, 0] = 5.0 + torch.tensor([0.0, 0.0, 0.0, 0.001])    # position 0: nearly constant
+    m0, sc0 = _position_stats(s, (4, 4), prior=0.0)
+    m30, sc30 = _position_stats(s, (4, 4), prior=30.0)
+    pooled_sd = float(s.std())
+    # without a prior the smoothed per-position scales vary; with it they sit near the pooled one
+    assert float(sc0.std()) > float(sc30.std())
+    assert abs(float(sc30.mean()) - 1.1 * pooled_sd) < 0.3 * pooled_sd
+    w = 4 / 34
+    assert torch.allclose(m30, w * m0 + (1 - w) * s.mean(), atol=1e-5)
+    assert bool((sc30 > 0).all()) and bool((sc0 > 0).all())
 
 
 def test_bank_scorer_topk_and_position_stats() -> None:

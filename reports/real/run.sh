@@ -17,11 +17,8 @@ mkdir -p "$OUT/logs"
 
 train_args() {  # per-model (and per-category) training settings used for reports/real
   case "$1" in
-    patchcore)
-      # magnetic_tile: 761 train images = ~700k patches; 1 % coreset takes hours of greedy
-      # selection on the shared 2-core CPU, 0.1 % (~700 patches in the bank) a few minutes.
-      if [ "$2" = magnetic_tile ]; then echo "--image-size 256 --coreset-ratio 0.001"
-      else echo "--image-size 256"; fi ;;
+    patchcore)  # the defaults (coreset 3 %, bank <= 8,192, search budget, top-k, position norm)
+      echo "--image-size 256" ;;
     efficientad-s|efficientad-m)  # short schedules: the shared 2-core CPU, see README.md
       echo "--image-size 256 --steps ${EFFAD_STEPS:-100} --distil-steps ${EFFAD_DISTIL:-20}" ;;
     *) echo "" ;;

@@ -42,14 +42,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="validation folder with test/<defect>/ + ground_truth/ for thresholds")
     g = p.add_argument_group("patchcore")
     g.add_argument("--coreset-ratio", type=float, default=None, help="bank fraction (default 0.03)")
-    g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 2048)")
+    g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 8192)")
     g.add_argument("--proj-dim", type=int, default=None, help="PCA dims, 0 = none (default 128)")
+    g.add_argument("--search-budget", type=int, default=None,
+                   help="max bank entries x dims; fewer PCA dims for a larger bank (default 524288)")
     g.add_argument("--layers", default=None, help="backbone stages (default s8,s16)")
     g.add_argument("--image-score", choices=("eq4", "topk"), default=None,
-                   help="image score: eq. 4 on the top patch (default) or mean of the top-k patches")
+                   help="image score: mean of the top-k patches (default) or eq. 4 on the top patch")
     g.add_argument("--topk", type=int, default=None, help="patches averaged by --image-score topk (10)")
     g.add_argument("--position-norm", type=int, choices=(0, 1), default=None,
-                   help="1 = z-score patch scores per position on held-out good images (default 0)")
+                   help="1 = z-score patch scores per position on held-out good images (default 1)")
+    g.add_argument("--position-prior", type=float, default=None,
+                   help="weight of the pooled statistics against N held-out images (default 30)")
     g = p.add_argument_group("efficientad-s / efficientad-m")
     g.add_argument("--distil-steps", type=int, default=None,
                    help="teacher distillation steps (default 60; the paper: 60,000 on ImageNet)")
@@ -70,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device visible to torch")
     opts = {"coreset_ratio": args.coreset_ratio, "max_bank": args.max_bank,
-            "proj_dim": args.proj_dim, "layers": args.layers, "image_score": args.image_score,
+            "proj_dim": args.proj_dim, "search_budget": args.search_budget,
+            "layers": args.layers, "image_score": args.image_score,
             "topk": args.topk, "position_norm": args.position_norm,
+            "position_prior": args.position_prior,
             "distil_steps": args.distil_steps, "student_crop": args.student_crop}
     cfg = TrainConfig(
         model=args.model, data=args.data, out=args.out, roi=args.roi, backbone=args.backbone,
