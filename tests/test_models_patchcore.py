@@ -51,6 +51,10 @@ def test_artifact_files_and_manifest(trained: tuple[Path, TrainResult]) -> None:
     assert m["training"]["refit"] and m["training"]["bank_size"] == round(12 * 64 * 0.2)
     assert m["training"]["calibration_bank_size"] == round(9 * 64 * 0.2)
     assert m["training"]["onnx_max_abs_diff"] < 1e-4
+    # defaults: top-k score; position norm "auto" is off with 3 held-out images (< 30)
+    assert m["patchcore"]["image_score"] == "topk" and m["patchcore"]["position_norm"] == "auto"
+    assert m["training"]["position_norm"] is False
+    assert "3 held-out images < 30" in m["training"]["position_norm_skipped"]
 
 
 def test_onnxruntime_and_torch_agree_on_maps(trained: tuple[Path, TrainResult], data: Path) -> None:
@@ -180,17 +184,17 @@ def test_two_level_coreset_covers_every_cluster() -> None:
     assert sorted(int(i) // 500 for i in sel) == [0, 1, 2, 3]
 
 
-def test_eq4_score_without_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
-    """--image-score eq4 --position-norm 0 (the paper's score): same in ONNX Runtime and torch."""
+def test_eq4_score_with_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
+    """--image-score eq4 --position-norm 1 (the non-default paths): ONNX Runtime = torch."""
     out = tmp_path / "eq4"
     code = cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
                      "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
-                     "--image-score", "eq4", "--position-norm", "0",
+                     "--image-score", "eq4", "--position-norm", "1",
                      "--holdout", "0.25", "--quiet"])
     assert code == 0
     m = load_manifest(out)
-    assert m["patchcore"]["image_score"] == "eq4" and m["patchcore"]["position_norm"] == 0
-    assert m["training"]["position_norm"] is False
+    assert m["patchcore"]["image_score"] == "eq4" and m["patchcore"]["position_norm"] == "1"
+    assert m["training"]["position_norm"] is True and m["training"]["position_norm_images"] == 3
     assert m["training"]["onnx_max_abs_diff"] < 1e-4
     model = OnnxModel(out, threads=1)
     import cv2

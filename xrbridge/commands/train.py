@@ -50,8 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image-score", choices=("eq4", "topk"), default=None,
                    help="image score: mean of the top-k patches (default) or eq. 4 on the top patch")
     g.add_argument("--topk", type=int, default=None, help="patches averaged by --image-score topk (10)")
-    g.add_argument("--position-norm", type=int, choices=(0, 1), default=None,
-                   help="1 = z-score patch scores per position on held-out good images (default 1)")
+    g.add_argument("--position-norm", choices=("0", "1", "auto"), default=None,
+                   help="1 = z-score patch scores per position on held-out good images; "
+                        "auto (default) = 1 with >= 30 held-out images")
     g.add_argument("--position-prior", type=float, default=None,
                    help="weight of the pooled statistics against N held-out images (default 30)")
     g = p.add_argument_group("efficientad-s / efficientad-m")
