@@ -10,6 +10,8 @@ MODEL_ROOT=${MODEL_ROOT:-/tmp/xrbridge-real-models}
 OUT=reports/real
 CATS=mpdd_metal_plate MODELS=patchcore SEEDS="0 1 2" bash "$OUT/run.sh"
 CATS=magnetic_tile MODELS=patchcore SEEDS=0 bash "$OUT/run.sh"
+# EfficientAD-M on magnetic_tile at the default schedule, every 8th test image
+EFFAD_STEPS=150 EFFAD_DISTIL=60 CATS=magnetic_tile MODELS=efficientad-m SEEDS=0 bash "$OUT/run.sh"
 md="$MODEL_ROOT/mpdd_metal_plate/efficientad-m-long-s0"
 [ -f "$md/manifest.json" ] || "$PY" -m xrbridge train --model efficientad-m --data "$DATA/mpdd_metal_plate" \
   --out "$md" --seed 0 --distil-steps 200 --steps 800 > "$OUT/logs/train_mpdd_metal_plate_efficientad-m-long_s0.log" 2>&1
