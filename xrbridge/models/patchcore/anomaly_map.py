@@ -10,7 +10,8 @@ For the (P, D) patch features of one image (P = h*w) and the bank (M, D):
   s = (1 - softmax(||f_p* - m||, m in N_b(m*))[m*]) * s_p*;
 - the map: patch scores bilinearly upsampled to (H, W) and Gaussian-smoothed.
 
-Two image-score options beyond the paper (off by default, see train.py):
+Two image-score options beyond the paper (both on by default, see train.py; position
+normalisation only with >= 30 held-out images):
 
 - position normalisation: each patch score is turned into a z-score with the
   mean and spread that grid position had on held-out good images
