@@ -170,8 +170,7 @@ class PatchCoreTrainer:
 
     def _build(self, ctx: FitContext, feats: torch.Tensor, t_feat: float, t0: float,
                c_bank: float) -> dict[str, Any]:
-        n = round(len(feats) * float(self.opts["coreset_ratio"]))
-        n = max(1, min(n, int(self.opts["max_bank"]), len(feats)))
+        n = min(_bank_size(len(feats), self.opts), len(feats))
         budget = int(self.opts["search_budget"])
         if budget > 0:  # refit adds the held-out patches: trim to the budget at the fitted dims
             n = max(1, min(n, budget // int(feats.shape[1])))
@@ -218,11 +217,16 @@ class PatchCoreTrainer:
         return {"patchcore": {**opts, "layers": list(self.layers)}}
 
 
+def _bank_size(patches: int, opts: dict[str, Any]) -> int:
+    """Coreset size for ``patches`` training patches: ``coreset_ratio`` of them, capped."""
+    return max(1, min(round(patches * float(opts["coreset_ratio"])), int(opts["max_bank"])))
+
+
 def _budget_dim(patches: int, opts: dict[str, Any]) -> int:
     """PCA dims for ``patches`` training patches: ``proj_dim``, lowered (to a multiple of 8,
     at least 16) when the coreset's bank times ``proj_dim`` would exceed ``search_budget``."""
     dim, budget = int(opts["proj_dim"]), int(opts["search_budget"])
-    n = max(1, min(round(patches * float(opts["coreset_ratio"])), int(opts["max_bank"])))
+    n = _bank_size(patches, opts)
     if dim <= 0 or budget <= 0 or n * dim <= budget:
         return dim
     return max(16, budget // n // 8 * 8)
@@ -245,7 +249,8 @@ def _position_stats(s: torch.Tensor, grid: tuple[int, int], prior: float) -> tup
     Each position's mean and variance (3x3-smoothed) are averaged with those of all
     positions pooled, weighted N : ``prior`` (empirical-Bayes shrinkage): with few
     held-out images (mpdd_metal_plate: 5) the per-position spread is noise, and dividing
-    by it ranks images by that noise (image AUROC 1.000 -> 0.56 without shrinkage).
+    by it ranks images by that noise (seed 0 image AUROC 1.000 -> 0.58 with "topk", 0.56 with
+    "eq4", without shrinkage).
     """
     n = len(s)
     mean_p = _smooth(s.mean(0), grid)
