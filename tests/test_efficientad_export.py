@@ -171,9 +171,13 @@ def test_int8_variant(trained: tuple[Path, dict, torch.nn.Module], category: Pat
         maps_fp.append(m1.ravel())
         maps_q8.append(m2.ravel())
     a, b = np.concatenate(maps_fp), np.concatenate(maps_q8)
-    # normalised maps (0.5 = threshold) stay close; accuracy on real data: bench/efficientad_*.py
-    assert float(np.abs(a - b).mean()) < 0.1
-    assert float(np.corrcoef(a, b)[0, 1]) > 0.8
+    # What an int8 copy must keep is the pixel ranking: Pearson r > 0.9 (0.94-0.98 measured).
+    # The absolute bound is loose on purpose: the normalised map of a 40-step tiny model spans
+    # only ~0.3, and MinMax calibration on 8 images shifts it by 0.05-0.12 depending on the
+    # quantiser release (0.115 seen with onnxruntime 1.32.0 on one machine, 0.054 on another).
+    # Accuracy of int8 on real data: docs (EfficientAD), measured with `xrbridge eval`.
+    assert float(np.corrcoef(a, b)[0, 1]) > 0.9
+    assert float(np.abs(a - b).mean()) < 0.15
 
 
 def test_medium_trains_and_exports(category: Path, tmp_path: Path) -> None:
@@ -218,8 +222,14 @@ def test_cli_quantize_writes_int8_copy_and_refuses_others(
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "efficientad-s" and "4 good" in summary["quantization"]["calibration_images"]
-    _, score = OnnxModel(tmp_path / "q8", threads=1).run(np.zeros((1, 3, SIZE, SIZE), np.float32))
-    assert 0.0 <= score <= 1.0
+    import onnx
+
+    q8 = tmp_path / "q8"
+    ops = {n.op_type for n in onnx.load(str(q8 / "model.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really an int8 graph, not a copy
+    assert load_manifest(q8)["quantization"]["method"] == summary["quantization"]["method"]
+    am, score = OnnxModel(q8, threads=1).run(np.zeros((1, 3, SIZE, SIZE), np.float32))
+    assert am.shape == (SIZE, SIZE) and 0.0 <= score <= 1.0
     # the float model stays where it is: --out == --model is refused
     assert main(["quantize", "--model", str(out), "--data", str(category), "--out", str(out)]) == 2
     assert "--out must differ" in capsys.readouterr().err
