@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from xrbridge.core.matching import templates_from_arrays  # noqa: E402
+from xrbridge.core.pipeline import PipelineConfig, StreamPipeline  # noqa: E402
 from xrbridge.core.types import Frame, OverlayFrame  # noqa: E402
-from xrbridge.pipeline import PipelineConfig, StreamPipeline, onnx_models  # noqa: E402
+from xrbridge.io.models import onnx_models  # noqa: E402
 from xrbridge.wire import codec  # noqa: E402
 
 

@@ -56,9 +56,9 @@ def test_replay_writes_every_frame_as_an_overlay(car_clip: Path, tmp_path: Path)
     assert summary["cars"] >= 1
     # every car the stream saw leaves one inspection record in SQLite (cars still
     # in view when the video ends included)
-    from xrbridge.records import RecordStore
+    from xrbridge.io.records import SqliteRecordStore
 
-    with RecordStore(db) as store:
+    with SqliteRecordStore(db) as store:
         recs = store.query()
     assert len(recs) == summary["cars"]
     assert {r.stream_id for r in recs} == {st["stream"]} and all(r.views for r in recs)

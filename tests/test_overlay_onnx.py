@@ -18,10 +18,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from overlay_synth import render_defect_scene
 
+from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
 from xrbridge.errors import ArtifactError
+from xrbridge.io.models import onnx_models
 from xrbridge.models.artifact import META_KEY, core_fields
 from xrbridge.models.preprocess import normalise
-from xrbridge.pipeline import PipelineConfig, StreamPipeline, onnx_models
 
 THR, SPAN = 30 * 2 / 255, 120 * 2 / 255  # grey levels in normalised input units ((x/255-0.5)/0.5)
 

@@ -16,10 +16,10 @@ import pytest
 from overlay_synth import TemplateDiffModel, polygon_iou, render_defect_scene
 from track_synth import VIEWS_LAYOUT
 
+from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
 from xrbridge.core.types import Frame
 from xrbridge.errors import ModelError
-from xrbridge.pipeline import PipelineConfig, StreamPipeline
-from xrbridge.records import RecordStore
+from xrbridge.io.records import SqliteRecordStore
 from xrbridge.wire import codec
 
 
@@ -100,8 +100,8 @@ def test_stream_encodes_and_records_persist(scene, tmp_path: Path) -> None:
             codec.overlay_to_dict(o)
         )
         assert o.t_emit >= o.t_capture
-    with RecordStore(tmp_path / "x.db") as store:
-        store.add_many(p.close())
+    with SqliteRecordStore(tmp_path / "x.db") as store:
+        store.write_many(p.close())
         got = store.query()
     assert [r.n_defects for r in got] == [3, 3]
     assert all(

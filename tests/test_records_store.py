@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from xrbridge import cli
+from xrbridge.core.records import InspectionRecord, RecordDefect, RecordStore, ViewResult
 from xrbridge.errors import RecordError, UsageError
-from xrbridge.records import InspectionRecord, RecordDefect, RecordStore, ViewResult
+from xrbridge.io.records import SqliteRecordStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +45,9 @@ def _record(car: int, at: float = 0.0, n_def: int = 1) -> InspectionRecord:
 
 def test_round_trip_and_since(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    with RecordStore(db) as s:
-        ids = s.add_many([_record(1, 1000.0), _record(2, 2000.0, 2), _record(3, 3000.0, 0)])
+    with SqliteRecordStore(db) as s:
+        assert isinstance(s, RecordStore)  # the protocol a PostgreSQL store follows too
+        ids = s.write_many([_record(1, 1000.0), _record(2, 2000.0, 2), _record(3, 3000.0, 0)])
         assert ids == [1, 2, 3]
         got = s.query()
         assert [r.car_id for r in got] == [1, 2, 3]
@@ -59,8 +61,8 @@ def test_round_trip_and_since(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_cli_export(tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "r.db"
-    with RecordStore(db) as s:
-        s.add_many([_record(1, 1_700_000_000.0), _record(2, 1_800_000_000.0, 2)])
+    with SqliteRecordStore(db) as s:
+        s.write_many([_record(1, 1_700_000_000.0), _record(2, 1_800_000_000.0, 2)])
     assert cli.main(["records", "--db", str(db), "--format", fmt, "--since", "2025-01-01"]) == 0
     out = capsys.readouterr().out
     if fmt == "json":
@@ -79,7 +81,7 @@ def test_cli_export(tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["records", "--db", str(tmp_path / "missing.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    with RecordStore(tmp_path / "r.db"):
+    with SqliteRecordStore(tmp_path / "r.db"):
         pass
     assert cli.main(["records", "--db", str(tmp_path / "r.db"), "--since", "yesterday"]) == 2
     assert "--since must be ISO 8601" in capsys.readouterr().err
@@ -93,7 +95,7 @@ def test_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "junk.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RecordError, match=r"junk\.db"):
-        RecordStore(bad)
+        SqliteRecordStore(bad)
 
 
 _WRITER = textwrap.dedent(
@@ -101,14 +103,15 @@ _WRITER = textwrap.dedent(
     import sys
     import sys
     sys.path.insert(0, {root!r})
-    from xrbridge.records import InspectionRecord, RecordDefect, RecordStore, ViewResult
+    from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
+    from xrbridge.io.records import SqliteRecordStore
     d = RecordDefect(1, "high", 0.9, 0.7, 5, (0.25, 0.5), 120.0, None, (0.2, 0.4, 0.3, 0.4, 0.3, 0.6))
-    s = RecordStore({db!r})
+    s = SqliteRecordStore({db!r})
     i = 0
     while True:
         i += 1
         views = (ViewResult("lower_front", 0.8, (d,) * (i % 3)),)
-        rid = s.add(InspectionRecord("line-1", i, 0.0, 1.0, "patchcore", views))
+        rid = s.write(InspectionRecord("line-1", i, 0.0, 1.0, "patchcore", views))
         print(rid, flush=True)
     """
 )
@@ -131,7 +134,7 @@ def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
     p.stdout.close()
     assert p.returncode == -signal.SIGKILL
     assert len(committed) >= 200
-    with RecordStore(db) as s:
+    with SqliteRecordStore(db) as s:
         ids = {r.id for r in s.query()}
     assert set(committed) <= ids
     with sqlite3.connect(db) as c:

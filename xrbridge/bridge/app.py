@@ -33,9 +33,8 @@ def pipeline_factory(settings: Settings, registry: ModelRegistry,
     templates = Path(settings.templates) if settings.templates else None
 
     def factory(stream_id: str, model: str) -> Any:
-        p = build_pipeline(templates, registry, model, stream_id=stream_id, threads=settings.threads)
-        p.on_records = on_records
-        return p
+        return build_pipeline(templates, registry, model, stream_id=stream_id,
+                              threads=settings.threads, on_records=on_records)
 
     return factory
 
@@ -62,9 +61,9 @@ class Bridge:
         self.metrics = BridgeMetrics()
         self.records: Any = None
         if settings.records_db and factory is None:
-            from xrbridge.records import RecordStore
+            from xrbridge.io.records import SqliteRecordStore
 
-            self.records = RecordStore(settings.records_db)
+            self.records = SqliteRecordStore(settings.records_db)
         self.executor = ThreadPoolExecutor(max_workers=settings.workers + 1, thread_name_prefix="xrbridge")
         on_records = self._store_records if self.records is not None else None
         self.hub = Hub(factory or pipeline_factory(settings, self.registry, on_records), self.registry.names,
@@ -121,7 +120,8 @@ class Bridge:
         from xrbridge.errors import RecordError
 
         try:
-            self.records.add_many(records)
+            for r in records:
+                self.records.write(r)
         except RecordError:
             self.metrics.errors.inc("records")
 

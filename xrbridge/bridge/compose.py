@@ -1,4 +1,4 @@
-"""Builds a stream's :class:`~xrbridge.pipeline.StreamPipeline` from names.
+"""Builds a stream's :class:`~xrbridge.core.pipeline.StreamPipeline` from names.
 
 Templates come from a folder with ``templates/<view>.png`` +
 ``templates/views.json`` (default: the embedded line scene,
@@ -10,6 +10,7 @@ have both a template and a model are matched.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,17 @@ class TimedPipeline:
 
     ``model_seconds``: time spent inside the model callables during the last
     call (0 when the frame had no view to infer). One stream's worker calls
-    ``process`` serially, so plain attributes are enough.
+    ``process`` serially, so plain attributes are enough. ``on_records``
+    (given at construction) receives the records of the cars that left, in
+    the thread that called ``process``; None: counted and dropped.
     """
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any,
+                 on_records: Callable[[list[Any]], None] | None = None) -> None:
         self.pipeline = pipeline
         self.model_seconds = 0.0
         self.records_closed = 0
-        self.on_records: Any = None
+        self.on_records = on_records
         self._acc = 0.0
 
     def timed(self, fn: Any) -> Any:
@@ -95,9 +99,13 @@ class TimedPipeline:
 
 
 def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
-                   stream_id: str, threads: int | None = 1) -> Any:
-    """A fresh StreamPipeline for ``stream_id`` running the model set ``model``."""
-    from xrbridge.pipeline import PipelineConfig, StreamPipeline
+                   stream_id: str, threads: int | None = 1,
+                   on_records: Callable[[list[Any]], None] | None = None) -> Any:
+    """A fresh StreamPipeline for ``stream_id`` running the model set ``model``.
+
+    ``on_records``: see :class:`TimedPipeline`.
+    """
+    from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
 
     models = registry.load(model, threads=threads)
     templates = [t for t in load_view_templates(scene_dir) if t.view in models]
@@ -105,7 +113,7 @@ def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, 
         raise TemplateError(
             f"model {model!r} covers views {sorted(models)}, but no template of those views was found"
         )
-    timed = TimedPipeline(None)
+    timed = TimedPipeline(None, on_records)
     fns = {v: timed.timed(m.predict) for v, m in models.items()}
     thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
     config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)

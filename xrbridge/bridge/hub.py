@@ -36,7 +36,7 @@ from xrbridge.errors import InputError, UnknownNameError, WireError
 
 
 class Processor(Protocol):
-    """The synchronous per-stream pipeline (xrbridge.pipeline.StreamPipeline)."""
+    """The synchronous per-stream pipeline (xrbridge.core.pipeline.StreamPipeline)."""
 
     def process(self, frame: Frame) -> OverlayFrame: ...
 

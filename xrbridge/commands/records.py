@@ -63,12 +63,12 @@ def _iso(t: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from xrbridge.records import RecordStore
+    from xrbridge.io.records import SqliteRecordStore
 
     since = None if args.since is None else parse_since(args.since)
     if not Path(args.db).is_file():
         raise UsageError(f"record database {args.db} does not exist")
-    with RecordStore(args.db) as store:
+    with SqliteRecordStore(args.db) as store:
         records = store.query(since)
     if args.format == "json":
         out = []

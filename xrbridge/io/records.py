@@ -1,27 +1,28 @@
-"""Inspection records: one per car, in an embedded SQLite database (traceability).
+"""The SQLite record store: one inspection record per car, embedded (traceability).
 
-Each car that leaves the camera leaves one record: the stream, the car id, when
-it was inspected, the model, and per view the image score and the confirmed
-defects (id, severity, scores, where on the underbody). Records are written
-one per transaction in WAL mode, so a process killed at any moment (SIGKILL,
-power cut of the process, not of the disk) loses no record that was committed
-before: SQLite's write-ahead log is replayed by the next reader.
+:class:`SqliteRecordStore` implements the :class:`~xrbridge.core.records.RecordStore`
+protocol (``write``, ``query``, ``close``; the values are in
+:mod:`xrbridge.core.records`). Records are written one per transaction in
+WAL mode, so a process killed at any moment (SIGKILL, power cut of the
+process, not of the disk) loses no record that was committed before: SQLite's
+write-ahead log is replayed by the next reader.
 
 The default database file is ``xrbridge.db`` in the working directory.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xrbridge.core.records import InspectionRecord, RecordStore, views_from_json, views_to_json
 from xrbridge.errors import RecordError
+
+__all__ = ["DEFAULT_DB", "RecordStore", "SqliteRecordStore"]
 
 DEFAULT_DB = "xrbridge.db"
 _SCHEMA_VERSION = 1
@@ -41,72 +42,10 @@ CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class RecordDefect:
-    """A confirmed defect in a record; ``contour_uv``: flat [u0, v0, ...] view-normalised."""
+class SqliteRecordStore:
+    """The SQLite record database (a :class:`RecordStore`).
 
-    defect_id: int
-    severity: str
-    peak_score: float
-    mean_score: float
-    hits: int
-    centroid_uv: tuple[float, float]
-    area_px: float
-    area_mm2: float | None
-    contour_uv: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ViewResult:
-    """One view of one car: its image score (normalised, max over inferences) and defects."""
-
-    view: str
-    image_score: float | None
-    defects: tuple[RecordDefect, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class InspectionRecord:
-    """What one car leaves behind. ``recorded_at``: unix seconds (set by the store if 0)."""
-
-    stream_id: str
-    car_id: int
-    t_first: float
-    t_last: float
-    model: str
-    views: tuple[ViewResult, ...]
-    recorded_at: float = 0.0
-    id: int | None = field(default=None)
-
-    @property
-    def n_defects(self) -> int:
-        return sum(len(v.defects) for v in self.views)
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["n_defects"] = self.n_defects
-        return d
-
-
-def _views_from_json(text: str) -> tuple[ViewResult, ...]:
-    out = []
-    for v in json.loads(text):
-        defects = tuple(
-            RecordDefect(
-                **{
-                    **d,
-                    "centroid_uv": tuple(d["centroid_uv"]),
-                    "contour_uv": tuple(d["contour_uv"]),
-                }
-            )
-            for d in v["defects"]
-        )
-        out.append(ViewResult(v["view"], v["image_score"], defects))
-    return tuple(out)
-
-
-class RecordStore:
-    """The record database. Use as a context manager or call :meth:`close`.
+    Use as a context manager or call :meth:`close`.
 
     Raises RecordError when the file cannot be opened or written (e.g. not a
     database, read-only directory), naming the path.
@@ -134,7 +73,7 @@ class RecordStore:
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open record database {self.path}: {exc}") from exc
 
-    def __enter__(self) -> RecordStore:
+    def __enter__(self) -> SqliteRecordStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,18 +81,18 @@ class RecordStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._db.close()  # idempotent in sqlite3
 
-    def add(self, record: InspectionRecord) -> int:
+    def write(self, record: InspectionRecord) -> int:
         """Write one record in its own transaction; returns its id once committed.
 
         Safe to call from several threads (calls are serialised).
         """
         with self._lock:
-            return self._add(record)
+            return self._write(record)
 
-    def _add(self, record: InspectionRecord) -> int:
-        views = json.dumps([asdict(v) for v in record.views], separators=(",", ":"))
+    def _write(self, record: InspectionRecord) -> int:
+        views = views_to_json(record.views)
         at = record.recorded_at or time.time()
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -179,8 +118,9 @@ class RecordStore:
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
 
-    def add_many(self, records: Sequence[InspectionRecord]) -> list[int]:
-        return [self.add(r) for r in records]
+    def write_many(self, records: Sequence[InspectionRecord]) -> list[int]:
+        """:meth:`write` each record in turn (one transaction each); their ids."""
+        return [self.write(r) for r in records]
 
     def query(self, since: float | None = None) -> list[InspectionRecord]:
         """Records with ``recorded_at >= since`` (unix seconds; None: all), oldest first."""
@@ -202,7 +142,7 @@ class RecordStore:
                 t_first=r[4],
                 t_last=r[5],
                 model=r[6],
-                views=_views_from_json(r[7]),
+                views=views_from_json(r[7]),
                 recorded_at=r[1],
                 id=r[0],
             )

@@ -12,8 +12,11 @@ caller passes ``infer=True/False``); in between, the tracker keeps measuring
 and predicting, and the last stable defects are redrawn where the car is now
 (their coordinates are on the car, view-normalised).
 
-Cars that leave the frame leave an :class:`~xrbridge.records.InspectionRecord`
-in :meth:`pop_records` (written to SQLite by the caller).
+Cars that leave the frame leave an :class:`~xrbridge.core.records.InspectionRecord`:
+handed to the ``sink`` given at construction, or (without one) kept for
+:meth:`StreamPipeline.pop_records` / :meth:`StreamPipeline.close`. Writing them
+(SQLite, PostgreSQL) is the caller's job; the models are given as callables
+(loading ONNX artefacts is :mod:`xrbridge.io.models`'s job).
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -31,16 +32,18 @@ import numpy as np
 from xrbridge.core.extraction import ExtractConfig, Extractor, TrackRecord
 from xrbridge.core.hints import HintConfig, make_hint
 from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate
-from xrbridge.core.regions import RegionConfig, ViewPlacement, find_regions, pixel_threshold
+from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
+from xrbridge.core.regions import RegionConfig, ViewPlacement, find_regions
 from xrbridge.core.severity import SeverityConfig, severity
 from xrbridge.core.stabilizer import Stabilizer, StabilizerConfig, StableDefect
 from xrbridge.core.tracker import TrackerConfig
 from xrbridge.core.types import Defect, Frame, OverlayFrame, TrackState, ViewMatch
 from xrbridge.errors import InputError, ModelError
-from xrbridge.records import InspectionRecord, RecordDefect, ViewResult
 
 #: crop (h, w, 3) uint8 BGR -> (anomaly map (H, W) float32 normalised, image score normalised)
 ModelFn = Callable[[np.ndarray], tuple[np.ndarray, float]]
+#: receives each car's record when the car leaves (in the thread that calls ``process``)
+RecordSink = Callable[[InspectionRecord], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class StreamPipeline:
             resized to the map's size). Leave None when the model graph masks.
         clock: seconds, for ``t_emit`` (default ``time.perf_counter``); the
             emit time is ``t_capture`` + the processing time measured with it.
+        sink: called with each car's record when the car leaves; None: the
+            records wait for :meth:`pop_records` / :meth:`close`.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class StreamPipeline:
         config: PipelineConfig | None = None,
         rois: Mapping[str, np.ndarray] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        sink: RecordSink | None = None,
     ) -> None:
         self.config = c = config or PipelineConfig()
         self.matcher = TemplateMatcher(templates, c.match)
@@ -121,6 +127,7 @@ class StreamPipeline:
         }
         self.stabilizer = Stabilizer(c.stabilizer)
         self._clock = clock
+        self._sink = sink
         self._cars: dict[int, _CarLog] = {}
         self._records: list[InspectionRecord] = []
         self._n = 0
@@ -333,45 +340,30 @@ class StreamPipeline:
                 if d.view == v
             )
             views.append(ViewResult(v, log.scores[v], ds))
-        self._records.append(
-            InspectionRecord(
-                stream_id=self.config.stream_id,
-                car_id=car_id,
-                t_first=log.t_first,
-                t_last=log.t_last,
-                model=self.config.model_name,
-                views=tuple(views),
-            )
+        record = InspectionRecord(
+            stream_id=self.config.stream_id,
+            car_id=car_id,
+            t_first=log.t_first,
+            t_last=log.t_last,
+            model=self.config.model_name,
+            views=tuple(views),
         )
+        if self._sink is not None:
+            self._sink(record)
+        else:
+            self._records.append(record)
 
     def pop_records(self) -> list[InspectionRecord]:
-        """Records of the cars that left since the last call (oldest first)."""
+        """Records of the cars that left since the last call (oldest first; empty with a sink)."""
         out, self._records = self._records, []
         return out
 
     def close(self) -> list[InspectionRecord]:
-        """End of stream: finish every car still tracked and return all pending records."""
+        """End of stream: finish every car still tracked and return all pending records.
+
+        With a sink, the records go to the sink and the list is empty.
+        """
         for car_id in list(self._cars):
             self._finish(car_id)
         return self.pop_records()
 
-
-def onnx_models(
-    model_dirs: Mapping[str, str | Path],
-) -> tuple[dict[str, ModelFn], dict[str, float], str]:
-    """Default models: view -> ``xrbridge.models.runtime.OnnxModel(dir).predict``.
-
-    Returns (models, per-view pixel thresholds from the manifests, model name).
-    Raises ArtifactError (from the runtime or a manifest without thresholds.pixel).
-    """
-    from xrbridge.models.runtime import OnnxModel  # type: ignore[import-not-found, unused-ignore]
-
-    models: dict[str, ModelFn] = {}
-    thresholds: dict[str, float] = {}
-    names = set()
-    for view, d in model_dirs.items():
-        m: Any = OnnxModel(Path(d))
-        models[view] = m.predict
-        thresholds[view] = pixel_threshold(m.manifest)
-        names.add(str(m.manifest.get("model", "?")))
-    return models, thresholds, "+".join(sorted(names))
