@@ -1,4 +1,5 @@
-"""The Unity client stub compiled with mono (mcs) and its console harness: golden + live stream."""
+"""The Unity package (unity_client_stub/com.xrbridge.client) compiled with mono (mcs) and run in
+its console harness: golden messages, the sample scene script, a live stream."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def test_harness_decodes_and_draws_the_golden_messages(harness: Path) -> None:
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     golden = [x for x in lines if "golden" in x]
     fuzz = [x for x in lines if "fuzz" in x]
+    sample = [x["sample"] for x in lines if "sample" in x]
+    assert sample == [{"url": "ws://192.168.1.20:8765/ws", "anchor": "Underbody anchor", "ok": True}]
     assert len(golden) == len(list((ROOT / "tests" / "golden").glob("*.msgpack"))) >= 2
     for g in golden:
         want = json.loads((ROOT / "tests" / "golden" / g["golden"].replace(".msgpack", ".json")).read_text())

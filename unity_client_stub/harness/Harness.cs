@@ -4,7 +4,9 @@
 //      them with XrbridgeOverlay against the UnityEngine stub;
 //   2. feeds truncated and random bytes to the reader: only MsgPackException /
 //      SchemaException may come out;
-//   3. with --url, connects to a running bridge, decodes a live stream through
+//   3. builds the package's sample scene (OverlaySceneSetup) and checks the overlay
+//      it wires up;
+//   4. with --url, connects to a running bridge, decodes a live stream through
 //      BridgeClient + MainThreadQueue, drops the connection once (--reconnect)
 //      and checks that the client reconnects and keeps decoding.
 // Output: one JSON object per line on stdout; exit code 0 when every check passed.
@@ -16,6 +18,7 @@ using System.Text;
 using System.Threading;
 using UnityEngine;
 using Xrbridge;
+using Xrbridge.Samples;
 
 public static class Harness
 {
@@ -134,6 +137,19 @@ public static class Harness
         }
     }
 
+    static int Sample()
+    {
+        var go = new GameObject("sample");
+        var setup = go.AddComponent<OverlaySceneSetup>();
+        setup.BridgeUrl = "ws://192.168.1.20:8765/ws";
+        var ov = setup.Build();
+        bool ok = ov.Url == setup.BridgeUrl && ov.UnderbodyAnchor != null
+                  && ov.UnderbodyAnchor.parent == go.transform && go.transform.childCount == 1;
+        Console.WriteLine("{\"sample\":{\"url\":" + S(ov.Url) + ",\"anchor\":" + S(ov.UnderbodyAnchor.name) +
+                          ",\"ok\":" + (ok ? "true" : "false") + "}}");
+        return ok ? 0 : 1;
+    }
+
     static int Live(string url, string token, int frames, bool reconnect, double timeoutS)
     {
         var ov = NewOverlay();
@@ -197,7 +213,7 @@ public static class Harness
             }
         }
         int failures = 0;
-        if (golden != null) failures += Golden(golden);
+        if (golden != null) failures += Golden(golden) + Sample();
         if (url != null) failures += Live(url, token, frames, reconnect, timeout);
         return failures == 0 ? 0 : 1;
     }
