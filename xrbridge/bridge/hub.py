@@ -310,6 +310,20 @@ class Hub:
         self.streams[s.id] = s
         return s
 
+    # -- what a control session reads (HubView) ----------------------------------
+    def stream_names(self) -> list[str]:
+        return list(self.streams)
+
+    def stream_kind(self, stream_id: str) -> str:
+        return self.stream(stream_id).source.kind
+
+    def active_models(self) -> dict[str, str]:
+        return {k: v.model for k, v in self.streams.items()}
+
+    def health(self) -> dict[str, bool]:
+        """Per stream: True while its source delivers (or has ended normally)."""
+        return {k: s.stats.state not in ("error", "retrying") for k, s in self.streams.items()}
+
     def stream(self, stream_id: str) -> Stream:
         try:
             return self.streams[stream_id]

@@ -55,6 +55,11 @@ class Settings:
     threads: int = _f(1, "ONNX Runtime intra-op threads per model", kind=int)
     records_db: str = _f("xrbridge.db", "SQLite file for the inspection records, one per car (empty: none kept)")
     video_quality: int = _f(70, "JPEG quality of the viewer's video preview", kind=int)
+    max_connections: int = _f(512, "open connections per server (WebSocket; gRPC concurrent calls)", kind=int)
+    max_connections_per_address: int = _f(64, "open WebSocket connections per remote address", kind=int)
+    auth_deadline_s: float = _f(5.0, "seconds a connection may stay unauthenticated", kind=float)
+    preauth_message_bytes: int = _f(4096, "largest message accepted before authentication", kind=int)
+    send_timeout_s: float = _f(10.0, "a subscriber that takes nothing for this long is closed (1011)", kind=float)
 
     def __post_init__(self) -> None:
         for name in ("ws_port", "grpc_port"):
@@ -67,6 +72,10 @@ class Settings:
             raise UsageError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
         if self.queue_keys < 1 or self.workers < 1:
             raise UsageError("queue_keys and workers must be >= 1")
+        if self.max_connections < 1 or self.max_connections_per_address < 1:
+            raise UsageError("max_connections and max_connections_per_address must be >= 1")
+        if self.preauth_message_bytes < 256:
+            raise UsageError(f"preauth_message_bytes must be >= 256, got {self.preauth_message_bytes}")
         for spec in self.sources:
             if "=" not in spec:
                 raise UsageError(f"source must be ID=URI (e.g. line=video.mp4, p=push), got {spec!r}")
@@ -74,6 +83,17 @@ class Settings:
     @property
     def tls(self) -> bool:
         return bool(self.tls_cert)
+
+    def limits(self) -> Any:
+        """The door's limits (:class:`~xrbridge.bridge.limits.Limits`)."""
+        from xrbridge.bridge.limits import Limits
+
+        return Limits(max_connections=self.max_connections,
+                      per_address=self.max_connections_per_address,
+                      auth_deadline_s=self.auth_deadline_s,
+                      handshake_timeout_s=max(1.0, self.auth_deadline_s),
+                      preauth_bytes=self.preauth_message_bytes,
+                      send_timeout_s=self.send_timeout_s)
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
