@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -73,7 +74,9 @@ def test_session_overlays_ping_models_status_metrics(car_clip: Path) -> None:
                 line = next(s for s in rep["streams"] if s["stream"] == "line")
                 assert line["frames_in"] >= 10 and line["inferred"] >= 1 and line["size"] == [848, 480]
                 beat = await recv_until(ws, "heartbeat", 5)  # heartbeat_s = 1 in the tests
-                assert beat["dropped"] >= 0
+                # a count of this client's dropped overlays, stamped with the wall clock (unix s)
+                assert type(beat["dropped"]) is int and beat["dropped"] >= 0
+                assert isinstance(beat["t"], float) and abs(beat["t"] - time.time()) < 5 * FACTOR
             code, text = await asyncio.to_thread(_get, b.urls["metrics"])
             assert code == 200
             assert 'xrbridge_frames_in_total{stream="line"}' in text

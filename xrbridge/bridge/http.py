@@ -17,8 +17,14 @@ from websockets.http11 import Response
 
 
 def response(status: HTTPStatus, body: bytes, content_type: str = "text/plain") -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-store"), ("Connection", "close")])
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
     return Response(status.value, status.phrase, headers, body)
 
 
@@ -40,7 +46,9 @@ class HttpRoutes:
         if path == "/healthz":
             down = sorted(k for k, ok in self.hub.health().items() if not ok)
             if down:
-                return response(HTTPStatus.SERVICE_UNAVAILABLE, f"down: {', '.join(down)}\n".encode())
+                return response(
+                    HTTPStatus.SERVICE_UNAVAILABLE, f"down: {', '.join(down)}\n".encode()
+                )
             return response(HTTPStatus.OK, b"ok\n")
         if path in ("/metrics", "/status"):
             if not authed:
@@ -48,5 +56,7 @@ class HttpRoutes:
                 return response(HTTPStatus.UNAUTHORIZED, b"bearer token required\n")
             if path == "/metrics":
                 return response(HTTPStatus.OK, m.render().encode(), "text/plain; version=0.0.4")
-            return response(HTTPStatus.OK, json.dumps(self.hub.status()).encode(), "application/json")
+            return response(
+                HTTPStatus.OK, json.dumps(self.hub.status()).encode(), "application/json"
+            )
         return response(HTTPStatus.NOT_FOUND, b"not found\n")

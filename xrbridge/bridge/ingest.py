@@ -20,8 +20,9 @@ from xrbridge.core.types import Frame
 from xrbridge.errors import ImageError, InputError, LimitError, UnknownNameError, WireError
 
 
-async def ingest_push(hub: Any, push: Push, *, max_pixels: int, t_arrival: float,
-                      pixels: np.ndarray | None = None) -> None:
+async def ingest_push(
+    hub: Any, push: Push, *, max_pixels: int, t_arrival: float, pixels: np.ndarray | None = None
+) -> None:
     """Decode ``push.data`` (JPEG/PNG) unless ``pixels`` are given, then ingest the frame."""
     if pixels is None:
         try:
@@ -34,7 +35,9 @@ async def ingest_push(hub: Any, push: Push, *, max_pixels: int, t_arrival: float
     try:
         stream = hub.stream(push.stream_id)
         seq = stream.stats.frames_in if push.seq is None else push.seq
-        await hub.push(push.stream_id, Frame(push.stream_id, seq, push.t_capture, pixels), t_arrival)
+        await hub.push(
+            push.stream_id, Frame(push.stream_id, seq, push.t_capture, pixels), t_arrival
+        )
     except UnknownNameError as exc:
         raise P.ProtocolError("unknown_stream", str(exc)) from exc
     except InputError as exc:

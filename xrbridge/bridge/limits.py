@@ -90,7 +90,9 @@ class ConnectionLimiter:
 class AuthBackoff:
     """Failed-auth delays per address (bounded memory: the oldest addresses are forgotten)."""
 
-    def __init__(self, initial: float = 0.1, maximum: float = 5.0, max_addresses: int = 4096) -> None:
+    def __init__(
+        self, initial: float = 0.1, maximum: float = 5.0, max_addresses: int = 4096
+    ) -> None:
         self.initial = initial
         self.maximum = maximum
         self.max_addresses = max_addresses
@@ -171,8 +173,18 @@ def check_msgpack(data: bytes, *, max_depth: int = 8, max_elements: int = 4096) 
             skip = _uint(mv, i, w, n) + 1
             i += w
         elif b in (0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3):
-            skip = {0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8,
-                    0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}[b]
+            skip = {
+                0xCA: 4,
+                0xCB: 8,
+                0xCC: 1,
+                0xCD: 2,
+                0xCE: 4,
+                0xCF: 8,
+                0xD0: 1,
+                0xD1: 2,
+                0xD2: 4,
+                0xD3: 8,
+            }[b]
         elif 0xD4 <= b <= 0xD8:  # fixext 1..16 + type byte
             skip = 1 + (1 << (b - 0xD4))
         elif b in (0xDC, 0xDE):

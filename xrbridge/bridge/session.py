@@ -32,10 +32,18 @@ from xrbridge.errors import LimitError, WireError
 
 #: session error code -> gRPC status code name (``grpc.StatusCode[...]``)
 GRPC_CODES = {
-    "unknown_stream": "NOT_FOUND", "unknown_model": "NOT_FOUND", "not_push_stream": "FAILED_PRECONDITION",
-    "wrong_size": "INVALID_ARGUMENT", "bad_image": "INVALID_ARGUMENT", "bad_message": "INVALID_ARGUMENT",
-    "too_large": "RESOURCE_EXHAUSTED", "unauthenticated": "UNAUTHENTICATED", "model_failed": "INTERNAL",
-    "internal": "INTERNAL", "schema_version": "INVALID_ARGUMENT", "unknown_type": "INVALID_ARGUMENT",
+    "unknown_stream": "NOT_FOUND",
+    "unknown_model": "NOT_FOUND",
+    "not_push_stream": "FAILED_PRECONDITION",
+    "wrong_size": "INVALID_ARGUMENT",
+    "bad_image": "INVALID_ARGUMENT",
+    "bad_message": "INVALID_ARGUMENT",
+    "too_large": "RESOURCE_EXHAUSTED",
+    "unauthenticated": "UNAUTHENTICATED",
+    "model_failed": "INTERNAL",
+    "internal": "INTERNAL",
+    "schema_version": "INVALID_ARGUMENT",
+    "unknown_type": "INVALID_ARGUMENT",
 }
 
 SEQ_MAX = 2**63 - 1  # protobuf int64 / msgpack int64
@@ -51,6 +59,7 @@ class Reply:
 class Close:
     code: int
     reason: str
+    failed_auth: bool = False  # a wrong token: answer after the address's backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +101,9 @@ class HubView(Protocol):
 
 def token_ok(want: str, presented: str | None) -> bool:
     """Constant-time token check; no token configured accepts everyone."""
-    return not want or (presented is not None and hmac.compare_digest(presented.encode(), want.encode()))
+    return not want or (
+        presented is not None and hmac.compare_digest(presented.encode(), want.encode())
+    )
 
 
 def resolve_stream(hub: HubView, stream_id: str) -> str:
@@ -112,15 +123,26 @@ def resolve_model(hub: HubView, name: str) -> str:
     for n in names:  # "patchcore-lower_front" (gRPC ListModels) selects the set "patchcore"
         if name.startswith(n + "-") and "/" not in name:
             return n
-    raise P.ProtocolError("unknown_model", f"unknown model {name[:80]!r}; valid: {', '.join(names)}")
+    raise P.ProtocolError(
+        "unknown_model", f"unknown model {name[:80]!r}; valid: {', '.join(names)}"
+    )
 
 
 class ControlSession:
     """One client's session; see the module docstring for the actions."""
 
-    def __init__(self, hub: HubView, *, token: str, server: str, heartbeat_s: float,
-                 limits: Limits, now: float, authed: bool = False,
-                 on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        hub: HubView,
+        *,
+        token: str,
+        server: str,
+        heartbeat_s: float,
+        limits: Limits,
+        now: float,
+        authed: bool = False,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.hub = hub
         self.token = token
         self.server = server
@@ -147,7 +169,9 @@ class ControlSession:
             return []
         if not self.authed:
             if now - self.opened_at >= self.limits.auth_deadline_s:
-                return self._close(P.CLOSE_POLICY, "authentication deadline passed", "unauthenticated")
+                return self._close(
+                    P.CLOSE_POLICY, "authentication deadline passed", "unauthenticated"
+                )
             return []
         return [Reply({"type": "heartbeat", "t": now, "dropped": int(dropped)}, key="heartbeat")]
 
@@ -167,11 +191,17 @@ class ControlSession:
         limit = min(max_bytes, self.max_message_bytes)
         try:
             if isinstance(data, str):
-                raise P.ProtocolError("bad_message", "expected a binary msgpack message, got a text message")
+                raise P.ProtocolError(
+                    "bad_message", "expected a binary msgpack message, got a text message"
+                )
             if len(data) > limit:
-                raise P.ProtocolError("too_large", f"message of {len(data)} bytes exceeds the limit of {limit}")
+                raise P.ProtocolError(
+                    "too_large", f"message of {len(data)} bytes exceeds the limit of {limit}"
+                )
             try:
-                check_msgpack(data, max_depth=self.limits.max_depth, max_elements=self.limits.max_elements)
+                check_msgpack(
+                    data, max_depth=self.limits.max_depth, max_elements=self.limits.max_elements
+                )
             except LimitError as exc:
                 raise P.ProtocolError("too_large", str(exc)) from exc
             except WireError as exc:
@@ -190,13 +220,17 @@ class ControlSession:
         except P.ProtocolError as exc:
             return self._error(exc)
 
-    def select_done(self, stream_id: str, name: str, error: BaseException | None = None) -> list[Action]:
+    def select_done(
+        self, stream_id: str, name: str, error: BaseException | None = None
+    ) -> list[Action]:
         """The outcome of a :class:`SelectModel` action."""
         if error is None:
             return [Reply({"type": "model_selected", "stream_id": stream_id, "name": name})]
         code = "unknown_model" if isinstance(error, P.ProtocolError) else "model_failed"
         # the message names the model, never a server path from the exception
-        return self._error(P.ProtocolError(code, f"model {name!r} could not be loaded ({type(error).__name__})"))
+        return self._error(
+            P.ProtocolError(code, f"model {name!r} could not be loaded ({type(error).__name__})")
+        )
 
     def failed(self, code: str, message: str) -> list[Action]:
         """A failed action (push decode, ingest) reported back as an ``error`` reply."""
@@ -220,27 +254,49 @@ class ControlSession:
             wanted = set(body.get("streams") or [])
             unknown = sorted(wanted - set(names))
             if unknown:
-                raise P.ProtocolError("unknown_stream", f"unknown streams {unknown}; valid: {sorted(names)}")
+                raise P.ProtocolError(
+                    "unknown_stream", f"unknown streams {unknown}; valid: {sorted(names)}"
+                )
             if msg.type == "subscribe":
                 self.streams = None if not wanted else frozenset((self.streams or set()) | wanted)
                 self.video = bool(body.get("video", self.video))
             else:
-                self.streams = (frozenset() if not wanted
-                                else frozenset((self.streams if self.streams is not None else set(names)) - wanted))
+                self.streams = (
+                    frozenset()
+                    if not wanted
+                    else frozenset(
+                        (self.streams if self.streams is not None else set(names)) - wanted
+                    )
+                )
             shown = sorted(self.streams) if self.streams is not None else sorted(names)
-            return [Subscribe(self.streams, self.video),
-                    Reply({"type": "subscribed", "streams": shown, "video": self.video})]
+            return [
+                Subscribe(self.streams, self.video),
+                Reply({"type": "subscribed", "streams": shown, "video": self.video}),
+            ]
         if msg.type == "list_models":
-            return [Reply({"type": "models", "models": self.hub.list_models(),
-                           "active": self.hub.active_models()})]
+            return [
+                Reply(
+                    {
+                        "type": "models",
+                        "models": self.hub.list_models(),
+                        "active": self.hub.active_models(),
+                    }
+                )
+            ]
         if msg.type == "status":
             return [Reply({"type": "status_report", **self.hub.status()})]
         if msg.type == "select_model":
             sid = resolve_stream(self.hub, body.get("stream_id") or "")
             return [SelectModel(sid, resolve_model(self.hub, body["name"]))]
         if msg.type == "frame":
-            return [self.push_action(body["stream_id"], body.get("seq", -1), body["t_capture"], body["data"])]
-        raise P.ProtocolError("unknown_type", f"unknown message type {msg.type!r}")  # pragma: no cover
+            return [
+                self.push_action(
+                    body["stream_id"], body.get("seq", -1), body["t_capture"], body["data"]
+                )
+            ]
+        raise P.ProtocolError(
+            "unknown_type", f"unknown message type {msg.type!r}"
+        )  # pragma: no cover
 
     def push_action(self, stream_id: str, seq: int, t_capture: float, data: bytes) -> Push:
         """Check a pushed frame's envelope (both transports)."""
@@ -249,28 +305,41 @@ class ControlSession:
         if kind != "push":
             raise P.ProtocolError("not_push_stream", f"stream {sid!r} is a {kind} stream")
         if not 0 <= seq <= SEQ_MAX and seq != -1:
-            raise P.ProtocolError("bad_message", f"frame.seq must be in 0..2^63-1 (or -1), got {seq}")
+            raise P.ProtocolError(
+                "bad_message", f"frame.seq must be in 0..2^63-1 (or -1), got {seq}"
+            )
         t = float(t_capture)
         if not math.isfinite(t):
-            raise P.ProtocolError("bad_message", f"frame.t_capture must be a finite number, got {t}")
+            raise P.ProtocolError(
+                "bad_message", f"frame.t_capture must be a finite number, got {t}"
+            )
         return Push(sid, None if seq < 0 else int(seq), t, data)
 
     def _hello(self) -> dict[str, Any]:
-        return P.hello(self.server, sorted(self.hub.stream_names()) if self.authed else [],
-                       self.hub.list_models() if self.authed else [], self.heartbeat_s, bool(self.token))
+        return P.hello(
+            self.server,
+            sorted(self.hub.stream_names()) if self.authed else [],
+            self.hub.list_models() if self.authed else [],
+            self.heartbeat_s,
+            bool(self.token),
+        )
 
     def _error(self, exc: P.ProtocolError) -> list[Action]:
         self._on_error(exc.code)
         out: list[Action] = [Reply(P.error(exc.code, str(exc)))]
         if exc.code == "unauthenticated" or (exc.code == "too_large" and not self.authed):
-            out += self._close(P.CLOSE_POLICY, exc.code, None)
+            out += self._close(
+                P.CLOSE_POLICY, exc.code, None, failed_auth=exc.code == "unauthenticated"
+            )
         return out
 
-    def _close(self, code: int, reason: str, count: str | None) -> list[Action]:
+    def _close(
+        self, code: int, reason: str, count: str | None, *, failed_auth: bool = False
+    ) -> list[Action]:
         self.closed = True
         if count:
             self._on_error(count)
-        return [Close(code, reason)]
+        return [Close(code, reason, failed_auth)]
 
 
 def replies(actions: Sequence[Action]) -> list[dict[str, Any]]:

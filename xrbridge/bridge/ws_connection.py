@@ -1,0 +1,157 @@
+"""One WebSocket connection: its :class:`ControlSession`, outbox sender and ticker.
+
+The reader feeds every message to the session and carries out the actions it
+returns (:meth:`WsConnection.apply`); the sender drains the subscriber's
+newest-wins outbox and closes with 1011 a client that takes nothing for
+``send_timeout_s``; the ticker enforces the auth deadline and sends heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from xrbridge import __version__
+from xrbridge.bridge import protocol as P
+from xrbridge.bridge.hub import Published, Subscriber
+from xrbridge.bridge.ingest import ingest_push
+from xrbridge.bridge.session import (
+    Close,
+    ControlSession,
+    Push,
+    Reply,
+    SelectModel,
+    Subscribe,
+    token_ok,
+)
+from xrbridge.wire.codec import overlay_to_msgpack
+
+
+def _encode(msg: Published) -> bytes:
+    return overlay_to_msgpack(msg.overlay) if msg.overlay is not None else P.pack(msg.payload or {})
+
+
+class WsConnection:
+    """The per-connection tasks of :class:`~xrbridge.bridge.ws_server.WsServer`."""
+
+    def __init__(self, server: Any, conn: ServerConnection) -> None:
+        self.hub, self.settings, self.limits = server.hub, server.settings, server.limits
+        self.backoff = server.backoff
+        self.conn = conn
+        self.addr = getattr(conn, "xr_addr", "?")
+        hub, s = self.hub, self.settings
+        self.session = ControlSession(
+            hub,
+            token=s.token,
+            server=f"xrbridge {__version__}",
+            heartbeat_s=s.heartbeat_s,
+            limits=self.limits,
+            now=time.time(),
+            authed=token_ok(s.token, getattr(conn, "xr_token", None)),
+            on_error=lambda code: hub.metrics.errors.inc(code),
+        )
+        # room for one overlay and one preview per stream plus the control replies
+        self.sub = Subscriber("websocket", set(), max_keys=s.queue_keys + 2 * len(hub.streams))
+
+    async def run(self) -> None:
+        hub, conn, session = self.hub, self.conn, self.session
+        if not session.authed:  # nothing but a small hello is read before auth
+            conn.protocol.max_message_size = self.limits.preauth_bytes
+        hub.subscribe(self.sub)
+        tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._tick())]
+        try:
+            await self.apply(session.opened())
+            async for data in conn:
+                was_authed = session.authed
+                actions = session.receive_bytes(data, self.settings.max_message_bytes, time.time())
+                if session.authed and not was_authed:
+                    conn.protocol.max_message_size = 2 * self.settings.max_message_bytes
+                    self.backoff.succeeded(self.addr)
+                if not await self.apply(actions):
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            sent = conn.protocol.close_sent
+            if sent is not None and sent.code == P.CLOSE_TOO_BIG:
+                hub.metrics.errors.inc("too_large")
+            hub.unsubscribe(self.sub)
+            for t in tasks:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def apply(self, actions: list[Any]) -> bool:
+        """Carry out the session's actions; False once the connection is to be closed."""
+        session, sub = self.session, self.sub
+        for a in actions:
+            if isinstance(a, Reply):
+                sub.queue.put(a.msg, key=a.key)
+            elif isinstance(a, Subscribe):
+                sub.streams = None if a.streams is None else set(a.streams)
+                sub.video = a.video
+            elif isinstance(a, SelectModel):
+                try:
+                    await self.hub.select_model(a.stream_id, a.name)
+                    more = session.select_done(a.stream_id, a.name)
+                except Exception as exc:  # a model that fails to load is an answer, not a crash
+                    more = session.select_done(a.stream_id, a.name, exc)
+                await self.apply(more)
+            elif isinstance(a, Push):
+                try:
+                    await ingest_push(
+                        self.hub,
+                        a,
+                        max_pixels=self.settings.max_image_pixels,
+                        t_arrival=time.perf_counter(),
+                    )
+                except P.ProtocolError as exc:
+                    await self.apply(session.failed(exc.code, str(exc)))
+            elif isinstance(a, Close):
+                if a.failed_auth:  # answer a wrong token after the address's backoff
+                    await asyncio.sleep(self.backoff.failed(self.addr, time.monotonic()))
+                end = time.monotonic() + 0.5  # let the sender flush the error first
+                while len(sub.queue) and time.monotonic() < end:
+                    await asyncio.sleep(0.01)
+                await self.conn.close(a.code, a.reason)
+                return False
+        return True
+
+    async def _send_loop(self) -> None:
+        m, limit = self.hub.metrics, self.limits.send_timeout_s
+        while (msg := await self.sub.queue.get()) is not None:
+            data = P.pack(msg) if isinstance(msg, dict) else msg.encoded("msgpack", _encode)
+            try:
+                await asyncio.wait_for(self.conn.send(data), limit)
+            except TimeoutError:  # it stopped reading: PROTOCOL.md promises 1011
+                m.errors.inc("slow_subscriber")
+                await self.conn.close(P.CLOSE_INTERNAL, "subscriber stopped reading")
+                return
+            if isinstance(msg, Published) and msg.overlay is not None:
+                lag = self.hub.streams[msg.stream_id].stats.last_seq - msg.overlay.seq
+                m.record_sent(
+                    "websocket",
+                    time.perf_counter() - msg.t_arrival,
+                    msg.t_wait,
+                    msg.t_pipeline,
+                    msg.t_model,
+                    lag,
+                )
+
+    async def _tick(self) -> None:
+        """Auth deadline (checked often before auth), then one heartbeat every ``heartbeat_s``."""
+        beat_s, session = self.settings.heartbeat_s, self.session
+        quick = min(beat_s, max(0.05, self.limits.auth_deadline_s / 4))
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(beat_s if session.authed else quick)
+            if session.authed and time.monotonic() - last < beat_s * 0.99:
+                continue
+            last = time.monotonic()
+            if not await self.apply(session.tick(time.time(), self.sub.queue.dropped)):
+                return
