@@ -56,8 +56,13 @@ async def _overlays(url: str, seconds: float, local: str = "127.0.0.2") -> tuple
 
 def test_idle_unauthenticated_connections_are_capped_and_timed_out(car_clip: Path) -> None:
     async def go() -> None:
-        async with running(sources=(f"line={car_clip}",), loop=True, token=TOKEN, auth_deadline_s=1.0,
-                           max_connections_per_address=20) as b:
+        async with running(
+            sources=(f"line={car_clip}",),
+            loop=True,
+            token=TOKEN,
+            auth_deadline_s=1.0,
+            max_connections_per_address=20,
+        ) as b:
             url = b.urls["websocket"]
             idle = []
             refused = 0
@@ -72,7 +77,7 @@ def test_idle_unauthenticated_connections_are_capped_and_timed_out(car_clip: Pat
             watcher = asyncio.create_task(_overlays(url, 2.5))
             codes = await asyncio.gather(*(_closed_code(ws, 5) for ws in idle))
             assert set(codes) == {1008}, codes  # every idle one closed at the deadline
-            n, gap = await watcher
+            n, _gap = await watcher
             assert n >= 10, "a token holder is served meanwhile"
             assert b.ws.conns.total <= 1
             assert b.hub.streams["line"].stats.state == "running"
@@ -91,11 +96,13 @@ def test_nothing_large_is_read_before_auth(car_clip: Path) -> None:
                 assert await _closed_code(ws, 5) == 1009
             # a first fragment only, never finished: closed as soon as it passes the pre-auth size
             async with connect(url, proxy=None) as ws:
+
                 async def fragments():  # type: ignore[no-untyped-def]
                     yield b"\x00" * 3000
                     yield b"\x00" * 3000
                     await asyncio.sleep(30)
                     yield b""
+
                 sender = asyncio.create_task(ws.send(fragments()))
                 assert await _closed_code(ws, 5) == 1009
                 sender.cancel()
@@ -108,8 +115,9 @@ def test_nothing_large_is_read_before_auth(car_clip: Path) -> None:
 
 def test_bounded_decode_after_auth_keeps_others_flowing(car_clip: Path) -> None:
     async def go() -> None:
-        async with running(sources=(f"line={car_clip}",), loop=True, token=TOKEN,
-                           max_message_bytes=4 * 2**20) as b:
+        async with running(
+            sources=(f"line={car_clip}",), loop=True, token=TOKEN, max_message_bytes=4 * 2**20
+        ) as b:
             url = b.urls["websocket"]
             bomb = b"\xdd" + (4 * 2**20 - 8).to_bytes(4, "big") + b"\x90" * (4 * 2**20 - 8)
             watcher = asyncio.create_task(_overlays(url, 3.0))
@@ -133,7 +141,9 @@ def test_wrong_tokens_wait_longer_each_time(car_clip: Path) -> None:
             t0 = time.perf_counter()
             for _ in range(5):
                 with pytest.raises(InvalidStatus):
-                    await connect(url, proxy=None, additional_headers={"Authorization": "Bearer guess"})
+                    await connect(
+                        url, proxy=None, additional_headers={"Authorization": "Bearer guess"}
+                    )
             slow = time.perf_counter() - t0
             assert slow >= 0.1 + 0.2 + 0.4 + 0.8 + 1.6 - 0.05  # instead of 1,000 tries a second
             # hello with a wrong token: answered, then closed, after the address's delay

@@ -72,6 +72,7 @@ def test_replay_writes_every_frame_as_an_overlay(car_clip: Path, tmp_path: Path)
         (("replay", "{clip}", "--ws-port", "x"), "ws_port must be int"),
         (("serve", "--config", "nope.toml"), "config file not found"),
         (("client", "http://127.0.0.1:1/"), "URL must start with ws://"),
+        (("replay", "{clip}", "--records-db", "/proc/no/such/dir/x.db"), "--records-db"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(car_clip: Path, args: tuple[str, ...], match: str) -> None:
@@ -132,3 +133,29 @@ def test_demo_once_serves_and_ends(tmp_path: Path) -> None:
     assert st["frames_in"] == st["inferred"] + st["dropped"]
     assert summary["cars"] >= 2
     assert time.perf_counter() - t0 < 180 * FACTOR
+
+
+def test_busy_grpc_port_exits_2_with_one_line() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = _xr("serve", "--ws-port", "0", "--grpc-port", str(port), "--sources", "p=push",
+                "--models-dir", str(models_dir()), "--records-db", "", timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert "cannot listen" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_records_into_a_pipe_that_closes_early(tmp_path: Path) -> None:
+    from xrbridge.core.records import InspectionRecord, ViewResult
+    from xrbridge.io.records import SqliteRecordStore
+
+    db = tmp_path / "r.db"
+    with SqliteRecordStore(db) as s:
+        s.write_many([InspectionRecord("l", i, 0.0, 1.0, "m", (ViewResult("v", 0.5),)) for i in range(3000)])
+    cmd = f"{sys.executable} -m xrbridge records --db {db} --format csv | head -2"
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT, timeout=120 * FACTOR)
+    assert len(r.stdout.splitlines()) == 2
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr

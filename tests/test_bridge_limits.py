@@ -14,9 +14,29 @@ from xrbridge.errors import LimitError, WireError
 @pytest.mark.parametrize(
     "value",
     [
-        {"type": "frame", "stream_id": "cam", "seq": 2**62, "t_capture": 1.5, "data": b"\xff" * 70_000},
+        {
+            "type": "frame",
+            "stream_id": "cam",
+            "seq": 2**62,
+            "t_capture": 1.5,
+            "data": b"\xff" * 70_000,
+        },
         {"type": "hello", "schema_version": 1, "token": "x" * 300, "client": "é"},
-        [None, True, False, -1, -200, 2**40, -(2**40), 1.5, "s", b"b", [], {}, {"a": [1, {"b": 2}]}],
+        [
+            None,
+            True,
+            False,
+            -1,
+            -200,
+            2**40,
+            -(2**40),
+            1.5,
+            "s",
+            b"b",
+            [],
+            {},
+            {"a": [1, {"b": 2}]},
+        ],
         msgpack.ExtType(5, b"abc"),
     ],
 )
@@ -42,7 +62,13 @@ def test_worst_case_messages_are_refused_fast() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xc1", b"\xdb\xff\xff\xff\xff" + b"x" * 10, b"\x92\x01", msgpack.packb({"a": 1}) + b"\x00"],
+    [
+        b"",
+        b"\xc1",
+        b"\xdb\xff\xff\xff\xff" + b"x" * 10,
+        b"\x92\x01",
+        msgpack.packb({"a": 1}) + b"\x00",
+    ],
 )
 def test_broken_msgpack_is_a_wire_error(data: bytes) -> None:
     with pytest.raises(WireError):

@@ -48,8 +48,15 @@ def pack(msg: dict[str, Any]) -> bytes:
 
 def session(token: str = "", **kw: Any) -> tuple[ControlSession, list[str]]:
     errors: list[str] = []
-    s = ControlSession(FakeHub(), token=token, server="test", heartbeat_s=1.0,
-                       limits=Limits(**kw), now=100.0, on_error=errors.append)
+    s = ControlSession(
+        FakeHub(),
+        token=token,
+        server="test",
+        heartbeat_s=1.0,
+        limits=Limits(**kw),
+        now=100.0,
+        on_error=errors.append,
+    )
     return s, errors
 
 
@@ -67,9 +74,12 @@ def test_without_token_everything_is_open() -> None:
     acts = s.receive_bytes(pack({"type": "unsubscribe", "streams": ["line"]}), 1 << 20)
     assert acts[0] == Subscribe(frozenset(), True)
     assert replies(s.receive_bytes(pack({"type": "ping", "id": 7}), 1 << 20, now=5.0)) == [
-        {"type": "pong", "id": 7, "t": 5.0}]
+        {"type": "pong", "id": 7, "t": 5.0}
+    ]
     assert replies(s.receive_bytes(pack({"type": "list_models"}), 1 << 20))[0]["active"] == {
-        "line": "patchcore", "cam": "patchcore"}
+        "line": "patchcore",
+        "cam": "patchcore",
+    }
     assert errors == []
 
 
@@ -87,7 +97,9 @@ def test_before_auth_only_a_small_hello_is_read() -> None:
     assert codes(acts) == ["unauthenticated"] and isinstance(acts[-1], Close)
     s, errors = session("s3cret")
     acts = s.receive_bytes(pack({"type": "hello", "token": "wrong"}), 1 << 20)
-    assert codes(acts) == ["unauthenticated"] and acts[-1] == Close(P.CLOSE_POLICY, "unauthenticated", True)
+    assert codes(acts) == ["unauthenticated"] and acts[-1] == Close(
+        P.CLOSE_POLICY, "unauthenticated", True
+    )
     assert errors == ["unauthenticated"]
 
 
@@ -97,7 +109,9 @@ def test_hello_with_the_token_opens_the_session() -> None:
     hello = replies(s.receive_bytes(pack({"type": "hello", "token": "s3cret"}), 1 << 20))[0]
     assert s.authed and hello["streams"] == ["cam", "line"]
     assert s.max_message_bytes > 1 << 20
-    acts = s.receive_bytes(pack({"type": "select_model", "stream_id": "", "name": "again"}), 1 << 20)
+    acts = s.receive_bytes(
+        pack({"type": "select_model", "stream_id": "", "name": "again"}), 1 << 20
+    )
     assert acts == [SelectModel("line", "again")]  # empty stream id: the first stream
 
 
@@ -120,10 +134,24 @@ def test_auth_deadline_and_heartbeats() -> None:
         (b"\xdc\x10\x00" + b"\x90" * 4096, "too_large"),  # 4096 elements: above the limit of 1000
         (b"\xdb\xff\xff\xff\xff" + b"x" * 10, "bad_message"),  # str declaring 4 GiB
         (b"\xc1", "bad_message"),
-        (pack({"type": "frame", "stream_id": "cam", "t_capture": float("nan"), "data": b"x"}), "bad_message"),
-        (pack({"type": "frame", "stream_id": "cam", "t_capture": 1.0, "seq": 2**63, "data": b"x"}), "bad_message"),
-        (pack({"type": "frame", "stream_id": "line", "t_capture": 1.0, "data": b"x"}), "not_push_stream"),
-        (pack({"type": "frame", "stream_id": "nope", "t_capture": 1.0, "data": b"x"}), "unknown_stream"),
+        (
+            pack({"type": "frame", "stream_id": "cam", "t_capture": float("nan"), "data": b"x"}),
+            "bad_message",
+        ),
+        (
+            pack(
+                {"type": "frame", "stream_id": "cam", "t_capture": 1.0, "seq": 2**63, "data": b"x"}
+            ),
+            "bad_message",
+        ),
+        (
+            pack({"type": "frame", "stream_id": "line", "t_capture": 1.0, "data": b"x"}),
+            "not_push_stream",
+        ),
+        (
+            pack({"type": "frame", "stream_id": "nope", "t_capture": 1.0, "data": b"x"}),
+            "unknown_stream",
+        ),
         (pack({"type": "select_model", "name": "/etc/passwd"}), "unknown_model"),
         (pack({"type": "subscribe", "streams": ["nope"]}), "unknown_stream"),
     ],
@@ -139,7 +167,9 @@ def test_push_envelope() -> None:
     s, _ = session()
     frame = {"type": "frame", "stream_id": "cam", "t_capture": 1.5, "data": b"jpeg"}
     assert s.receive_bytes(pack(frame), 1 << 20) == [Push("cam", None, 1.5, b"jpeg")]
-    assert s.receive_bytes(pack({**frame, "seq": 2**63 - 1}), 1 << 20) == [Push("cam", 2**63 - 1, 1.5, b"jpeg")]
+    assert s.receive_bytes(pack({**frame, "seq": 2**63 - 1}), 1 << 20) == [
+        Push("cam", 2**63 - 1, 1.5, b"jpeg")
+    ]
 
 
 def test_model_names_from_list_models_are_selectable() -> None:

@@ -60,12 +60,20 @@ class Bridge:
         self.model = self.registry.check(settings.model) if settings.model else self.registry.default()
         self.metrics = BridgeMetrics()
         self.records: Any = None
+        self.writer: Any = None
         if settings.records_db and factory is None:
+            from xrbridge.errors import RecordError
+            from xrbridge.io.record_writer import RecordWriter
             from xrbridge.io.records import SqliteRecordStore
 
-            self.records = SqliteRecordStore(settings.records_db)
+            try:
+                self.records = SqliteRecordStore(settings.records_db)
+            except RecordError as exc:
+                raise UsageError(f"--records-db: {exc}") from exc
+            # records leave the inference threads at once; a locked or full database never stalls them
+            self.writer = RecordWriter(self.records, settings.records_db + ".spill")
         self.executor = ThreadPoolExecutor(max_workers=settings.workers + 1, thread_name_prefix="xrbridge")
-        on_records = self._store_records if self.records is not None else None
+        on_records = self.writer.submit_many if self.writer is not None else None
         self.hub = Hub(factory or pipeline_factory(settings, self.registry, on_records), self.registry.names,
                        self.executor, self.metrics, video_quality=settings.video_quality)
         for spec in settings.sources:
@@ -112,18 +120,10 @@ class Bridge:
         if self.grpc is not None:
             await self.grpc.stop(0.5)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
         if self.records is not None:
             self.records.close()
-
-    def _store_records(self, records: list[Any]) -> None:
-        """Commit the records of cars that left; a database failure is counted, never fatal."""
-        from xrbridge.errors import RecordError
-
-        try:
-            for r in records:
-                self.records.write(r)
-        except RecordError:
-            self.metrics.errors.inc("records")
 
     @property
     def urls(self) -> dict[str, str]:

@@ -56,6 +56,23 @@ class TimedPipeline:
         self.records_closed = 0
         self.on_records = on_records
         self._acc = 0.0
+        #: the model set this pipeline was built with: name, {view: predict}, {view: threshold}
+        self.model_name = ""
+        self.model_fns: dict[str, Any] = {}
+        self.thresholds: dict[str, float] = {}
+
+    def adopt_model(self, other: TimedPipeline) -> bool:
+        """Run ``other``'s model set from the next frame on, keeping cars, ids and tracks.
+
+        False (nothing changed) when the two sets cover different views.
+        """
+        if set(other.model_fns) != set(self.model_fns) or not hasattr(self.pipeline, "set_model"):
+            return False
+        self.pipeline.set_model({v: self.timed(f) for v, f in other.model_fns.items()},
+                                model_name=other.model_name, thresholds=other.thresholds)
+        self.model_name, self.model_fns, self.thresholds = (
+            other.model_name, dict(other.model_fns), dict(other.thresholds))
+        return True
 
     def timed(self, fn: Any) -> Any:
         def call(crop: Any) -> Any:
@@ -114,8 +131,9 @@ def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, 
             f"model {model!r} covers views {sorted(models)}, but no template of those views was found"
         )
     timed = TimedPipeline(None, on_records)
+    timed.model_name, timed.model_fns = model, {v: m.predict for v, m in models.items()}
     fns = {v: timed.timed(m.predict) for v, m in models.items()}
-    thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
+    thresholds = timed.thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
     config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)
     timed.pipeline = StreamPipeline(templates, fns, config)
     return timed

@@ -109,15 +109,22 @@ class GrpcServer:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         addr = f"{s.host}:{s.grpc_port}"
-        self.port = (
-            server.add_secure_port(addr, self.credentials)
-            if self.credentials
-            else server.add_insecure_port(addr)
-        )
-        if self.port == 0 and s.grpc_port != 0:
-            from xrbridge.errors import UsageError
+        if s.grpc_port:  # ask first: grpc's own bind failure also prints C-core lines on stderr
+            import socket
 
-            raise UsageError(f"cannot listen on gRPC {addr} (port in use?)")
+            with socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((s.host, s.grpc_port))  # OSError "Address already in use"
+        try:
+            self.port = (
+                server.add_secure_port(addr, self.credentials)
+                if self.credentials
+                else server.add_insecure_port(addr)
+            )
+        except RuntimeError as exc:  # grpc's "Failed to bind"
+            raise OSError(f"gRPC port {addr}: {exc}") from exc
+        if self.port == 0 and s.grpc_port != 0:
+            raise OSError(f"gRPC port {addr} is in use")
         await server.start()
         self.server = server
         await self.update_health()

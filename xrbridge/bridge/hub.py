@@ -115,6 +115,7 @@ class Stream:
         self.model = model
         self.lossless = lossless  # replay to a file: wait for the worker, never drop
         self.processor: Processor | None = None
+        self.next_processor: Processor | None = None  # a model switch, taken before the next frame
         self.slot: FrameSlot[tuple[Frame, float]] = FrameSlot()
         self.stats = StreamStats()
         self.size: tuple[int, int] | None = None  # (w, h) locked by the first frame
@@ -197,6 +198,8 @@ class Stream:
             frame, t_arr = item
             self.busy = True
             self._taken.set()
+            if self.next_processor is not None:
+                await self._switch(self.next_processor)
             proc = self.processor
             t0 = time.perf_counter()
             m.stage.observe(t0 - t_arr, "queue")
@@ -228,6 +231,18 @@ class Stream:
             self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay, t_wait=t0 - t_arr,
                                        t_pipeline=t1 - t0,
                                        t_model=float(getattr(proc, "model_seconds", 0.0))))
+
+    async def _switch(self, new: Processor) -> None:
+        """Take the new model; the tracked cars (ids, tracks, evidence) carry on when possible."""
+        self.next_processor = None
+        old = self.processor
+        adopt = getattr(old, "adopt_model", None)
+        if adopt is not None and adopt(new):
+            return
+        finish = getattr(old, "finish", None)  # another view set: close the old cars' records
+        if finish is not None:
+            await asyncio.get_running_loop().run_in_executor(self.hub.executor, finish)
+        self.processor = new
 
     async def _feed(self) -> None:
         self.stats.state = "running"
@@ -356,7 +371,11 @@ class Hub:
             raise UnknownNameError(f"unknown model {model!r}; valid: {', '.join(self.list_models())}")
         loop = asyncio.get_running_loop()
         proc = await loop.run_in_executor(self.executor, self.factory, stream_id, model)
-        s.processor, s.model = proc, model  # the worker picks it up on its next frame
+        if s.processor is None:
+            s.processor = proc
+        else:
+            s.next_processor = proc  # the worker switches before its next frame
+        s.model = model
         self.metrics.model_switches.inc(stream_id)
 
     async def push(self, stream_id: str, frame: Frame, t_arrival: float | None = None) -> None:

@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from xrbridge.errors import UsageError
+from xrbridge.errors import RecordError, UsageError
 
 HELP = "list/export inspection records (one per car) from the SQLite store as JSON or CSV"
 
@@ -61,6 +61,19 @@ def _iso(t: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export; a reader that stops early (``records | head``) ends it quietly."""
+    try:
+        return _export(args)
+    except BrokenPipeError:
+        import os
+
+        # the reader is gone: point stdout at /dev/null so the interpreter's final flush is quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from xrbridge.io.records import SqliteRecordStore
@@ -68,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     since = None if args.since is None else parse_since(args.since)
     if not Path(args.db).is_file():
         raise UsageError(f"record database {args.db} does not exist")
-    with SqliteRecordStore(args.db) as store:
+    try:
+        store = SqliteRecordStore(args.db)
+    except RecordError as exc:
+        raise UsageError(str(exc)) from exc
+    with store:
         records = store.query(since)
     if args.format == "json":
         out = []

@@ -136,6 +136,26 @@ class StreamPipeline:
         #: tracking), "model", "overlay" (regions, stabiliser, severity, hints)
         self.last_timing: dict[str, float] = {}
 
+    def set_model(
+        self,
+        model: ModelFn | Mapping[str, ModelFn],
+        *,
+        model_name: str,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> None:
+        """Switch the model between two frames; cars, their ids and tracks carry on.
+
+        The records of cars inspected by both models name the model at the car's end.
+        """
+        import dataclasses
+
+        c = self.config
+        th = dict(c.thresholds if thresholds is None else thresholds)
+        self.config = dataclasses.replace(c, model_name=model_name, thresholds=th)
+        self._model = model
+        for v, rc in self._region_cfg.items():
+            self._region_cfg[v] = dataclasses.replace(rc, threshold=th.get(v, c.regions.threshold))
+
     # ------------------------------------------------------------------ helpers
 
     def _model_for(self, view: str) -> ModelFn:

@@ -48,16 +48,17 @@ class SqliteRecordStore:
     Use as a context manager or call :meth:`close`.
 
     Raises RecordError when the file cannot be opened or written (e.g. not a
-    database, read-only directory), naming the path.
+    database, read-only directory), naming the path. ``busy_timeout_s``: how
+    long a write waits for a lock held by another connection before failing.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+    def __init__(self, path: str | Path = DEFAULT_DB, *, busy_timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
             # One connection shared by the bridge's inference threads, serialised by _lock.
             self._db = sqlite3.connect(
-                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
+                str(self.path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a process
