@@ -21,8 +21,6 @@ sees a too-slow, jerky conveyor (it still tracks, the velocities are then in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -31,8 +29,11 @@ import numpy as np
 from xrbridge.core.extraction import ExtractConfig, Extractor, FrameRecord
 from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate, templates_from_arrays
 from xrbridge.core.tracker import TrackerConfig
-from xrbridge.errors import InputError, TemplateError, VideoError
+from xrbridge.errors import TemplateError, VideoError
+from xrbridge.io.video import VideoInfo, iter_frames, load_timestamps, open_video
 from xrbridge.names import VIEWS
+
+__all__ = ["VideoInfo", "extract", "iter_frames", "load_timestamps", "open_video"]
 
 
 def load_templates(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
@@ -70,85 +71,6 @@ def load_matcher(folder: Path, config: MatchConfig | None = None) -> TemplateMat
     images, meta = load_templates(folder)
     templates: list[ViewTemplate] = templates_from_arrays(images, meta)
     return TemplateMatcher(templates, config)
-
-
-def load_timestamps(path: Path) -> list[float]:
-    """Frame times (s) from a truth.jsonl-like file or one number per line.
-
-    Lines: a JSON object with "t" (seconds), or text whose last
-    comma-separated field is the time in seconds (a first header line is skipped).
-
-    Raises:
-        InputError: missing file or a line without a time.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"timestamps file {path} does not exist")
-    out: list[float] = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        s = line.strip()
-        if not s:
-            continue
-        try:
-            if s.startswith("{"):
-                out.append(float(json.loads(s)["t"]))
-            else:
-                out.append(float(s.split(",")[-1]))
-        except (ValueError, KeyError, TypeError) as exc:
-            if not out and not s.startswith("{") and n == 1:
-                continue  # a CSV header line
-            raise InputError(f"{path}:{n}: expected a JSON object with 't' or a number, got {s[:60]!r}") from exc
-    return out
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    frames: int
-    fps: float
-    width: int
-    height: int
-
-
-def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Open a video file. Raises VideoError when missing, unreadable or empty."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"video {path} does not exist")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise VideoError(f"video {path} cannot be opened (not a video OpenCV can decode)")
-    info = VideoInfo(
-        int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
-        float(cap.get(cv2.CAP_PROP_FPS)) or 30.0,
-        int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-        int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-    )
-    if info.width <= 0 or info.height <= 0:
-        cap.release()
-        raise VideoError(f"video {path} has no frames")
-    return cap, info
-
-
-def iter_frames(
-    cap: cv2.VideoCapture, info: VideoInfo, times: list[float] | None
-) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield (index, t, frame BGR uint8) with t from ``times`` or the container."""
-    i = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if times is not None:
-            if i >= len(times):
-                raise InputError(f"timestamps file has {len(times)} times, the video has more frames")
-            t = times[i]
-        else:
-            # After read(), POS_MSEC is the presentation time of the frame just
-            # read (FFmpeg backend); some backends report 0: use index / fps then.
-            msec = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = msec / 1000.0 if msec and msec > 0 else i / info.fps
-        yield i, float(t), frame
-        i += 1
 
 
 def record_to_json(rec: FrameRecord) -> dict[str, object]:

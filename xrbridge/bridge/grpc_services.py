@@ -173,9 +173,7 @@ class Services(
             schema_version=SCHEMA_VERSION,
             stream_id=s.id,
             model=s.model,
-            state={"starting": "idle", "running": "running", "ended": "idle"}.get(
-                st.state, st.state
-            ),
+            state={"starting": "idle", "ended": "idle"}.get(s.state, s.state),
             frames_received=st.frames_in,
             frames_processed=st.inferred,
             frames_dropped=st.dropped,

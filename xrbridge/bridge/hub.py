@@ -288,6 +288,20 @@ class Stream:
         a = np.asarray(self._latencies)
         return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
+    @property
+    def healthy(self) -> bool:
+        """The source delivers (or ended normally); False after a failure or while it retries."""
+        if self.stats.state == "error":
+            return False
+        return self.stats.state != "running" or bool(getattr(self.source, "healthy", True))
+
+    @property
+    def state(self) -> str:
+        """``running``, ``retrying`` (source down, trying again), ``ended``, ``error``, ``starting``."""
+        if self.stats.state == "running" and not getattr(self.source, "healthy", True):
+            return "retrying"
+        return self.stats.state
+
     def status_event(self, state: str) -> dict[str, Any]:
         return {"type": "status", "stream": self.id, "state": state, "model": self.model,
                 "message": self.stats.last_error}
@@ -295,9 +309,10 @@ class Stream:
     def status(self) -> dict[str, Any]:
         s = self.stats
         return {
-            "stream": self.id, "kind": self.source.kind, "model": self.model, "state": s.state,
+            "stream": self.id, "kind": self.source.kind, "model": self.model, "state": self.state,
             "frames_in": s.frames_in, "inferred": s.inferred, "predicted": s.predicted,
             "dropped": s.dropped, "errors": s.errors, "last_seq": s.last_seq,
+            "source_error": str(getattr(self.source, "last_error", "")),
             "last_pipeline_ms": round(s.last_pipeline_ms, 3), "last_error": s.last_error,
             "size": list(self.size) if self.size else None,
         }
@@ -337,7 +352,7 @@ class Hub:
 
     def health(self) -> dict[str, bool]:
         """Per stream: True while its source delivers (or has ended normally)."""
-        return {k: s.stats.state not in ("error", "retrying") for k, s in self.streams.items()}
+        return {k: s.healthy for k, s in self.streams.items()}
 
     def stream(self, stream_id: str) -> Stream:
         try:

@@ -8,9 +8,11 @@ need a running source: servers decode them (:func:`decode_image`) and hand
 them to the stream directly; :class:`PushSource` only marks the stream as
 accepting pushes.
 
-Time is data: video frames get ``t_capture = index / fps`` (continued across
-loops so that time never goes back), cameras the wall clock at the read,
-pushed frames the client's timestamp.
+Time is data: video frames get the container's presentation time (the one
+reader rule of :mod:`xrbridge.io.video`, continued across loops so that time
+never goes back), cameras the wall clock at the read, pushed frames the
+client's timestamp. File and camera sources retry with backoff and say
+whether they deliver (``healthy``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from xrbridge.core.types import Frame
 from xrbridge.errors import ImageError, LimitError, VideoError
+from xrbridge.io.video import frame_time
 
 Emit = Callable[[Frame], Awaitable[None]]
 
@@ -94,18 +97,30 @@ def parse_source_spec(spec: str) -> tuple[str, str, str]:
 
 
 class VideoSource:
-    """Replays a video file, at real-time pace or as fast as possible, optionally looping."""
+    """Replays a video file, at real-time pace or as fast as possible, optionally looping.
+
+    Frame times are the container's (:func:`xrbridge.io.video.frame_time`),
+    continued across loops. A pass that reads no frame (file removed,
+    replaced, truncated, the process out of file descriptors) is retried
+    with backoff (``healthy`` is False meanwhile); the stream recovers by
+    itself when the file is back.
+    """
 
     kind = "video"
 
-    def __init__(self, stream_id: str, path: Path, *, realtime: bool = True, loop: bool = False) -> None:
+    def __init__(self, stream_id: str, path: Path, *, realtime: bool = True, loop: bool = False,
+                 backoff: BackoffConfig | None = None) -> None:
         self.stream_id = stream_id
         self.path = Path(path)
         self.realtime = realtime
         self.loop = loop
+        self.backoff = backoff or BackoffConfig()
         self.fps = 30.0
         self.frames_read = 0
         self.passes = 0
+        self.retries = 0
+        self.healthy = True
+        self.last_error = ""
         self._io = _CaptureThread(stream_id)
         if not self.path.is_file():
             raise VideoError(f"video file not found: {self.path}")
@@ -119,36 +134,60 @@ class VideoSource:
         finally:
             cap.release()
 
+    def _read(self, cap: cv2.VideoCapture, index: int) -> tuple[float, np.ndarray] | None:
+        ok, img = cap.read()
+        if not ok or img is None:
+            return None
+        return frame_time(cap, index, self.fps), img
+
+    async def _pass(self, emit: Emit, seq: int, t_offset: float, start: float) -> tuple[int, float]:
+        """One pass over the file: (frames read, time of the last one relative to the pass)."""
+        cap: Any = await self._io.call(cv2.VideoCapture, str(self.path))
+        index, t_last = 0, 0.0
+        try:
+            while True:
+                got: Any = await self._io.call(self._read, cap, index)
+                if got is None:
+                    break
+                t_rel, img = got
+                t_rel = max(t_rel, t_last if index else 0.0)  # never back in time
+                t = t_offset + t_rel
+                if self.realtime:
+                    delay = start + t - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                if index == 0 and not self.healthy:
+                    self.healthy, self.last_error = True, ""
+                await emit(Frame(self.stream_id, seq + index, t, np.ascontiguousarray(img)))
+                index, t_last = index + 1, t_rel
+                self.frames_read += 1
+        finally:
+            self._io.release(cap)
+        return index, t_last
+
     async def run(self, emit: Emit) -> None:
-        seq = 0
-        t_offset = 0.0
+        seq, t_offset = 0, 0.0
         start = time.perf_counter()
+        delay = self.backoff.initial
         while True:
-            cap: Any = await self._io.call(cv2.VideoCapture, str(self.path))
-            index = 0
             try:
-                while True:
-                    got: Any = await self._io.call(cap.read)
-                    ok, img = got
-                    if not ok or img is None:
-                        break
-                    t = t_offset + index / self.fps
-                    if self.realtime:
-                        delay = start + t - time.perf_counter()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                    await emit(Frame(self.stream_id, seq, t, np.ascontiguousarray(img)))
-                    seq += 1
-                    index += 1
-                    self.frames_read += 1
-            finally:
-                self._io.release(cap)
+                n, t_last = await self._pass(emit, seq, t_offset, start)
+            except (OSError, cv2.error) as exc:  # e.g. out of file descriptors
+                n, t_last, self.last_error = 0, 0.0, f"{type(exc).__name__}: {exc}"
             self.passes += 1
-            if index == 0:
-                raise VideoError(f"video {self.path} has no readable frames")
+            if n == 0:
+                self.healthy = False
+                self.last_error = self.last_error or f"video {self.path} has no readable frames"
+                self.retries += 1
+                await asyncio.sleep(delay)
+                delay = min(self.backoff.maximum, delay * self.backoff.factor)
+                start = time.perf_counter() - t_offset  # pace from now on, do not race to catch up
+                continue
+            delay = self.backoff.initial
+            seq += n
+            t_offset += t_last + 1.0 / self.fps
             if not self.loop:
                 return
-            t_offset += index / self.fps
 
 
 class CameraSource:
@@ -164,6 +203,11 @@ class CameraSource:
         self.connected = False
         self.last_error = ""
         self._io = _CaptureThread(stream_id)
+
+    @property
+    def healthy(self) -> bool:
+        """True while frames come (an unreachable camera is not "running")."""
+        return self.connected
 
     def _open(self) -> cv2.VideoCapture | None:
         cap = cv2.VideoCapture(self.target)
