@@ -31,7 +31,9 @@ class Limits:
     """The door's settings (from :class:`~xrbridge.bridge.settings.Settings`).
 
     ``max_connections`` / ``per_address``: open connections (raising them
-    costs one file descriptor and a few KiB each). ``auth_deadline_s``: an
+    costs one file descriptor and a few KiB each). ``max_unauthenticated``:
+    sessions without the token yet; above it a handshake without the token
+    gets HTTP 503, so a flood leaves room for token holders. ``auth_deadline_s``: an
     unauthenticated connection is closed (1008) this long after it opened.
     ``preauth_bytes``: the largest message accepted before auth (a ``hello``
     is a few hundred bytes). ``send_timeout_s``: a subscriber that has not
@@ -41,6 +43,7 @@ class Limits:
 
     max_connections: int = 512
     per_address: int = 64
+    max_unauthenticated: int = 128
     auth_deadline_s: float = 5.0
     handshake_timeout_s: float = 5.0
     preauth_bytes: int = 4096

@@ -57,6 +57,7 @@ class Settings:
     video_quality: int = _f(70, "JPEG quality of the viewer's video preview", kind=int)
     max_connections: int = _f(512, "open connections per server (WebSocket; gRPC concurrent calls)", kind=int)
     max_connections_per_address: int = _f(64, "open WebSocket connections per remote address", kind=int)
+    max_unauthenticated: int = _f(128, "WebSocket sessions without the token yet (more: HTTP 503)", kind=int)
     auth_deadline_s: float = _f(5.0, "seconds a connection may stay unauthenticated", kind=float)
     preauth_message_bytes: int = _f(4096, "largest message accepted before authentication", kind=int)
     send_timeout_s: float = _f(10.0, "a subscriber that takes nothing for this long is closed (1011)", kind=float)
@@ -90,6 +91,7 @@ class Settings:
 
         return Limits(max_connections=self.max_connections,
                       per_address=self.max_connections_per_address,
+                      max_unauthenticated=self.max_unauthenticated,
                       auth_deadline_s=self.auth_deadline_s,
                       handshake_timeout_s=max(1.0, self.auth_deadline_s),
                       preauth_bytes=self.preauth_message_bytes,

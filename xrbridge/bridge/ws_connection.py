@@ -42,6 +42,7 @@ class WsConnection:
     def __init__(self, server: Any, conn: ServerConnection) -> None:
         self.hub, self.settings, self.limits = server.hub, server.settings, server.limits
         self.backoff = server.backoff
+        self.server = server
         self.conn = conn
         self.addr = getattr(conn, "xr_addr", "?")
         hub, s = self.hub, self.settings
@@ -72,6 +73,7 @@ class WsConnection:
                 if session.authed and not was_authed:
                     conn.protocol.max_message_size = 2 * self.settings.max_message_bytes
                     self.backoff.succeeded(self.addr)
+                    self.server.authenticated(conn)
                 if not await self.apply(actions):
                     break
         except ConnectionClosed:

@@ -26,7 +26,7 @@ from websockets.http11 import Request, Response
 
 from xrbridge.bridge.http import HttpRoutes, response
 from xrbridge.bridge.hub import Hub
-from xrbridge.bridge.limits import AuthBackoff, ConnectionLimiter
+from xrbridge.bridge.limits import AuthBackoff, ConnectionLimiter, raise_fd_limit
 from xrbridge.bridge.session import token_ok
 from xrbridge.bridge.settings import Settings
 from xrbridge.bridge.ws_connection import WsConnection
@@ -40,18 +40,22 @@ class WsServer:
     ) -> None:
         self.hub, self.settings, self.ssl_context = hub, settings, ssl_context
         self.limits = settings.limits()
-        self.conns = ConnectionLimiter(self.limits.max_connections, self.limits.per_address)
+        # never more connections than file descriptors: the streams, models and logs need theirs
+        fds = raise_fd_limit()
+        total = max(16, min(self.limits.max_connections, fds - 128))
+        self.conns = ConnectionLimiter(total, min(total, self.limits.per_address))
         self.backoff = AuthBackoff(self.limits.backoff_initial_s, self.limits.backoff_max_s)
+        self.unauthenticated = 0  # open sessions still without the token (capped: room for holders)
         self.http = HttpRoutes(hub)
         self.server: Server | None = None
         self.port = 0
 
     async def start(self) -> int:
-        s, lim, conns = self.settings, self.limits, self.conns
+        s, lim, conns, server = self.settings, self.limits, self.conns, self
 
-        class Limited(
-            ServerConnection
-        ):  # counted from accept to close; over a cap: dropped at once
+        class Limited(ServerConnection):  # counted from accept to close; over a cap: dropped
+            xr_unauth = False
+
             def connection_made(self, transport: Any) -> None:
                 super().connection_made(transport)
                 self.xr_addr = str((transport.get_extra_info("peername") or ("?",))[0])
@@ -61,6 +65,7 @@ class WsServer:
 
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
+                server.authenticated(self)
                 if self.xr_counted:
                     self.xr_counted = False
                     conns.release(self.xr_addr)
@@ -105,9 +110,24 @@ class WsServer:
                 self.backoff.failed(getattr(conn, "xr_addr", "?"), time.monotonic())
             )
             return response(HTTPStatus.UNAUTHORIZED, b"bad bearer token\n")
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return None
-        return self.http.get(url.path, token_ok(self.settings.token, token))
+        authed = token_ok(self.settings.token, token)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return self.http.get(url.path, authed)
+        if not authed:  # no token yet: only so many such sessions, the rest is for token holders
+            if self.unauthenticated >= self.limits.max_unauthenticated:
+                m.errors.inc("too_many_connections")
+                return response(
+                    HTTPStatus.SERVICE_UNAVAILABLE, b"too many unauthenticated connections\n"
+                )
+            self.unauthenticated += 1
+            conn.xr_unauth = True  # type: ignore[attr-defined]
+        return None
+
+    def authenticated(self, conn: ServerConnection) -> None:
+        """The connection authenticated or ended: its unauthenticated slot is free."""
+        if getattr(conn, "xr_unauth", False):
+            conn.xr_unauth = False  # type: ignore[attr-defined]
+            self.unauthenticated -= 1
 
     async def _connection(self, conn: ServerConnection) -> None:
         await WsConnection(self, conn).run()

@@ -49,6 +49,7 @@ class OnnxModel:
         if not path.is_file():
             raise ArtifactError(f"{path} is missing")
         opts = ort.SessionOptions()
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait after run
         if threads is not None:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
