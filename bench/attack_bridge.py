@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -63,24 +64,29 @@ def healthz(url: str) -> int:
         return 0
 
 
-async def reference(url: str, stop: asyncio.Event, gaps: list[float]) -> int:
-    """A token holder from 127.0.0.2: overlays received, gaps between them appended (s)."""
+async def reference(
+    url: str, stop: asyncio.Event, gaps: list[float], local: str = "127.0.0.2"
+) -> int:
+    """A token holder: overlays received; the gaps between them appended (s)."""
     from websockets.asyncio.client import connect
-
     from websockets.exceptions import ConnectionClosed
 
-    n, last = 0, None
-    try:
-        await _reference(connect, url, stop, gaps, [n, last])
-    except ConnectionClosed:
-        pass
+    with contextlib.suppress(ConnectionClosed):
+        await _reference(connect, url, stop, gaps, local)
     return len(gaps) + 1 if gaps else 0
 
 
-async def _reference(connect: Any, url: str, stop: asyncio.Event, gaps: list[float], st: list[Any]) -> None:
-    n, last = st
-    async with connect(url, proxy=None, additional_headers={"Authorization": f"Bearer {TOKEN}"},
-                       local_addr=("127.0.0.2", 0), open_timeout=20) as ws:
+async def _reference(
+    connect: Any, url: str, stop: asyncio.Event, gaps: list[float], local: str
+) -> None:
+    n, last = 0, None
+    async with connect(
+        url,
+        proxy=None,
+        additional_headers={"Authorization": f"Bearer {TOKEN}"},
+        local_addr=(local, 0),
+        open_timeout=20,
+    ) as ws:
         await ws.send(msgpack.packb({"type": "subscribe", "streams": ["line"]}))
         while not stop.is_set():
             try:
@@ -94,25 +100,65 @@ async def _reference(connect: Any, url: str, stop: asyncio.Event, gaps: list[flo
                 last, n = now, n + 1
 
 
+class Reference:
+    """A token holder in its own process (its gaps are not the attackers' client-side cost)."""
+
+    def __init__(self, url: str, seconds: float, local: str = "127.0.0.2") -> None:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--reference",
+            url,
+            "--seconds",
+            str(seconds),
+            "--local",
+            local,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+
+    async def result(self) -> dict[str, Any]:
+        out, _ = await asyncio.to_thread(self.proc.communicate)
+        return json.loads(out)
+
+
+async def reference_main(url: str, seconds: float, local: str) -> dict[str, Any]:
+    stop, gaps = asyncio.Event(), []
+    task = asyncio.create_task(reference(url, stop, gaps, local))
+    await asyncio.sleep(seconds)
+    stop.set()
+    try:
+        n = await task
+    except Exception as exc:
+        return {"overlays": 0, "error": f"{type(exc).__name__}: {exc}"}
+    return {"overlays": n, "gap_ms": stats_ms(gaps)}
+
+
 def stats_ms(gaps: list[float]) -> dict[str, float]:
     if not gaps:
         return {}
     a = np.asarray(gaps) * 1000
-    return {"p50": round(float(np.percentile(a, 50)), 1), "p99": round(float(np.percentile(a, 99)), 1),
-            "max": round(float(a.max()), 1), "n": int(a.size)}
+    return {
+        "p50": round(float(np.percentile(a, 50)), 1),
+        "p99": round(float(np.percentile(a, 99)), 1),
+        "max": round(float(a.max()), 1),
+        "n": int(a.size),
+    }
 
 
 async def idle_flood(url: str, pid: int, n: int) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
     rss0 = rss_mb(pid)
-    stop, gaps = asyncio.Event(), []
-    ref = asyncio.create_task(reference(url, stop, gaps))
-    await asyncio.sleep(1.0)
+    ref = Reference(url, 12.0)
+    await asyncio.sleep(2.0)
 
     async def one(i: int) -> Any:
         try:
-            return await connect(url, proxy=None, local_addr=(f"127.0.1.{1 + i % 16}", 0), open_timeout=10)
+            return await connect(
+                url, proxy=None, local_addr=(f"127.0.1.{1 + i % 16}", 0), open_timeout=10
+            )
         except Exception:
             return None
 
@@ -120,11 +166,10 @@ async def idle_flood(url: str, pid: int, n: int) -> dict[str, Any]:
     conns = await asyncio.gather(*(one(i) for i in range(n)))
     opened = [c for c in conns if c is not None]
     rss_peak_open = rss_mb(pid)
-    # a second token holder connects while the flood holds its connections
-    late_gaps: list[float] = []
-    late_stop = asyncio.Event()
-    late = asyncio.create_task(reference(url, late_stop, late_gaps))
-    await asyncio.sleep(3.0)
+    # a second token holder connects while the flood holds its connections (same address too)
+    late_stop, late_gaps = asyncio.Event(), []
+    late = asyncio.create_task(reference(url, late_stop, late_gaps, "127.0.1.1"))
+    await asyncio.sleep(2.0)
     late_stop.set()
     late_n = await late
 
@@ -140,13 +185,18 @@ async def idle_flood(url: str, pid: int, n: int) -> dict[str, Any]:
 
     closed = await asyncio.gather(*(closed_by_server(c) for c in opened))
     t_all_closed = time.perf_counter() - t0
-    stop.set()
-    ref_n = await ref
-    return {"attempted": n, "accepted": len(opened), "refused_at_door": n - len(opened),
-            "closed_by_auth_deadline": int(sum(closed)), "seconds_until_all_closed": round(t_all_closed, 1),
-            "token_holder_overlays": ref_n, "token_holder_gap_ms": stats_ms(gaps),
-            "late_token_holder_overlays": late_n, "rss_mb_before": round(rss0, 1),
-            "rss_mb_with_flood": round(rss_peak_open, 1), "rss_growth_mb": round(rss_peak_open - rss0, 1)}
+    return {
+        "attempted": n,
+        "accepted": len(opened),
+        "refused_at_door": n - len(opened),
+        "closed_by_auth_deadline": int(sum(closed)),
+        "seconds_until_all_closed": round(t_all_closed, 1),
+        "token_holder": await ref.result(),
+        "late_token_holder_overlays": late_n,
+        "rss_mb_before": round(rss0, 1),
+        "rss_mb_with_flood": round(rss_peak_open, 1),
+        "rss_growth_mb": round(rss_peak_open - rss0, 1),
+    }
 
 
 async def bombs(url: str, pid: int, senders: int, rounds: int) -> dict[str, Any]:
@@ -155,16 +205,20 @@ async def bombs(url: str, pid: int, senders: int, rounds: int) -> dict[str, Any]
     body = 8 * 2**20 - 5
     bomb = b"\xdd" + body.to_bytes(4, "big") + b"\x90" * body
     rss0, hwm0 = rss_mb(pid), rss_mb(pid, "VmHWM")
-    stop, gaps = asyncio.Event(), []
-    ref = asyncio.create_task(reference(url, stop, gaps))
-    await asyncio.sleep(1.5)
+    ref = Reference(url, 14.0)
+    await asyncio.sleep(2.0)
     codes: dict[str, int] = {}
 
     async def sender(i: int) -> None:
         for _ in range(rounds):
             try:
-                async with connect(url, proxy=None, max_size=None, open_timeout=20,
-                                   local_addr=(f"127.0.2.{1 + i}", 0)) as ws:
+                async with connect(
+                    url,
+                    proxy=None,
+                    max_size=None,
+                    open_timeout=20,
+                    local_addr=(f"127.0.2.{1 + i}", 0),
+                ) as ws:
                     await ws.send(bomb)
                     await asyncio.wait_for(ws.wait_closed(), 20)
                     k = str(ws.close_code)
@@ -175,13 +229,17 @@ async def bombs(url: str, pid: int, senders: int, rounds: int) -> dict[str, Any]
     t0 = time.perf_counter()
     await asyncio.gather(*(sender(i) for i in range(senders)))
     elapsed = time.perf_counter() - t0
-    await asyncio.sleep(1.0)
-    stop.set()
-    n = await ref
-    return {"senders": senders, "messages": senders * rounds, "message_mb": 8, "seconds": round(elapsed, 1),
-            "close_codes": codes, "rss_mb_before": round(rss0, 1), "rss_mb_after": round(rss_mb(pid), 1),
-            "peak_rss_growth_mb": round(rss_mb(pid, "VmHWM") - max(hwm0, rss0), 1),
-            "reference_overlays": n, "reference_gap_ms": stats_ms(gaps)}
+    return {
+        "senders": senders,
+        "messages": senders * rounds,
+        "message_mb": 8,
+        "seconds": round(elapsed, 1),
+        "close_codes": codes,
+        "rss_mb_before": round(rss0, 1),
+        "rss_mb_after": round(rss_mb(pid), 1),
+        "peak_rss_growth_mb": round(rss_mb(pid, "VmHWM") - max(hwm0, rss0), 1),
+        "reference": await ref.result(),
+    }
 
 
 async def file_outage(base: str, video: Path, backup: Path, down_s: float) -> dict[str, Any]:
@@ -211,9 +269,12 @@ async def file_outage(base: str, video: Path, backup: Path, down_s: float) -> di
         if t_frame is None and await asyncio.to_thread(frames_in) > n0:
             t_frame = time.perf_counter() - t_back
         await asyncio.sleep(0.05)
-    return {"down_s": down_s, "healthz_503_after_s": None if t_503 is None else round(t_503, 2),
-            "healthz_200_after_restore_s": None if t_ok is None else round(t_ok, 2),
-            "first_frame_after_restore_s": None if t_frame is None else round(t_frame, 2)}
+    return {
+        "down_s": down_s,
+        "healthz_503_after_s": None if t_503 is None else round(t_503, 2),
+        "healthz_200_after_restore_s": None if t_ok is None else round(t_ok, 2),
+        "first_frame_after_restore_s": None if t_frame is None else round(t_frame, 2),
+    }
 
 
 def short_clip(src: Path, dst: Path, frames: int) -> Path:
@@ -227,7 +288,9 @@ def short_clip(src: Path, dst: Path, frames: int) -> Path:
         if not ok:
             break
         if out is None:
-            out = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (img.shape[1], img.shape[0]))
+            out = cv2.VideoWriter(
+                str(dst), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (img.shape[1], img.shape[0])
+            )
         out.write(img)
     cap.release()
     assert out is not None, f"{src} unreadable"
@@ -242,16 +305,37 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     backup = short_clip(Path(embedded_line_dir()) / "line.mp4", work / "clip.mp4", 60)
     video = work / "line.mp4"
     shutil.copy(backup, video)
-    cmd = [sys.executable, "-m", "xrbridge", "serve", "--ws-port", "0", "--grpc-port", "0", "--token", TOKEN,
-           "--sources", f"line={video}", "--loop", "--models-dir", str(args.models_dir), "--records-db", "",
-           "--auth-deadline-s", str(args.auth_deadline)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "xrbridge",
+        "serve",
+        "--ws-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--token",
+        TOKEN,
+        "--sources",
+        f"line={video}",
+        "--loop",
+        "--models-dir",
+        str(args.models_dir),
+        "--records-db",
+        "",
+        "--auth-deadline-s",
+        str(args.auth_deadline),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=work)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=work
+    )
     try:
         assert proc.stdout is not None
         urls = json.loads(proc.stdout.readline())["serving"]
         out: dict[str, Any] = {"server_pid": proc.pid, "rss_mb_start": round(rss_mb(proc.pid), 1)}
         await asyncio.sleep(2.0)
+        out["baseline_reference"] = await Reference(urls["websocket"], 8.0).result()
         if args.idle:
             out["idle"] = await idle_flood(urls["websocket"], proc.pid, args.idle)
         if args.senders:
@@ -272,13 +356,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--reference", default="", help=argparse.SUPPRESS)
+    p.add_argument("--seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    p.add_argument("--local", default="127.0.0.2", help=argparse.SUPPRESS)
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--senders", type=int, default=20)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--down", type=float, default=3.0, help="seconds the video file stays removed (0: skip)")
+    p.add_argument(
+        "--down", type=float, default=3.0, help="seconds the video file stays removed (0: skip)"
+    )
     p.add_argument("--auth-deadline", type=float, default=5.0)
     p.add_argument("--models-dir", type=Path, default=ROOT / "models")
     a = p.parse_args()
+    if a.reference:
+        print(json.dumps(asyncio.run(reference_main(a.reference, a.seconds, a.local))))
+        sys.exit(0)
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -116,7 +116,7 @@ def test_frames_flow_to_matching_subscribers_only() -> None:
 
 def test_busy_worker_predicts_and_never_sends_older_after_newer() -> None:
     async def go() -> None:
-        hub, _made = _hub(delay=0.05)
+        hub, made = _hub(delay=0.05)
         hub.add_stream(PushOnly("p"), "a")
         sub = Subscriber("t", None, max_keys=256)
         hub.subscribe(sub)
@@ -130,13 +130,23 @@ def test_busy_worker_predicts_and_never_sends_older_after_newer() -> None:
         ]
         seqs = [m.overlay.seq for m in msgs]
         assert seqs == sorted(seqs), seqs  # never an older frame after a newer one
+        assert all(m.overlay.t_emit >= m.overlay.t_capture for m in msgs)  # never sent before taken
         kinds = {m.kind for m in msgs}
         assert "inferred" in kinds
         st = hub.streams["p"].stats
         assert st.dropped >= 1  # the model is slower than the frames: newest wins
-        # a frame of another size than the first is refused
+        # a frame of another size than the first is refused...
         with pytest.raises(InputError, match="must be 6x4"):
             await hub.push("p", Frame("p", 11, 1.0, np.zeros((8, 8, 3), np.uint8)))
+        # ...but a push stream whose frames all come in a new size moves to it
+        for k in range(2):
+            with pytest.raises(InputError):
+                await hub.push("p", Frame("p", 12 + k, 1.0, np.zeros((16, 8, 3), np.uint8)))
+        await hub.push("p", Frame("p", 14, 1.1, np.zeros((16, 8, 3), np.uint8)))
+        await hub.push("p", Frame("p", 15, 1.2, np.zeros((16, 8, 3), np.uint8)))
+        assert hub.streams["p"].size == (8, 16)
+        await asyncio.sleep(0.3)
+        assert hub.streams["p"].stats.errors == 0 and 15 in made["p"].seen
         with pytest.raises(UnknownNameError):
             await hub.push("nope", Frame("nope", 0, 0.0, np.zeros((4, 6, 3), np.uint8)))
         await hub.stop()

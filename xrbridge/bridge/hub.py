@@ -119,6 +119,8 @@ class Stream:
         self.slot: FrameSlot[tuple[Frame, float]] = FrameSlot()
         self.stats = StreamStats()
         self.size: tuple[int, int] | None = None  # (w, h) locked by the first frame
+        self._new_size: tuple[tuple[int, int], int] | None = None  # a push stream's candidate size
+        self._reset = False  # the next processor replaces the pipeline (new size), no adoption
         self.last_overlay: OverlayFrame | None = None
         self.busy = False
         self.last_arrived: tuple[int, float] = (-1, 0.0)  # (seq, t_capture) of the newest frame
@@ -130,19 +132,39 @@ class Stream:
         self._latencies: deque[float] = deque(maxlen=512)  # pipeline ms, for GetStatus
 
     # -- ingest -----------------------------------------------------------------
-    def check_size(self, w: int, h: int) -> None:
-        if self.size is None:
-            self.size = (w, h)
-        elif self.size != (w, h):
-            raise InputError(
-                f"frame size for stream {self.id!r} must be {self.size[0]}x{self.size[1]}, got {w}x{h}"
-            )
+    #: a push stream takes a new frame size after this many frames of it in a row
+    RESIZE_AFTER = 3
+
+    def check_size(self, w: int, h: int) -> bool:
+        """Lock the frame size; True when a push stream has just moved to a new size.
+
+        The first frame locks it; a frame of another size is refused, except
+        that a push stream sent :attr:`RESIZE_AFTER` frames of one new size in
+        a row moves to it (one stray 1x1 frame does not lock the stream forever).
+        """
+        if self.size is None or self.size == (w, h):
+            self.size, self._new_size = (w, h), None
+            return False
+        if self.source.kind == "push":
+            n = self._new_size[1] + 1 if self._new_size and self._new_size[0] == (w, h) else 1
+            self._new_size = ((w, h), n)
+            if n >= self.RESIZE_AFTER:
+                self.size, self._new_size = (w, h), None
+                return True
+        raise InputError(
+            f"frame size for stream {self.id!r} must be {self.size[0]}x{self.size[1]}, got {w}x{h}"
+            + (f" (or {self.RESIZE_AFTER} frames in a row of a new size)" if self.source.kind == "push" else "")
+        )
 
     async def ingest(self, frame: Frame, t_arrival: float | None = None) -> None:
         """Hand a frame to the worker (newest wins); publish a prediction if the worker is busy."""
         t_arr = time.perf_counter() if t_arrival is None else t_arrival
         h, w = frame.pixels.shape[:2]
-        self.check_size(w, h)
+        if self.check_size(w, h):  # a new size: a fresh pipeline from this frame on
+            loop = asyncio.get_running_loop()
+            self.next_processor = await loop.run_in_executor(self.hub.executor, self.hub.factory, self.id, self.model)
+            self._reset = True
+            self.last_overlay = None
         m = self.hub.metrics
         self.stats.frames_in += 1
         self.stats.last_seq = frame.seq
@@ -236,7 +258,8 @@ class Stream:
         """Take the new model; the tracked cars (ids, tracks, evidence) carry on when possible."""
         self.next_processor = None
         old = self.processor
-        adopt = getattr(old, "adopt_model", None)
+        adopt = None if self._reset else getattr(old, "adopt_model", None)
+        self._reset = False
         if adopt is not None and adopt(new):
             return
         finish = getattr(old, "finish", None)  # another view set: close the old cars' records

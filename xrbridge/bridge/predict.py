@@ -42,6 +42,7 @@ def predict_overlay(last: OverlayFrame, *, seq: int, t: float, t_emit: float) ->
     Without a track (no car in view) the overlay is repeated unchanged except
     for ``seq``/``t_capture``/``t_emit``.
     """
+    t_emit = max(t_emit, t)  # never emitted before the frame was captured
     track = last.track
     if track is None:
         return dataclasses.replace(last, seq=seq, t_capture=t, t_emit=t_emit)
