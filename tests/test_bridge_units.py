@@ -212,13 +212,16 @@ def test_metrics_render_prometheus_text() -> None:
     m.subscribers.inc("websocket")
     m.subscribers.dec("websocket")
     text = m.render()
-    assert 'xrbridge_frames_in_total{stream="line"} 1' in text
-    assert 'xrbridge_errors_total{kind="bad_message"} 3' in text
-    assert 'xrbridge_stage_seconds_bucket{stage="pipeline",le="0.005"} 1' in text
-    assert 'xrbridge_stage_seconds_bucket{stage="pipeline",le="+Inf"} 2' in text
-    assert 'xrbridge_stage_seconds_count{stage="pipeline"} 2' in text
-    assert 'xrbridge_subscribers{transport="websocket"} 0' in text
+    assert 'xrbridge_frames_in_total{stream="line"} 1.0' in text
+    assert 'xrbridge_errors_total{kind="bad_message"} 3.0' in text
+    assert 'xrbridge_stage_seconds_bucket{le="0.005",stage="pipeline"} 1.0' in text
+    assert 'xrbridge_stage_seconds_bucket{le="+Inf",stage="pipeline"} 2.0' in text
+    assert 'xrbridge_stage_seconds_count{stage="pipeline"} 2.0' in text
+    assert 'xrbridge_subscribers{transport="websocket"} 0.0' in text
     assert "# TYPE xrbridge_stage_seconds histogram" in text
+    # the values the bridge reads back (status, tests) come from the same registry
+    assert m.errors.value("bad_message") == 3 and m.stage.count("pipeline") == 2
+    assert m.errors.items() == {("bad_message",): 3.0} and BridgeMetrics().errors.total() == 0
 
 
 def test_predict_overlay_moves_contours_with_the_car() -> None:
