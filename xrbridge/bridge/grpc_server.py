@@ -1,9 +1,7 @@
-"""The gRPC server (grpc.aio): FrameIngest, Subscribe, Control, health and reflection.
+"""The gRPC server (grpc.aio): services (:mod:`~xrbridge.bridge.grpc_services`), health, reflection.
 
-The calls are in :mod:`xrbridge.bridge.grpc_services`. ``grpc.health.v1``: service ``""``
-and ``stream/<id>`` are NOT_SERVING while a stream's source is down. With a
-token every call needs ``authorization: Bearer <token>`` (wrong: UNAUTHENTICATED
-after the failed-auth backoff). At most ``max_connections`` concurrent calls.
+Health: ``""`` and ``stream/<id>`` are NOT_SERVING while a stream is down. A
+wrong or missing token: UNAUTHENTICATED after the failed-auth backoff.
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import socket
 import time
 from typing import Any
 
@@ -110,8 +109,6 @@ class GrpcServer:
         )
         addr = f"{s.host}:{s.grpc_port}"
         if s.grpc_port:  # ask first: grpc's own bind failure also prints C-core lines on stderr
-            import socket
-
             with socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((s.host, s.grpc_port))  # OSError "Address already in use"

@@ -1,16 +1,12 @@
-"""The gRPC services: FrameIngest, Subscribe and Control calls translated to the session's rules.
+"""The gRPC services, translated to the session's rules (:mod:`xrbridge.bridge.session`).
 
-Stream lookup, model names, the push envelope and the error codes are those
-of :mod:`xrbridge.bridge.session` (error code -> status: :data:`GRPC_CODES`).
-``Push``: a frame that cannot be decoded or has the wrong size is skipped and
-counted (trailing metadata ``xrbridge-errors``, ``xrbridge-last-error``); an
-unknown or non-push stream ends the call. A failing ``SelectModel`` names the
-model, never a server path.
+``Push`` skips and counts a frame it cannot take (trailing metadata
+``xrbridge-errors``, ``xrbridge-last-error``); an unknown or non-push stream
+ends the call. A failing ``SelectModel`` names the model, never a path.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,14 +15,12 @@ import grpc
 
 from xrbridge.bridge import protocol as P
 from xrbridge.bridge.hub import Hub, Subscriber
-from xrbridge.bridge.ingest import ingest_push
+from xrbridge.bridge.ingest import ingest_push, proto_pixels
 from xrbridge.bridge.registry import ModelRegistry
 from xrbridge.bridge.session import GRPC_CODES, ControlSession, resolve_model, resolve_stream
 from xrbridge.bridge.settings import Settings
-from xrbridge.bridge.sources import image_size
 from xrbridge.core.types import SCHEMA_VERSION
-from xrbridge.errors import ImageError, WireError
-from xrbridge.wire.codec import frame_from_proto, overlay_to_proto
+from xrbridge.wire.codec import overlay_to_proto
 from xrbridge.wire.gen import control_pb2, frame_pb2, services_pb2_grpc
 
 
@@ -52,45 +46,23 @@ class Services(
         hub, m = self.hub, self.hub.metrics
         received, errors, last_error, sid = 0, 0, "", ""
         async for msg in request_iterator:
-            t_arr = time.perf_counter()
+            t_arr, sid = time.perf_counter(), msg.stream_id
             try:
                 push = self.session.push_action(msg.stream_id, msg.seq, msg.t_capture, b"")
+                pixels = await proto_pixels(msg, self.settings.max_image_pixels)
+                await ingest_push(
+                    hub,
+                    push,
+                    max_pixels=self.settings.max_image_pixels,
+                    t_arrival=t_arr,
+                    pixels=pixels,
+                )
+                received += 1
             except P.ProtocolError as exc:
                 if exc.code in ("unknown_stream", "not_push_stream"):
                     await abort(hub, ctx, exc)
-                push = None
-                err = exc
-            sid = msg.stream_id
-            if push is not None:
-                try:
-                    w, h = msg.width, msg.height
-                    if msg.encoding != frame_pb2.IMAGE_ENCODING_RAW_BGR:
-                        _, w, h = image_size(
-                            msg.data[:65536]
-                        )  # the image's own header, not the message's
-                    if w * h > self.settings.max_image_pixels:
-                        raise P.ProtocolError(
-                            "too_large",
-                            f"frame {msg.seq}: {w}x{h} above {self.settings.max_image_pixels} pixels",
-                        )
-                    pixels = (await asyncio.to_thread(frame_from_proto, msg)).pixels
-                    await ingest_push(
-                        hub,
-                        push,
-                        max_pixels=self.settings.max_image_pixels,
-                        t_arrival=t_arr,
-                        pixels=pixels,
-                    )
-                    received += 1
-                    continue
-                except (ImageError, WireError) as exc:
-                    err = (
-                        exc
-                        if isinstance(exc, P.ProtocolError)
-                        else P.ProtocolError("bad_image", str(exc))
-                    )
-            m.errors.inc(err.code)
-            errors, last_error = errors + 1, str(err)[:200]
+                m.errors.inc(exc.code)
+                errors, last_error = errors + 1, str(exc)[:200]
         if errors:
             ctx.set_trailing_metadata(
                 (
@@ -125,14 +97,9 @@ class Services(
                     hub.metrics.errors.inc("encode")
                     continue
                 yield data
-                hub.metrics.record_sent(
-                    "grpc",
-                    time.perf_counter() - msg.t_arrival,
-                    msg.t_wait,
-                    msg.t_pipeline,
-                    msg.t_model,
-                    hub.streams[sid].stats.last_seq - msg.overlay.seq,
-                )
+                lag = hub.streams[sid].stats.last_seq - msg.overlay.seq
+                e2e = time.perf_counter() - msg.t_arrival
+                hub.metrics.record_sent("grpc", e2e, msg.t_wait, msg.t_pipeline, msg.t_model, lag)
         finally:
             hub.unsubscribe(sub)
 
@@ -155,11 +122,7 @@ class Services(
                 ) from exc
         except P.ProtocolError as exc:
             self.hub.metrics.errors.inc(exc.code)
-            active = (
-                self.hub.streams[request.stream_id].model
-                if request.stream_id in self.hub.streams
-                else ""
-            )
+            active = getattr(self.hub.streams.get(request.stream_id), "model", "")
             return control_pb2.SelectModelResponse(ok=False, active=active, message=str(exc))
         return control_pb2.SelectModelResponse(ok=True, active=name, message="")
 

@@ -44,3 +44,24 @@ async def ingest_push(
         raise P.ProtocolError("wrong_size", str(exc)) from exc
     except WireError as exc:
         raise P.ProtocolError("not_push_stream", str(exc)) from exc
+
+
+async def proto_pixels(msg: Any, max_pixels: int) -> np.ndarray:
+    """The pixels of a protobuf ``Frame``; its size is read from the image's own header first."""
+    from xrbridge.bridge.sources import image_size
+    from xrbridge.wire.codec import frame_from_proto
+    from xrbridge.wire.gen import frame_pb2
+
+    try:
+        w, h = msg.width, msg.height
+        if msg.encoding != frame_pb2.IMAGE_ENCODING_RAW_BGR:
+            _, w, h = image_size(msg.data[:65536])  # not the message's claim
+        if w * h > max_pixels:
+            raise P.ProtocolError(
+                "too_large", f"frame {msg.seq}: {w}x{h} above {max_pixels} pixels"
+            )
+        return (await asyncio.to_thread(frame_from_proto, msg)).pixels
+    except (ImageError, WireError) as exc:
+        if isinstance(exc, P.ProtocolError):
+            raise
+        raise P.ProtocolError("bad_image", str(exc)) from exc

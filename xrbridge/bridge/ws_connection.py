@@ -1,9 +1,9 @@
-"""One WebSocket connection: its :class:`ControlSession`, outbox sender and ticker.
+"""One WebSocket connection: its control session, outbox sender and ticker.
 
-The reader feeds every message to the session and carries out the actions it
-returns (:meth:`WsConnection.apply`); the sender drains the subscriber's
-newest-wins outbox and closes with 1011 a client that takes nothing for
-``send_timeout_s``; the ticker enforces the auth deadline and sends heartbeats.
+The reader feeds each message to the session and carries out its actions
+(:meth:`WsConnection.apply`); the sender drains the newest-wins outbox (1011
+for a client that takes nothing for ``send_timeout_s``); the ticker enforces
+the auth deadline and sends heartbeats.
 """
 
 from __future__ import annotations
@@ -18,17 +18,9 @@ from websockets.exceptions import ConnectionClosed
 
 from xrbridge import __version__
 from xrbridge.bridge import protocol as P
+from xrbridge.bridge import session as S
 from xrbridge.bridge.hub import Published, Subscriber
 from xrbridge.bridge.ingest import ingest_push
-from xrbridge.bridge.session import (
-    Close,
-    ControlSession,
-    Push,
-    Reply,
-    SelectModel,
-    Subscribe,
-    token_ok,
-)
 from xrbridge.wire.codec import overlay_to_msgpack
 
 
@@ -40,44 +32,43 @@ class WsConnection:
     """The per-connection tasks of :class:`~xrbridge.bridge.ws_server.WsServer`."""
 
     def __init__(self, server: Any, conn: ServerConnection) -> None:
-        self.hub, self.settings, self.limits = server.hub, server.settings, server.limits
-        self.backoff = server.backoff
-        self.server = server
-        self.conn = conn
+        hub, s = server.hub, server.settings
+        self.hub, self.settings, self.limits = hub, s, server.limits
+        self.server, self.backoff, self.conn = server, server.backoff, conn
         self.addr = getattr(conn, "xr_addr", "?")
-        hub, s = self.hub, self.settings
-        self.session = ControlSession(
+        authed = S.token_ok(s.token, getattr(conn, "xr_token", None))
+        self.session = S.ControlSession(
             hub,
             token=s.token,
             server=f"xrbridge {__version__}",
             heartbeat_s=s.heartbeat_s,
             limits=self.limits,
             now=time.time(),
-            authed=token_ok(s.token, getattr(conn, "xr_token", None)),
-            on_error=lambda code: hub.metrics.errors.inc(code),
+            authed=authed,
+            on_error=hub.metrics.errors.inc,
         )
         # room for one overlay and one preview per stream plus the control replies
         self.sub = Subscriber("websocket", set(), max_keys=s.queue_keys + 2 * len(hub.streams))
 
     async def run(self) -> None:
         hub, conn, session = self.hub, self.conn, self.session
+        limit = self.settings.max_message_bytes
         if not session.authed:  # nothing but a small hello is read before auth
             conn.protocol.max_message_size = self.limits.preauth_bytes
         hub.subscribe(self.sub)
         tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._tick())]
         try:
-            await self.apply(session.opened())
-            async for data in conn:
-                was_authed = session.authed
-                actions = session.receive_bytes(data, self.settings.max_message_bytes, time.time())
-                if session.authed and not was_authed:
-                    conn.protocol.max_message_size = 2 * self.settings.max_message_bytes
-                    self.backoff.succeeded(self.addr)
-                    self.server.authenticated(conn)
-                if not await self.apply(actions):
-                    break
-        except ConnectionClosed:
-            pass
+            with contextlib.suppress(ConnectionClosed):
+                await self.apply(session.opened())
+                async for data in conn:
+                    was_authed = session.authed
+                    actions = session.receive_bytes(data, limit, time.time())
+                    if session.authed and not was_authed:
+                        conn.protocol.max_message_size = 2 * limit
+                        self.backoff.succeeded(self.addr)
+                        self.server.authenticated(conn)
+                    if not await self.apply(actions):
+                        break
         finally:
             sent = conn.protocol.close_sent
             if sent is not None and sent.code == P.CLOSE_TOO_BIG:
@@ -92,29 +83,25 @@ class WsConnection:
         """Carry out the session's actions; False once the connection is to be closed."""
         session, sub = self.session, self.sub
         for a in actions:
-            if isinstance(a, Reply):
+            if isinstance(a, S.Reply):
                 sub.queue.put(a.msg, key=a.key)
-            elif isinstance(a, Subscribe):
+            elif isinstance(a, S.Subscribe):
                 sub.streams = None if a.streams is None else set(a.streams)
                 sub.video = a.video
-            elif isinstance(a, SelectModel):
+            elif isinstance(a, S.SelectModel):
                 try:
                     await self.hub.select_model(a.stream_id, a.name)
                     more = session.select_done(a.stream_id, a.name)
                 except Exception as exc:  # a model that fails to load is an answer, not a crash
                     more = session.select_done(a.stream_id, a.name, exc)
                 await self.apply(more)
-            elif isinstance(a, Push):
+            elif isinstance(a, S.Push):
                 try:
-                    await ingest_push(
-                        self.hub,
-                        a,
-                        max_pixels=self.settings.max_image_pixels,
-                        t_arrival=time.perf_counter(),
-                    )
+                    t_arr, px = time.perf_counter(), self.settings.max_image_pixels
+                    await ingest_push(self.hub, a, max_pixels=px, t_arrival=t_arr)
                 except P.ProtocolError as exc:
                     await self.apply(session.failed(exc.code, str(exc)))
-            elif isinstance(a, Close):
+            elif isinstance(a, S.Close):
                 if a.failed_auth:  # answer a wrong token after the address's backoff
                     await asyncio.sleep(self.backoff.failed(self.addr, time.monotonic()))
                 end = time.monotonic() + 0.5  # let the sender flush the error first
@@ -136,14 +123,8 @@ class WsConnection:
                 return
             if isinstance(msg, Published) and msg.overlay is not None:
                 lag = self.hub.streams[msg.stream_id].stats.last_seq - msg.overlay.seq
-                m.record_sent(
-                    "websocket",
-                    time.perf_counter() - msg.t_arrival,
-                    msg.t_wait,
-                    msg.t_pipeline,
-                    msg.t_model,
-                    lag,
-                )
+                e2e = time.perf_counter() - msg.t_arrival
+                m.record_sent("websocket", e2e, msg.t_wait, msg.t_pipeline, msg.t_model, lag)
 
     async def _tick(self) -> None:
         """Auth deadline (checked often before auth), then one heartbeat every ``heartbeat_s``."""
