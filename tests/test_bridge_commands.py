@@ -135,6 +135,21 @@ def test_demo_once_serves_and_ends(tmp_path: Path) -> None:
     assert time.perf_counter() - t0 < 180 * FACTOR
 
 
+def test_demo_once_fast_infers_every_frame_and_the_viewer_url_carries_the_token() -> None:
+    proc = _spawn("demo", "--once", "--fast", "--ws-port", "0", "--grpc-port", "0", "--token", "a b",
+                  "--models-dir", str(models_dir()))
+    try:
+        info = _first_json(proc)
+        assert info["demo"]["viewer"].endswith("/?token=a%20b")
+        out, err = proc.communicate(timeout=240 * FACTOR)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    st = json.loads(out.strip().splitlines()[-1])["streams"][0]
+    assert st["frames_in"] > 100 and st["inferred"] == st["frames_in"] and st["dropped"] == 0
+
+
 def test_busy_grpc_port_exits_2_with_one_line() -> None:
     import socket
 

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         sources=(f"line={video}",), realtime=not args.fast, loop=not args.once,
         models_dir=str(models_dir), model=args.model, templates=str(scene), token=args.token,
     )
-    bridge = Bridge(settings)
+    # one fast pass: every frame inferred (newest-wins would skip most of them and find nothing)
+    bridge = Bridge(settings, lossless=args.once and args.fast)
     counter = DefectCounter()
     bridge.hub.add_sink(counter)
 
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         await start_bridge(bridge)
         urls = dict(bridge.urls)
+        if args.token:  # the viewer page passes its ?token= on to its WebSocket
+            from urllib.parse import quote
+
+            urls["viewer"] += "?token=" + quote(args.token, safe="")
         lan = _lan_address() if args.host == "0.0.0.0" else None
         if lan and bridge.ws is not None:
             urls["headset"] = f"ws://{lan}:{bridge.ws.port}/ws"
