@@ -55,7 +55,7 @@ def session(token: str = "", **kw: Any) -> tuple[ControlSession, list[str]]:
         heartbeat_s=1.0,
         limits=Limits(**kw),
         now=100.0,
-        on_error=errors.append,
+        on_error=lambda code, detail="": errors.append(code),
     )
     return s, errors
 

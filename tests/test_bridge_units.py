@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -342,3 +343,14 @@ def test_camera_source_reconnects_with_backoff(tmp_path: Path) -> None:
     dead = CameraSource("d", str(tmp_path / "missing.mp4"), BackoffConfig(0.02, 0.08))
     assert asyncio.run(run_for(dead, 0.5)) == 0
     assert 3 <= dead.reconnects <= 25 and "cannot open" in dead.last_error
+
+
+def test_handled_errors_are_counted_and_logged_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    m = BridgeMetrics()
+    caplog.set_level(logging.WARNING, "xrbridge.bridge")
+    for _ in range(1000):  # wrong tokens at line rate
+        m.error("unauthenticated", "hello: wrong or missing token")
+    m.error("bad_image", "corrupt jpeg")
+    assert m.errors.value("unauthenticated") == 1000
+    assert [r.getMessage() for r in caplog.records] == [
+        "unauthenticated: hello: wrong or missing token", "bad_image: corrupt jpeg"]

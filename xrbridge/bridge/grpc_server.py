@@ -39,7 +39,7 @@ class _Auth(grpc.aio.ServerInterceptor):
         self._want = f"Bearer {token}".encode()
 
         async def deny(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-            hub.metrics.errors.inc("unauthenticated")
+            hub.metrics.error("unauthenticated")
             await asyncio.sleep(backoff.failed(ctx.peer().rsplit(":", 1)[0], time.monotonic()))
             await ctx.abort(grpc.StatusCode.UNAUTHENTICATED, "bearer token required")
 

@@ -25,7 +25,7 @@ from xrbridge.wire.gen import control_pb2, frame_pb2, services_pb2_grpc
 
 
 async def abort(hub: Hub, ctx: grpc.aio.ServicerContext, exc: P.ProtocolError) -> None:
-    hub.metrics.errors.inc(exc.code)
+    hub.metrics.error(exc.code, str(exc))
     await ctx.abort(grpc.StatusCode[GRPC_CODES.get(exc.code, "INTERNAL")], str(exc))
 
 
@@ -61,7 +61,7 @@ class Services(
             except P.ProtocolError as exc:
                 if exc.code in ("unknown_stream", "not_push_stream"):
                     await abort(hub, ctx, exc)
-                m.errors.inc(exc.code)
+                m.error(exc.code, str(exc))
                 errors, last_error = errors + 1, str(exc)[:200]
         if errors:
             ctx.set_trailing_metadata(
@@ -94,7 +94,7 @@ class Services(
                 try:
                     data = msg.encoded("proto", lambda p: overlay_to_proto(p.overlay))
                 except Exception:  # one unencodable overlay must not end the subscription
-                    hub.metrics.errors.inc("encode")
+                    hub.metrics.error("encode")
                     continue
                 yield data
                 lag = hub.streams[sid].stats.last_seq - msg.overlay.seq
@@ -121,7 +121,7 @@ class Services(
                     "model_failed", f"model {name!r} could not be loaded ({type(exc).__name__})"
                 ) from exc
         except P.ProtocolError as exc:
-            self.hub.metrics.errors.inc(exc.code)
+            self.hub.metrics.error(exc.code, str(exc))
             active = getattr(self.hub.streams.get(request.stream_id), "model", "")
             return control_pb2.SelectModelResponse(ok=False, active=active, message=str(exc))
         return control_pb2.SelectModelResponse(ok=True, active=name, message="")

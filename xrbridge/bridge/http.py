@@ -52,7 +52,7 @@ class HttpRoutes:
             return response(HTTPStatus.OK, b"ok\n")
         if path in ("/metrics", "/status"):
             if not authed:
-                m.errors.inc("unauthenticated")
+                m.error("unauthenticated")
                 return response(HTTPStatus.UNAUTHORIZED, b"bearer token required\n")
             if path == "/metrics":
                 return response(HTTPStatus.OK, m.render().encode(), "text/plain; version=0.0.4")

@@ -232,7 +232,7 @@ class Stream:
             except Exception as exc:  # a model failure is a status event, not a crash
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                m.errors.inc("pipeline")
+                m.error("pipeline", f"stream {self.id}: {self.stats.last_error}")
                 self.hub.publish(Published(self.id, "status", t_arr, payload=self.status_event("error")))
                 continue
             finally:
@@ -277,7 +277,7 @@ class Stream:
         except Exception as exc:
             self.stats.state = "error"
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            self.hub.metrics.errors.inc("source")
+            self.hub.metrics.error("source", f"stream {self.id}: {self.stats.last_error}")
         self.slot.close()
 
     async def _run(self) -> None:

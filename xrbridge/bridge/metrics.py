@@ -19,10 +19,13 @@ Metric names (all prefixed ``xrbridge_``):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import prometheus_client as prom
+
+from xrbridge.io.ratelog import RateLimitedLog
 
 #: Latency buckets in seconds: 1 ms .. 5 s.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -181,8 +184,14 @@ class BridgeMetrics:
         self.model_switches = Counter(
             r, p + "model_switches_total", "Model selections.", ["stream"]
         )
+        self._log = RateLimitedLog(logging.getLogger("xrbridge.bridge"), every_s=10.0)
         #: exact per-overlay timings for benchmarks (None: off), see :class:`SampleLog`
         self.samples: SampleLog | None = None
+
+    def error(self, kind: str, detail: str = "") -> None:
+        """A handled error: counted in ``errors_total{kind}`` and logged (rate-limited per kind)."""
+        self.errors.inc(kind)
+        self._log.warning(kind, f"{kind}: {detail}" if detail else kind)
 
     def record_sent(
         self, transport: str, e2e: float, wait: float, pipeline: float, model: float, lag: int = 0

@@ -141,7 +141,7 @@ class ControlSession:
         limits: Limits,
         now: float,
         authed: bool = False,
-        on_error: Callable[[str], None] | None = None,
+        on_error: Callable[..., None] | None = None,
     ) -> None:
         self.hub = hub
         self.token = token
@@ -153,7 +153,7 @@ class ControlSession:
         self.closed = False
         self.streams: frozenset[str] | None = frozenset()
         self.video = False
-        self._on_error = on_error or (lambda code: None)
+        self._on_error = on_error or (lambda code, detail="": None)
 
     # -- lifecycle ---------------------------------------------------------------
     def opened(self) -> list[Action]:
@@ -325,7 +325,7 @@ class ControlSession:
         )
 
     def _error(self, exc: P.ProtocolError) -> list[Action]:
-        self._on_error(exc.code)
+        self._on_error(exc.code, str(exc))
         out: list[Action] = [Reply(P.error(exc.code, str(exc)))]
         if exc.code == "unauthenticated" or (exc.code == "too_large" and not self.authed):
             out += self._close(

@@ -18,6 +18,7 @@ whether they deliver (``healthy``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ import numpy as np
 
 from xrbridge.core.types import Frame
 from xrbridge.errors import ImageError, LimitError, VideoError
+from xrbridge.io.ratelog import RateLimitedLog
 from xrbridge.io.video import frame_time
 
 Emit = Callable[[Frame], Awaitable[None]]
@@ -121,6 +123,7 @@ class VideoSource:
         self.retries = 0
         self.healthy = True
         self.last_error = ""
+        self._log = RateLimitedLog(logging.getLogger("xrbridge.sources"), every_s=30.0)
         self._io = _CaptureThread(stream_id)
         if not self.path.is_file():
             raise VideoError(f"video file not found: {self.path}")
@@ -178,6 +181,7 @@ class VideoSource:
             if n == 0:
                 self.healthy = False
                 self.last_error = self.last_error or f"video {self.path} has no readable frames"
+                self._log.warning("down", f"stream {self.stream_id}: {self.last_error}; retry in {delay:.1f} s")
                 self.retries += 1
                 await asyncio.sleep(delay)
                 delay = min(self.backoff.maximum, delay * self.backoff.factor)

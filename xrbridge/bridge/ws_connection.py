@@ -45,7 +45,7 @@ class WsConnection:
             limits=self.limits,
             now=time.time(),
             authed=authed,
-            on_error=hub.metrics.errors.inc,
+            on_error=hub.metrics.error,
         )
         # room for one overlay and one preview per stream plus the control replies
         self.sub = Subscriber("websocket", set(), max_keys=s.queue_keys + 2 * len(hub.streams))
@@ -72,7 +72,7 @@ class WsConnection:
         finally:
             sent = conn.protocol.close_sent
             if sent is not None and sent.code == P.CLOSE_TOO_BIG:
-                hub.metrics.errors.inc("too_large")
+                hub.metrics.error("too_large")
             hub.unsubscribe(self.sub)
             for t in tasks:
                 t.cancel()
@@ -118,7 +118,7 @@ class WsConnection:
             try:
                 await asyncio.wait_for(self.conn.send(data), limit)
             except TimeoutError:  # it stopped reading: PROTOCOL.md promises 1011
-                m.errors.inc("slow_subscriber")
+                m.error("slow_subscriber")
                 await self.conn.close(P.CLOSE_INTERNAL, "subscriber stopped reading")
                 return
             if isinstance(msg, Published) and msg.overlay is not None:

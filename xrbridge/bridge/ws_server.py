@@ -97,7 +97,7 @@ class WsServer:
         m, url = self.hub.metrics, urlsplit(request.path)
         origin, allowed = request.headers.get("Origin"), self.settings.allowed_origins
         if origin is not None and allowed and origin not in allowed:
-            m.errors.inc("origin")
+            m.error("origin")
             return response(HTTPStatus.FORBIDDEN, b"origin not allowed\n")
         auth = request.headers.get("Authorization")
         token = parse_qs(url.query).get("token", [None])[0]
@@ -105,7 +105,7 @@ class WsServer:
             token = auth[7:] if auth.startswith("Bearer ") else ""
         conn.xr_token = token  # type: ignore[attr-defined]
         if token is not None and not token_ok(self.settings.token, token):
-            m.errors.inc("unauthenticated")
+            m.error("unauthenticated")
             await asyncio.sleep(
                 self.backoff.failed(getattr(conn, "xr_addr", "?"), time.monotonic())
             )
@@ -115,7 +115,7 @@ class WsServer:
             return self.http.get(url.path, authed)
         if not authed:  # no token yet: only so many such sessions, the rest is for token holders
             if self.unauthenticated >= self.limits.max_unauthenticated:
-                m.errors.inc("too_many_connections")
+                m.error("too_many_connections")
                 return response(
                     HTTPStatus.SERVICE_UNAVAILABLE, b"too many unauthenticated connections\n"
                 )

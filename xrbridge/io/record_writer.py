@@ -19,40 +19,14 @@ import logging
 import os
 import queue
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from xrbridge.core.records import InspectionRecord, RecordStore
 from xrbridge.errors import RecordError
+from xrbridge.io.ratelog import RateLimitedLog
 
 log = logging.getLogger("xrbridge.records")
-
-
-class RateLimitedLog:
-    """``warning`` at most once per ``every_s`` per key; the skipped ones are counted in the next."""
-
-    def __init__(
-        self,
-        logger: logging.Logger,
-        every_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger, self.every_s, self.clock = logger, every_s, clock
-        self._last: dict[str, float] = {}
-        self._skipped: dict[str, int] = {}
-
-    def warning(self, key: str, msg: str) -> bool:
-        now = self.clock()
-        if now - self._last.get(key, -1e18) < self.every_s:
-            self._skipped[key] = self._skipped.get(key, 0) + 1
-            return False
-        skipped = self._skipped.pop(key, 0)
-        self._last[key] = now
-        self.logger.warning(
-            "%s%s", msg, f" ({skipped} more since the last message)" if skipped else ""
-        )
-        return True
 
 
 class RecordWriter:
