@@ -150,3 +150,30 @@ def test_tls_on_both_servers(car_clip: Path, tmp_path: Path) -> None:
                 assert lm.active == b.model
 
     asyncio.run(go())
+
+
+def test_malformed_requests_are_invalid_argument_and_counted() -> None:
+    async def go() -> None:
+        async with running(sources=("p=push",), records_db="") as b:
+            async with grpc.aio.insecure_channel(b.urls["grpc"]) as ch:
+                garbage = b"\xff\xff\xff\xff not protobuf"
+                calls = [
+                    ch.unary_unary("/xrbridge.v1.Control/GetStatus")(garbage),
+                    ch.stream_unary("/xrbridge.v1.FrameIngest/Push")(iter([garbage])),
+                ]
+                for call in calls:
+                    with pytest.raises(grpc.aio.AioRpcError) as exc:
+                        await call
+                    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                    assert "not the expected protobuf message" in (exc.value.details() or "")
+                stream = ch.unary_stream("/xrbridge.v1.Subscribe/Overlays")(garbage)
+                with pytest.raises(grpc.aio.AioRpcError) as exc:
+                    async for _ in stream:
+                        pass
+                assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                # the server still answers good calls
+                ok = await services_pb2_grpc.ControlStub(ch).GetStatus(control_pb2.GetStatusRequest())
+                assert ok.stream_id == "p"
+            assert b.metrics.errors.value("bad_message") == 3
+
+    asyncio.run(go())

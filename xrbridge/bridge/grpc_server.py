@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import socket
-import time
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from xrbridge.bridge.grpc_guard import AuthInterceptor, MalformedInterceptor
 from xrbridge.bridge.grpc_services import Services
 from xrbridge.bridge.hub import Hub
 from xrbridge.bridge.limits import AuthBackoff
@@ -32,28 +30,6 @@ SERVING, NOT_SERVING = (
     health_pb2.HealthCheckResponse.SERVING,
     health_pb2.HealthCheckResponse.NOT_SERVING,
 )
-
-
-class _Auth(grpc.aio.ServerInterceptor):
-    def __init__(self, token: str, hub: Hub, backoff: AuthBackoff) -> None:
-        self._want = f"Bearer {token}".encode()
-
-        async def deny(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-            hub.metrics.error("unauthenticated")
-            await asyncio.sleep(backoff.failed(ctx.peer().rsplit(":", 1)[0], time.monotonic()))
-            await ctx.abort(grpc.StatusCode.UNAUTHENTICATED, "bearer token required")
-
-        self._deny = (
-            grpc.unary_unary_rpc_method_handler(deny),
-            grpc.stream_unary_rpc_method_handler(deny),
-        )
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        got = dict(details.invocation_metadata or ()).get("authorization", "")
-        if hmac.compare_digest(got.encode() if isinstance(got, str) else bytes(got), self._want):
-            return await continuation(details)
-        handler = await continuation(details)  # never called: only its shape is used
-        return self._deny[1 if handler is not None and handler.request_streaming else 0]
 
 
 class GrpcServer:
@@ -78,11 +54,9 @@ class GrpcServer:
 
     async def start(self) -> int:
         s, lim = self.settings, self.settings.limits()
-        interceptors = (
-            [_Auth(s.token, self.hub, AuthBackoff(lim.backoff_initial_s, lim.backoff_max_s))]
-            if s.token
-            else []
-        )
+        backoff = AuthBackoff(lim.backoff_initial_s, lim.backoff_max_s)
+        interceptors = [AuthInterceptor(s.token, self.hub, backoff)] if s.token else []
+        interceptors.append(MalformedInterceptor(self.hub))
         server = grpc.aio.server(
             interceptors=interceptors,
             maximum_concurrent_rpcs=s.max_connections,
