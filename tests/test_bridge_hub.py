@@ -196,14 +196,8 @@ def test_model_switches_keep_car_ids_and_records() -> None:
     records: list[Any] = []
 
     def factory(sid: str, model: str) -> TimedPipeline:
-        t = TimedPipeline(None, records.extend)
-        t.model_name, t.model_fns, t.thresholds = model, dict(fns), {}
-        t.pipeline = StreamPipeline(
-            scene.templates,
-            {v: t.timed(f) for v, f in fns.items()},
-            PipelineConfig(stream_id=sid, model_name=model),
-        )
-        return t
+        p = StreamPipeline(scene.templates, dict(fns), PipelineConfig(stream_id=sid, model_name=model))
+        return TimedPipeline(p, records.extend, model_name=model, model_fns=fns, thresholds={})
 
     class SceneSource:
         kind, stream_id = "video", "s"

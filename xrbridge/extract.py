@@ -24,47 +24,15 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from xrbridge.core.extraction import ExtractConfig, Extractor, FrameRecord
 from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate, templates_from_arrays
 from xrbridge.core.tracker import TrackerConfig
-from xrbridge.errors import TemplateError, VideoError
+from xrbridge.errors import VideoError
+from xrbridge.io.scene import load_templates
 from xrbridge.io.video import VideoInfo, iter_frames, load_timestamps, open_video
-from xrbridge.names import VIEWS
 
-__all__ = ["VideoInfo", "extract", "iter_frames", "load_timestamps", "open_video"]
-
-
-def load_templates(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
-    """Read ``<view>.png`` images and ``views.json`` from a templates folder.
-
-    Raises:
-        TemplateError: folder missing, no view image, unreadable image, no views.json.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise TemplateError(f"templates folder {folder} does not exist")
-    images = {}
-    for view in VIEWS:
-        p = folder / f"{view}.png"
-        if p.is_file():
-            im = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if im is None:
-                raise TemplateError(f"template {p} is not a readable image")
-            images[view] = im
-    if not images:
-        raise TemplateError(
-            f"templates folder {folder} holds no view template; expected {', '.join(v + '.png' for v in VIEWS)}"
-        )
-    vj = folder / "views.json"
-    if not vj.is_file():
-        raise TemplateError(f"templates folder {folder} has no views.json (u0, v0 of each view)")
-    try:
-        meta = json.loads(vj.read_text())
-    except (OSError, ValueError) as exc:
-        raise TemplateError(f"{vj} is not valid JSON: {exc}") from exc
-    return images, meta
+__all__ = ["VideoInfo", "extract", "iter_frames", "load_templates", "load_timestamps", "open_video"]
 
 
 def load_matcher(folder: Path, config: MatchConfig | None = None) -> TemplateMatcher:
