@@ -1,0 +1,100 @@
+"""Where a frame's time goes outside the model: per-stage percentiles and a cProfile. JSON on stdout.
+
+    OMP_NUM_THREADS=1 python bench/profile_pipeline.py [--frames 300] [--models-dir models] [--top 15]
+
+Runs the real pipeline (default models, ONNX Runtime, one intra-op thread)
+over the embedded line video, one frame after the other as the bridge's
+worker does, and reports ``last_timing`` per stage in ms (p50 / p99 / max):
+``match`` (view matching + Kalman tracking), ``model`` (ONNX Runtime, on
+frames where a view was inferred), ``overlay`` (regions, stabiliser,
+severity, hints), ``outside_model`` (match + overlay), plus the encodings a
+subscriber costs (msgpack and protobuf of the overlay, JPEG preview) and
+the cProfile functions with the most own time outside ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def pct(a: list[float]) -> dict[str, float]:
+    x = np.asarray(a) * 1000.0
+    if x.size == 0:
+        return {}
+    return {"p50": round(float(np.percentile(x, 50)), 2), "p99": round(float(np.percentile(x, 99)), 2),
+            "max": round(float(x.max()), 2), "n": int(x.size)}
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    from xrbridge.bridge.compose import build_pipeline
+    from xrbridge.bridge.registry import ModelRegistry
+    from xrbridge.core.types import Frame
+    from xrbridge.io.scene import embedded_line_dir
+    from xrbridge.io.video import iter_frames, open_video
+    from xrbridge.wire.codec import overlay_to_msgpack, overlay_to_proto
+
+    reg = ModelRegistry(Path(args.models_dir))
+    timed = build_pipeline(embedded_line_dir(), reg, reg.default(), stream_id="line", threads=1)
+    p = timed.pipeline
+    cap, info = open_video(embedded_line_dir() / "line.mp4")
+    frames = [(t, f) for i, t, f in iter_frames(cap, info, None) if i < args.frames]
+    cap.release()
+    stages: dict[str, list[float]] = {k: [] for k in ("match", "model", "overlay", "outside_model",
+                                                      "msgpack", "protobuf", "jpeg_preview", "total")}
+    prof = cProfile.Profile()
+    for i, (t, img) in enumerate(frames):
+        frame = Frame("line", i, t, img)
+        t0 = time.perf_counter()
+        prof.enable()
+        ov = timed.process(frame)
+        prof.disable()
+        stages["total"].append(time.perf_counter() - t0)
+        lt = p.last_timing
+        stages["match"].append(lt["match"])
+        stages["overlay"].append(lt["overlay"])
+        stages["outside_model"].append(lt["match"] + lt["overlay"])
+        if lt["model"] > 0:
+            stages["model"].append(lt["model"])
+        t1 = time.perf_counter()
+        overlay_to_msgpack(ov)
+        t2 = time.perf_counter()
+        overlay_to_proto(ov).SerializeToString()
+        t3 = time.perf_counter()
+        cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        t4 = time.perf_counter()
+        stages["msgpack"].append(t2 - t1)
+        stages["protobuf"].append(t3 - t2)
+        stages["jpeg_preview"].append(t4 - t3)
+    out = io.StringIO()
+    st = pstats.Stats(prof, stream=out)
+    rows = []
+    for (file, line, fn), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        rows.append((tt, ct, nc, f"{Path(file).name}:{line}:{fn}"))
+    rows.sort(reverse=True)
+    top = [{"fn": r[3], "own_ms_per_frame": round(r[0] * 1000 / len(frames), 3),
+            "cum_ms_per_frame": round(r[1] * 1000 / len(frames), 3), "calls": r[2]}
+           for r in rows[: args.top]]
+    return {"frames": len(frames), "model": reg.default(), "frame_size": [info.width, info.height],
+            "ms": {k: pct(v) for k, v in stages.items()}, "profile_top_own_time": top}
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    ap.add_argument("--top", type=int, default=15)
+    print(json.dumps(main(ap.parse_args()), indent=1))
