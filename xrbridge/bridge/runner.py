@@ -19,10 +19,13 @@ from xrbridge.wire.codec import overlay_to_dict
 
 
 def repo_models_dir() -> Path:
-    """``models/`` of a source checkout (where the default models are committed)."""
+    """The default models: inside an installed wheel (``xrbridge/default_models``, see setup.py),
+    else ``models/`` of the source checkout (where they are committed)."""
     import xrbridge
 
-    return Path(xrbridge.__file__).resolve().parents[1] / "models"
+    pkg = Path(xrbridge.__file__).resolve().parent
+    inside = pkg / "default_models"
+    return inside if inside.is_dir() else pkg.parent / "models"
 
 
 def run_async(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
