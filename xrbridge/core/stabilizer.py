@@ -116,7 +116,8 @@ def _align(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     r = len(new)
     idx = (np.arange(r)[None, :] + np.arange(r)[:, None]) % r
     cost = ((new[idx] - old[None]) ** 2).sum(axis=(1, 2))
-    return new[idx[int(np.argmin(cost))]]
+    best: np.ndarray = new[idx[int(np.argmin(cost))]]
+    return best
 
 
 @dataclass(slots=True)

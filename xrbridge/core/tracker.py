@@ -258,7 +258,8 @@ class ConveyorTracker:
 
 def frame_to_underbody(state: TrackState, points_xy: np.ndarray) -> np.ndarray:
     """Frame px (N, 2) -> underbody px (N, 2) for the car in ``state``."""
-    return np.asarray(points_xy, dtype=np.float64) - np.array([state.x, state.y])
+    out: np.ndarray = np.asarray(points_xy, dtype=np.float64) - np.array([state.x, state.y])
+    return out
 
 
 def underbody_to_frame(state: TrackState, points_uv: np.ndarray) -> np.ndarray:
@@ -267,4 +268,5 @@ def underbody_to_frame(state: TrackState, points_uv: np.ndarray) -> np.ndarray:
     With ``state = tracker.predict_state(car_id, t_display)`` this draws a
     defect found in an earlier frame where the car is at display time.
     """
-    return np.asarray(points_uv, dtype=np.float64) + np.array([state.x, state.y])
+    out: np.ndarray = np.asarray(points_uv, dtype=np.float64) + np.array([state.x, state.y])
+    return out
