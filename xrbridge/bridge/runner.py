@@ -19,13 +19,10 @@ from xrbridge.wire.codec import overlay_to_dict
 
 
 def repo_models_dir() -> Path:
-    """The default models: inside an installed wheel (``xrbridge/default_models``, see setup.py),
-    else ``models/`` of the source checkout (where they are committed)."""
-    import xrbridge
+    """The default models: inside an installed wheel, else ``models/`` of the source checkout."""
+    from xrbridge.api import default_models_dir
 
-    pkg = Path(xrbridge.__file__).resolve().parent
-    inside = pkg / "default_models"
-    return inside if inside.is_dir() else pkg.parent / "models"
+    return default_models_dir()
 
 
 def run_async(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
