@@ -1,5 +1,8 @@
 """Runs the command blocks of README.md and docs/*.md that are marked runnable.
 
+It also checks that every relative link of README.md points at a file of the checkout (the
+site's own links are checked by ``mkdocs build --strict``).
+
 A block is runnable when the line right before its opening fence is ``<!-- runnable -->``
 (invisible on GitHub and in the site). ``bash``/``sh`` blocks run with ``bash -euo pipefail``,
 ``python`` blocks with this interpreter, each from the repository root with this
@@ -67,6 +70,21 @@ def blocks(path: Path) -> list[Block]:
     return out
 
 
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def broken_links(path: Path) -> list[str]:
+    """Relative links of a Markdown file whose target file does not exist."""
+    bad = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for target in LINK.findall(line):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # http:, mailto:, in-page anchors
+            if not (path.parent / target.split("#", 1)[0]).exists():
+                bad.append(f"{path.relative_to(ROOT)}:{n}: broken link {target}")
+    return bad
+
+
 def run(block: Block, timeout: float) -> tuple[bool, float, str]:
     """Run one block in its own process group; whatever it leaves running is killed after it."""
     env = dict(os.environ)
@@ -114,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         *sorted((ROOT / "docs").rglob("*.md")),
     ]
     found = [b for f in files for b in blocks(f)]
+    links = broken_links(ROOT / "README.md")
+    for line in links:
+        print(line)
     if not found:
         print("no runnable blocks found", file=sys.stderr)
         return 1
@@ -129,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print("    " + output.rstrip().replace("\n", "\n    "), flush=True)
     if not args.list:
         print(f"runnable blocks: {len(found) - failed} ran, {failed} failed")
-    return 1 if failed else 0
+    return 1 if failed or links else 0
 
 
 if __name__ == "__main__":
