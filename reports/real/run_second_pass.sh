@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The second pass's runs in reports/real/ (see docs/readme/30-models.md and 35-efficientad.md):
+# The second pass's runs in reports/real/ (see reports/notes/2026-11-29-models-patchcore.md and -models-efficientad.md):
 # PatchCore on magnetic_tile with top-k image score + per-position normalisation (3 settings),
 # EfficientAD-S on mpdd_metal_plate at 300 + 1,200 steps and its int8 copy, EfficientAD-S on
 # magnetic_tile at 200 + 800 steps. Run from the repository root; then `xrbridge compare`

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The third pass's runs in reports/real/ (docs/readme/30-models.md "At the defaults, both real
-# sets" and docs/readme/35-efficientad.md): PatchCore at the new defaults (mpdd seeds 0-2,
+# The third pass's runs in reports/real/ (reports/notes/2026-11-29-models-patchcore.md "At the defaults, both real
+# sets" and reports/notes/2026-11-29-models-efficientad.md): PatchCore at the new defaults (mpdd seeds 0-2,
 # magnetic_tile seed 0) and EfficientAD-M on mpdd_metal_plate at 200 + 800 steps (98 min on the
 # 2-core CPU). Run from the repository root; then `xrbridge compare` as at the end of run.sh.
 set -euo pipefail
