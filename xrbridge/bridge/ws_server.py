@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from xrbridge.bridge import protocol as P
 from xrbridge.bridge.http import HttpRoutes, response
 from xrbridge.bridge.hub import Hub
 from xrbridge.bridge.limits import AuthBackoff, ConnectionLimiter, raise_fd_limit
@@ -62,6 +63,12 @@ class WsServer:
                 self.xr_counted = conns.acquire(self.xr_addr)
                 if not self.xr_counted:
                     transport.abort()
+
+            def data_received(self, data: bytes) -> None:
+                super().data_received(data)
+                sent = self.protocol.close_sent
+                if self.xr_unauth and sent is not None and sent.code == P.CLOSE_TOO_BIG:
+                    self.transport.abort()  # refused before auth: read no more of its message
 
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
