@@ -46,6 +46,9 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                 assert all(m.name == f"{b.model}-{m.view}" for m in lm.models)
                 bad = await ctl.SelectModel(control_pb2.SelectModelRequest(stream_id="line", name="../x"))
                 assert not bad.ok and "valid:" in bad.message
+                # a name ListModels returned is one SelectModel takes (it selects that set)
+                good = await ctl.SelectModel(control_pb2.SelectModelRequest(stream_id="line", name=lm.models[0].name))
+                assert good.ok and good.active == b.model, good.message
                 # Subscribe (server streaming) while frames are pushed (client streaming)
                 sub = services_pb2_grpc.SubscribeStub(ch)
                 call = sub.Overlays(control_pb2.SubscribeRequest(stream_id="cam"))
