@@ -17,7 +17,8 @@ third-party exceptions are translated at the adapter boundary with
     ├── WireError              a message that cannot be decoded or violates the schema
     │   ├── AuthError          missing or wrong bearer token
     │   └── LimitError         message too large, queue full, rate exceeded
-    └── RecordError            the inspection record store failed
+    ├── RecordError            the inspection record store failed
+    └── EventError             the plant event bus (MQTT publisher, its spool) failed
 """
 
 from __future__ import annotations
@@ -79,4 +80,8 @@ class LimitError(WireError):
 
 
 class RecordError(XrbridgeError):
+    pass
+
+
+class EventError(XrbridgeError):
     pass

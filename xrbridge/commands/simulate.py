@@ -29,6 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames per defect-free training car in the data sets (default 5)")
     p.add_argument("--workers", type=int, default=0,
                    help="threads composing frames (default: one per CPU, at most 4)")
+    p.add_argument("--drift-robot", default="",
+                   help="a robot of the line whose regions get extra defects (e.g. center_left; "
+                   "scene.json lists the robots)")
+    p.add_argument("--drift-rate", type=float, default=0.0,
+                   help="with --drift-robot: chance per car of one more defect on its regions")
+    p.add_argument("--drift-from", type=int, default=0,
+                   help="with --drift-robot: first car (index) that drifts (default 0)")
     p.add_argument("--no-dataset", action="store_true", help="do not write dataset/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -40,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = SimConfig(cars=args.cars, seed=args.seed, fps=args.fps, size=parse_size(args.size),
                     defect_rate=args.defect_rate, drop_frames=args.drop_frames, speed=args.speed,
                     stops=args.stops, dataset_cars=args.dataset_cars,
-                    train_frames=args.train_frames, dataset=not args.no_dataset)
+                    train_frames=args.train_frames, dataset=not args.no_dataset,
+                    drift_robot=args.drift_robot, drift_rate=args.drift_rate,
+                    drift_from=args.drift_from)
     if args.workers < 0:
         raise UsageError(f"--workers must be >= 0, got {args.workers}")
     summary = simulate(cfg, args.out, progress=not args.no_progress, workers=args.workers or None)

@@ -72,6 +72,9 @@ class SimConfig:
     train_frames: int = 5
     dataset: bool = True
     camera: CameraConfig = field(default_factory=CameraConfig)
+    drift_robot: str = ""
+    drift_rate: float = 0.0
+    drift_from: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.cars, int) or self.cars <= 0:
@@ -99,6 +102,12 @@ class SimConfig:
             raise UsageError(f"--dataset-cars must be >= 0, got {self.dataset_cars!r}")
         if not 1 <= self.train_frames <= 20:
             raise UsageError(f"--train-frames must be in [1, 20], got {self.train_frames!r}")
+        if not 0.0 <= self.drift_rate <= 1.0:
+            raise UsageError(f"--drift-rate must be in [0, 1], got {self.drift_rate!r}")
+        if self.drift_rate > 0 and not self.drift_robot:
+            raise UsageError("--drift-rate needs --drift-robot (which robot drifts)")
+        if not isinstance(self.drift_from, int) or self.drift_from < 0:
+            raise UsageError(f"--drift-from must be a car index >= 0, got {self.drift_from!r}")
 
     @property
     def scale(self) -> float:

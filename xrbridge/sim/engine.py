@@ -27,7 +27,7 @@ from xrbridge.names import VIEWS
 from xrbridge.sim.camera import Camera
 from xrbridge.sim.config import SimConfig
 from xrbridge.sim.dataset import DatasetWriter, Shot, split_for, spread
-from xrbridge.sim.layout import ROI_MARGIN, Layout, build_layout
+from xrbridge.sim.layout import ROI_MARGIN, Layout, build_layout, robot_map
 from xrbridge.sim.motion import plan, view_bbox
 from xrbridge.sim.render import CarImage, compose, render_car, render_reference
 from xrbridge.sim.sealant import DefectSpec, bead_mask, choose_defects, defect_polygon
@@ -66,6 +66,40 @@ def assign_defects(layout: Layout, rng: np.random.Generator, n_cars: int, rate: 
     return out
 
 
+def add_drift(layout: Layout, rng: np.random.Generator, defects: dict[int, list[DefectSpec]],
+              robot: str, rate: float, first_car: int) -> int:
+    """One robot drifts: from car ``first_car`` on, each car gets with probability
+    ``rate`` one more defect on one of the robot's regions (in place; returns
+    how many were added). Raises UsageError for a robot the line does not have.
+    """
+    robots = robot_map(layout)
+    if robot not in robots:
+        raise UsageError(f"--drift-robot must be one of {', '.join(sorted(robots))}, got {robot!r}")
+    regs = [r for r in layout.all_regions() if r.name in robots[robot]]
+    next_id = 1 + max((d.id for ds in defects.values() for d in ds), default=-1)
+    added = 0
+    for cid in sorted(defects):
+        if cid < first_car or rng.random() >= rate:
+            continue
+        ds = choose_defects(layout, rng, 1, next_id, regions=regs, existing=defects[cid])
+        defects[cid] = defects[cid] + ds
+        next_id += len(ds)
+        added += len(ds)
+    return added
+
+
+def plan_defects(cfg: SimConfig, layout: Layout | None = None) -> dict[int, list[DefectSpec]]:
+    """The defects of the video's cars {car id: [DefectSpec]}, exactly as :func:`simulate`
+    draws them (baseline rate, then the drifting robot), without rendering anything."""
+    layout = layout or build_layout(cfg.scale)
+    defects = assign_defects(layout, np.random.default_rng([cfg.seed, 2]), cfg.cars,
+                             cfg.defect_rate, 0, 0)
+    if cfg.drift_robot:
+        add_drift(layout, np.random.default_rng([cfg.seed, 8]), defects, cfg.drift_robot,
+                  cfg.drift_rate, cfg.drift_from)
+    return defects
+
+
 def _labels(ds: list[DefectSpec], view: str) -> tuple[dict[str, object], ...]:
     return tuple({"id": d.id, "type": d.type, "size": d.size, "region": d.region}
                  for d in ds if d.view == view)
@@ -89,9 +123,8 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
     rects = {v: (r.u0, r.v0, r.width, r.height) for v, r in layout.views.items()}
     cars, tl, conv = plan(cfg, layout, VARIANT_NAMES, np.random.default_rng([cfg.seed, 1]))
     regions = {r.name: r for r in layout.all_regions()}
-    defects = assign_defects(layout, np.random.default_rng([cfg.seed, 2]), cfg.cars,
-                             cfg.defect_rate, 0, 0)
-    n_video_defects = sum(len(v) for v in defects.values())
+    defects = plan_defects(cfg, layout)
+    n_video_defects = 1 + max((d.id for ds in defects.values() for d in ds), default=-1)
     extra_cars = list(range(cfg.cars, cfg.cars + cfg.dataset_cars))
     defects.update(assign_defects(layout, np.random.default_rng([cfg.seed, 5]),
                                   cfg.dataset_cars, cfg.defect_rate, cfg.cars, n_video_defects))
@@ -261,6 +294,7 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         "views": {v: layout.views[v].to_dict() for v in VIEWS},
         "regions": {v: [r.to_dict() for r in layout.regions[v]] for v in VIEWS},
         "variants": list(VARIANT_NAMES),
+        "robots": {k: list(v) for k, v in robot_map(layout).items()},
         "cars": [{"id": c.id, "variant": c.variant, "t_enter": r3(c.t_enter, 4),
                   "sway": {"amplitude_px": r3(c.sway[0]), "hz": r3(c.sway[1]),
                            "phase": r3(c.sway[2])},

@@ -245,3 +245,25 @@ def resample(points: np.ndarray, step: float = 1.0) -> Path:
     t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
     normals = np.stack([-t[:, 1], t[:, 0]], axis=1)
     return Path(p, normals, s)
+
+
+def robot_of_region(layout: Layout, region: Region) -> str:
+    """The robot assumed to apply ``region`` on the simulated line.
+
+    The simulator's plant has one robot per view and side: a region whose mean
+    ``v`` lies in the view's first 45 % is ``<view>_left``, beyond 55 %
+    ``<view>_right``, between ``<view>_middle`` (``view`` without ``lower_``).
+    A real plant gives its own map in the settings (``robots``).
+    """
+    rect = layout.views[region.view]
+    rel = (float(region.points[:, 1].mean()) - rect.v0) / rect.height
+    side = "left" if rel < 0.45 else "right" if rel > 0.55 else "middle"
+    return f"{region.view.removeprefix('lower_')}_{side}"
+
+
+def robot_map(layout: Layout) -> dict[str, tuple[str, ...]]:
+    """{robot: (region name, ...)} of the simulated line (see :func:`robot_of_region`)."""
+    out: dict[str, list[str]] = {}
+    for r in layout.all_regions():
+        out.setdefault(robot_of_region(layout, r), []).append(r.name)
+    return {k: tuple(v) for k, v in out.items()}

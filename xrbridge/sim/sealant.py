@@ -60,10 +60,16 @@ def _bump(x: np.ndarray, ramp: float = 0.25) -> np.ndarray:
 
 
 def choose_defects(layout: Layout, rng: np.random.Generator, count: int,
-                   first_id: int) -> list[DefectSpec]:
-    """Draw ``count`` defects at random regions, types and sizes (non-overlapping)."""
+                   first_id: int, regions: list[Region] | None = None,
+                   existing: list[DefectSpec] | None = None) -> list[DefectSpec]:
+    """Draw ``count`` defects at random regions, types and sizes (non-overlapping).
+
+    ``regions``: where to draw (default: every region); ``existing``: defects
+    already on the car, which the new ones must not overlap.
+    """
     out: list[DefectSpec] = []
-    regions = layout.all_regions()
+    before = list(existing or [])
+    regions = layout.all_regions() if regions is None else regions
     types = list(TYPE_WEIGHTS)
     probs = np.asarray([TYPE_WEIGHTS[t] for t in types])
     s = layout.scale
@@ -94,7 +100,7 @@ def choose_defects(layout: Layout, rng: np.random.Generator, count: int,
             continue
         s0 = float(rng.uniform(margin, plen - length - margin))
         clash = any(d.region == reg.name and s0 < d.s0 + d.length + margin
-                    and d.s0 < s0 + length + margin for d in out)
+                    and d.s0 < s0 + length + margin for d in before + out)
         if clash:
             continue
         out.append(DefectSpec(first_id + len(out), typ, reg.view, reg.name, size, s0, length,
