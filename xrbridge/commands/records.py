@@ -28,7 +28,8 @@ _CSV_COLUMNS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", default="xrbridge.db", help="record database (default: xrbridge.db)"
+        "--db", default="xrbridge.db",
+        help="record database: a SQLite file or postgresql://user@host:port/db (default: xrbridge.db)"
     )
     parser.add_argument(
         "--since",
@@ -77,12 +78,13 @@ def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from xrbridge.io.records import SqliteRecordStore
+    from xrbridge.io.records_pg import PgRecordStore, is_pg_url
 
     since = None if args.since is None else parse_since(args.since)
-    if not Path(args.db).is_file():
+    if not is_pg_url(args.db) and not Path(args.db).is_file():
         raise UsageError(f"record database {args.db} does not exist")
     try:
-        store = SqliteRecordStore(args.db)
+        store = PgRecordStore(args.db) if is_pg_url(args.db) else SqliteRecordStore(args.db)
     except RecordError as exc:
         raise UsageError(str(exc)) from exc
     with store:
