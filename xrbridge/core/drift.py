@@ -153,6 +153,10 @@ class RegionLocator:
     def region_names(self) -> list[str]:
         return [n for names, *_ in self._segs.values() for n in names]
 
+    def regions_of(self, view: str) -> list[str]:
+        """The regions of ``view`` (empty for an unknown view)."""
+        return list(self._segs[view][0]) if view in self._segs else []
+
     def locate(self, view: str, centroid_uv: Sequence[float]) -> str | None:
         """The region nearest to ``centroid_uv`` on ``view`` (None: none close enough)."""
         if view not in self._segs:

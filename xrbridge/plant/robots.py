@@ -1,0 +1,97 @@
+"""Which robot sealed what: the scene's regions, the robot map, records -> drift observations.
+
+The scene (``scene.json`` of a simulator run, or the embedded line's) gives
+every sealant region's polyline and the view rectangles; the robot map comes
+from the ``robots`` setting (``ROBOT=REGION+REGION``) or, when that is empty,
+from the scene (``robots`` key; the simulator's default layout for older
+scenes). A confirmed defect belongs to the region nearest to its centroid and
+so to that region's robot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrbridge.core.drift import CarObservation, RegionLocator, RobotMap
+from xrbridge.errors import TemplateError
+
+
+@dataclass(frozen=True, slots=True)
+class RobotScene:
+    """The region locator and the robot map of one line."""
+
+    locator: RegionLocator
+    robots: RobotMap
+
+    def region_robot(self, view: str, centroid_uv: Sequence[float]) -> tuple[str | None, str | None]:
+        """(region, robot) of a defect at ``centroid_uv`` of ``view`` (None where unknown)."""
+        region = self.locator.locate(view, centroid_uv)
+        return region, (self.robots.robot_of(region) if region else None)
+
+    def robots_of_views(self, views: Sequence[str]) -> frozenset[str]:
+        """Robots with at least one region in ``views``."""
+        out = set()
+        for v in views:
+            for region in self.locator.regions_of(v):
+                r = self.robots.robot_of(region)
+                if r is not None:
+                    out.add(r)
+        return frozenset(out)
+
+    def observe(self, record: Any) -> CarObservation:
+        """A drift observation from an inspection record (``xrbridge.records.InspectionRecord``)."""
+        defective = set()
+        for v in record.views:
+            for d in v.defects:
+                _region, robot = self.region_robot(v.view, d.centroid_uv)
+                if robot is not None:
+                    defective.add(robot)
+        inspected = self.robots_of_views([v.view for v in record.views])
+        return CarObservation(record.stream_id, int(record.car_id), float(record.t_last),
+                              inspected, frozenset(defective) & inspected)
+
+
+def scene_robots(scene: dict[str, Any], specs: Sequence[str] = ()) -> RobotScene:
+    """The line's :class:`RobotScene` from a parsed ``scene.json`` and the ``robots`` setting."""
+    try:
+        rects = scene["views"]
+        regions: dict[str, dict[str, np.ndarray]] = {}
+        for view, regs in scene["regions"].items():
+            r = rects[view]
+            regions[view] = {
+                g["name"]: (np.asarray(g["polyline_ub"], np.float64) - (r["u0"], r["v0"]))
+                / (r["width"], r["height"]) for g in regs}
+        aspect = {v: rects[v]["width"] / rects[v]["height"] for v in regions}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TemplateError(f"scene has no usable views/regions ({exc!r})") from exc
+    locator = RegionLocator(regions, aspect)
+    if specs:
+        robots = RobotMap.from_specs(specs)
+    elif "robots" in scene:
+        robots = RobotMap({k: tuple(v) for k, v in scene["robots"].items()})
+    else:
+        from xrbridge.sim.layout import build_layout, robot_map
+
+        robots = RobotMap(robot_map(build_layout(1.0)))
+    robots.check_regions(locator.region_names)
+    return RobotScene(locator, robots)
+
+
+def load_robot_scene(scene_dir: Path | None, specs: Sequence[str] = ()) -> RobotScene:
+    """:func:`scene_robots` of ``scene_dir/scene.json`` (default: the embedded line)."""
+    if scene_dir is None or not (Path(scene_dir) / "scene.json").is_file():
+        from xrbridge.sim import embedded_line_dir
+
+        scene_dir = embedded_line_dir()
+    path = Path(scene_dir) / "scene.json"
+    try:
+        scene = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"cannot read scene {path}: {exc}") from exc
+    return scene_robots(scene, specs)
