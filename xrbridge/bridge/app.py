@@ -65,17 +65,30 @@ class Bridge:
             from xrbridge.errors import RecordError
             from xrbridge.io.record_writer import RecordWriter
             from xrbridge.io.records import SqliteRecordStore
+            from xrbridge.io.records_pg import PgRecordStore, is_pg_url
 
+            pg = is_pg_url(settings.records_db)
             try:
-                self.records = SqliteRecordStore(settings.records_db)
+                self.records = (PgRecordStore(settings.records_db, bridge=settings.bridge_id) if pg
+                                else SqliteRecordStore(settings.records_db))
             except RecordError as exc:
                 raise UsageError(f"--records-db: {exc}") from exc
             # records leave the inference threads at once; a locked or full database never stalls them
-            self.writer = RecordWriter(self.records, settings.records_db + ".spill")
+            spill = settings.records_spill if pg else settings.records_db + ".spill"
+            self.writer = RecordWriter(self.records, spill)
         self.executor = ThreadPoolExecutor(max_workers=settings.workers + 1, thread_name_prefix="xrbridge")
+        plant = bool(settings.mqtt_url) or hasattr(self.records, "add_alert")
         on_records = self.writer.submit_many if self.writer is not None else None
+        if plant:
+            on_records = self._on_records
         self.hub = Hub(factory or pipeline_factory(settings, self.registry, on_records), self.registry.names,
                        self.executor, self.metrics, video_quality=settings.video_quality)
+        self.plant: Any = None
+        if plant:  # MQTT events and drift alerts (docs/plant.md)
+            from xrbridge.plant.hookup import PlantSinks
+
+            self.plant = PlantSinks.from_settings(settings, self.hub, self.records)
+            self.hub.add_sink(self.plant.on_published)
         for spec in settings.sources:
             try:
                 sid, kind, target = parse_source_spec(spec)
@@ -96,6 +109,8 @@ class Bridge:
         from xrbridge.bridge.ws_server import WsServer
 
         ctx = _ssl_context(self.settings)
+        if self.plant is not None:
+            await self.plant.start()
         await self.hub.start()
         if self.settings.ws_port >= 0:
             self.ws = WsServer(self.hub, self.settings, ctx)
@@ -122,8 +137,17 @@ class Bridge:
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
+        if self.plant is not None:
+            await self.plant.stop()
         if self.records is not None:
             self.records.close()
+
+    def _on_records(self, records: list[Any]) -> None:
+        """Records of cars that left (inference thread): to the writer and the plant sinks."""
+        if self.writer is not None:
+            self.writer.submit_many(records)
+        if self.plant is not None:
+            self.plant.on_records(records)
 
     @property
     def urls(self) -> dict[str, str]:

@@ -53,7 +53,7 @@ class Settings:
     heartbeat_s: float = _f(5.0, "seconds between heartbeat messages (and WebSocket pings)", kind=float)
     workers: int = _f(2, "inference threads", kind=int)
     threads: int = _f(1, "ONNX Runtime intra-op threads per model", kind=int)
-    records_db: str = _f("xrbridge.db", "SQLite file for the inspection records, one per car (empty: none kept)")
+    records_db: str = _f("xrbridge.db", "SQLite file or postgresql://user@host:port/db for the inspection records, one per car (empty: none kept)")
     video_quality: int = _f(70, "JPEG quality of the viewer's video preview", kind=int)
     max_connections: int = _f(512, "open connections per server (WebSocket; gRPC concurrent calls)", kind=int)
     max_connections_per_address: int = _f(64, "open WebSocket connections per remote address", kind=int)
@@ -61,6 +61,21 @@ class Settings:
     auth_deadline_s: float = _f(5.0, "seconds a connection may stay unauthenticated", kind=float)
     preauth_message_bytes: int = _f(4096, "largest message accepted before authentication", kind=int)
     send_timeout_s: float = _f(10.0, "a subscriber that takes nothing for this long is closed (1011)", kind=float)
+    # plant side (docs/plant.md): central records, MQTT events, drift alerts per robot
+    records_spill: str = _f("xrbridge-records.spill", "local file keeping the records a postgresql:// records_db could not take yet (SQLite: records_db + .spill)")
+    mqtt_url: str = _f("", "MQTT broker for plant events, mqtt://host:port (empty: no events)")
+    mqtt_spool: str = _f("xrbridge-events.db", "SQLite file keeping events until the broker acknowledges them")
+    plant: str = _f("plant", "plant name: the topic level after xrbridge/")
+    line: str = _f("line", "line name: the topic level after the plant")
+    bridge_id: str = _f("", "this bridge's name in events and the central records (empty: the host name)")
+    health_s: float = _f(10.0, "seconds between per-stream health events on MQTT (0: none)", kind=float)
+    robots: tuple[str, ...] = _f((), "robot map ROBOT=REGION+REGION (empty: the scene's robots)", kind=list)
+    drift_window: int = _f(25, "drift: cars per robot in the sliding window", kind=int)
+    drift_raise_rate: float = _f(0.28, "drift: share of windowed cars with a defect on a robot's regions that raises its alert", kind=float)
+    drift_clear_rate: float = _f(0.08, "drift: share at or below which a raised alert clears (hysteresis)", kind=float)
+    drift_min_cars: int = _f(10, "drift: cars in the window before a robot can be alerted", kind=int)
+    drift_baseline_cars: int = _f(0, "drift: cars per robot to learn its normal defect share first (0: off)", kind=int)
+    drift_baseline_margin: float = _f(0.2, "drift: with a baseline, the share must also exceed it by this much to raise", kind=float)
 
     def __post_init__(self) -> None:
         for name in ("ws_port", "grpc_port"):
