@@ -16,7 +16,7 @@ from xrbridge.core.drift import (
 )
 from xrbridge.errors import UsageError
 from xrbridge.plant.robots import load_robot_scene
-from xrbridge.records import InspectionRecord, RecordDefect, ViewResult
+from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
 from xrbridge.sim.config import SimConfig
 from xrbridge.sim.engine import plan_defects
 from xrbridge.sim.layout import build_layout, robot_map

@@ -99,7 +99,7 @@ def decode(payload: bytes) -> dict[str, Any]:
 
 
 def verdict_body(record: Any, robots_defective: list[str] | None = None) -> dict[str, Any]:
-    """A car left: from its inspection record (``xrbridge.records.InspectionRecord``).
+    """A car left: from its inspection record (``xrbridge.core.records.InspectionRecord``).
 
     ``verdict`` is ``NOK`` when the record holds a confirmed defect, else ``OK``.
     """

@@ -45,7 +45,7 @@ class RobotScene:
         return frozenset(out)
 
     def observe(self, record: Any) -> CarObservation:
-        """A drift observation from an inspection record (``xrbridge.records.InspectionRecord``)."""
+        """A drift observation from an inspection record (``xrbridge.core.records.InspectionRecord``)."""
         defective = set()
         for v in record.views:
             for d in v.defects:
