@@ -25,12 +25,12 @@ from xrbridge.sim.config import SimConfig
 from xrbridge.sim.engine import plan_defects
 from xrbridge.sim.layout import build_layout, robot_map
 
-
 _D = DriftConfig()
 
 
-def run_line(cfg: SimConfig, dc: DriftConfig, recall: float, fp: float,
-             rng: np.random.Generator) -> list[tuple[int, str, str]]:
+def run_line(
+    cfg: SimConfig, dc: DriftConfig, recall: float, fp: float, rng: np.random.Generator
+) -> list[tuple[int, str, str]]:
     layout = build_layout(cfg.scale)
     robots = RobotMap(robot_map(layout))
     names = sorted(robots.robots)
@@ -66,18 +66,29 @@ def main() -> int:
         clean_alarms = 0
         for seed in range(a.seeds):
             rng = np.random.default_rng([seed, 99])
-            alerts = run_line(SimConfig(cars=a.cars, seed=seed, defect_rate=base), dc,
-                              a.recall, a.fp, rng)
+            alerts = run_line(
+                SimConfig(cars=a.cars, seed=seed, defect_rate=base), dc, a.recall, a.fp, rng
+            )
             clean_alarms += int(any(s == RAISED for _c, _r, s in alerts))
-        row = {"base_defect_rate": base, "clean_lines": a.seeds,
-               "clean_lines_with_alarm": clean_alarms, "drift": []}
+        row = {
+            "base_defect_rate": base,
+            "clean_lines": a.seeds,
+            "clean_lines_with_alarm": clean_alarms,
+            "drift": [],
+        }
         for drate in (float(x) for x in a.drift_rates.split(",")):
             delays, missed, wrong = [], 0, 0
             for seed in range(a.seeds):
                 robot = robots[seed % len(robots)]
                 rng = np.random.default_rng([seed, 98])
-                cfg = SimConfig(cars=a.cars, seed=seed, defect_rate=base, drift_robot=robot,
-                                drift_rate=drate, drift_from=a.drift_from)
+                cfg = SimConfig(
+                    cars=a.cars,
+                    seed=seed,
+                    defect_rate=base,
+                    drift_robot=robot,
+                    drift_rate=drate,
+                    drift_from=a.drift_from,
+                )
                 alerts = run_line(cfg, dc, a.recall, a.fp, rng)
                 hit = [c for c, r, s in alerts if r == robot and s == RAISED and c >= a.drift_from]
                 wrong += int(any(r != robot and s == RAISED for _c, r, s in alerts))
@@ -86,20 +97,40 @@ def main() -> int:
                 else:
                     missed += 1
             d = np.asarray(delays) if delays else np.asarray([np.nan])
-            row["drift"].append({
-                "drift_rate": drate, "lines": a.seeds, "detected": len(delays), "missed": missed,
-                "lines_with_other_robot_alarm": wrong,
-                "cars_to_alert_median": float(np.nanmedian(d)),
-                "cars_to_alert_p90": float(np.nanpercentile(d, 90)),
-                "cars_to_alert_max": float(np.nanmax(d))})
+            row["drift"].append(
+                {
+                    "drift_rate": drate,
+                    "lines": a.seeds,
+                    "detected": len(delays),
+                    "missed": missed,
+                    "lines_with_other_robot_alarm": wrong,
+                    "cars_to_alert_median": float(np.nanmedian(d)),
+                    "cars_to_alert_p90": float(np.nanpercentile(d, 90)),
+                    "cars_to_alert_max": float(np.nanmax(d)),
+                }
+            )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
-    print(json.dumps({"config": {"window": dc.window, "raise_rate": dc.raise_rate,
-                                 "clear_rate": dc.clear_rate, "min_cars": dc.min_cars,
-                                 "cars": a.cars, "drift_from": a.drift_from,
-                                 "recall": a.recall, "fp_per_car_robot": a.fp,
-                                 "robots": len(robots), "input": "simulator truth (plan_defects)"},
-                      "results": rows}, indent=1))
+    print(
+        json.dumps(
+            {
+                "config": {
+                    "window": dc.window,
+                    "raise_rate": dc.raise_rate,
+                    "clear_rate": dc.clear_rate,
+                    "min_cars": dc.min_cars,
+                    "cars": a.cars,
+                    "drift_from": a.drift_from,
+                    "recall": a.recall,
+                    "fp_per_car_robot": a.fp,
+                    "robots": len(robots),
+                    "input": "simulator truth (plan_defects)",
+                },
+                "results": rows,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

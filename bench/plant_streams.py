@@ -41,41 +41,65 @@ def _cpu() -> float:
 
 def factory(settings: Any, registry: Any, infer_every: int) -> Any:
     from xrbridge.bridge.compose import TimedPipeline, load_view_templates
-    from xrbridge.core.regions import pixel_threshold
     from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
+    from xrbridge.core.regions import pixel_threshold
 
     def make(stream_id: str, model: str) -> Any:
         models = registry.load(model, threads=settings.threads)
         templates = [t for t in load_view_templates(None) if t.view in models]
         timed = TimedPipeline(None)
         fns = {v: timed.timed(m.predict) for v, m in models.items()}
-        cfg = PipelineConfig(stream_id=stream_id, model_name=model, infer_every=infer_every,
-                             thresholds={v: pixel_threshold(m.manifest) for v, m in models.items()})
+        cfg = PipelineConfig(
+            stream_id=stream_id,
+            model_name=model,
+            infer_every=infer_every,
+            thresholds={v: pixel_threshold(m.manifest) for v, m in models.items()},
+        )
         timed.pipeline = StreamPipeline(templates, fns, cfg)
         return timed
 
     return make
 
 
-async def run_point(n: int, infer_every: int, seconds: float, warmup: float,
-                    models_dir: Path, workers: int) -> dict[str, Any]:
+async def run_point(
+    n: int, infer_every: int, seconds: float, warmup: float, models_dir: Path, workers: int
+) -> dict[str, Any]:
     from xrbridge.bridge.app import Bridge
-    from xrbridge.bridge.settings import Settings
     from xrbridge.bridge.registry import ModelRegistry
+    from xrbridge.bridge.settings import Settings
     from xrbridge.sim import embedded_line_dir
 
     video = embedded_line_dir() / "line.mp4"
-    settings = Settings(sources=tuple(f"cam{i}={video}" for i in range(n)), realtime=True,
-                        loop=True, ws_port=-1, grpc_port=-1, records_db="",
-                        models_dir=str(models_dir), workers=workers, threads=1)
+    settings = Settings(
+        sources=tuple(f"cam{i}={video}" for i in range(n)),
+        realtime=True,
+        loop=True,
+        ws_port=-1,
+        grpc_port=-1,
+        records_db="",
+        models_dir=str(models_dir),
+        workers=workers,
+        threads=1,
+    )
     reg = ModelRegistry(models_dir)
     bridge = Bridge(settings, factory=factory(settings, reg, infer_every))
+    stage = {"on": False, "pipeline": 0.0, "model": 0.0, "n": 0}
+
+    def timing(msg: Any) -> None:  # what limits it: the model's share of the pipeline time
+        if stage["on"] and msg.kind == "inferred":
+            stage["pipeline"] += msg.t_pipeline
+            stage["model"] += msg.t_model
+            stage["n"] += 1
+
+    bridge.hub.add_sink(timing)
     await bridge.start()
     try:
         await asyncio.sleep(warmup)
         s0 = {k: dict(s.status()) for k, s in bridge.hub.streams.items()}
         c0, t0 = _cpu(), time.perf_counter()
+        stage["on"] = True
         await asyncio.sleep(seconds)
+        stage["on"] = False
         c1, t1 = _cpu(), time.perf_counter()
         s1 = {k: dict(s.status()) for k, s in bridge.hub.streams.items()}
     finally:
@@ -83,26 +107,36 @@ async def run_point(n: int, infer_every: int, seconds: float, warmup: float,
     wall = t1 - t0
     per = []
     for k in s1:
-        d = {f: s1[k][f] - s0[k][f] for f in ("frames_in", "inferred", "predicted", "dropped",
-                                              "errors")}
+        d = {
+            f: s1[k][f] - s0[k][f]
+            for f in ("frames_in", "inferred", "predicted", "dropped", "errors")
+        }
         d["fps_in"] = round(d["frames_in"] / wall, 2)
         d["drop_share"] = round(d["dropped"] / max(d["frames_in"], 1), 4)
         per.append(d)
     frames = sum(p["frames_in"] for p in per)
     dropped = sum(p["dropped"] for p in per)
     calls = sum(p["inferred"] for p in per)  # pipeline calls (frames fully processed)
-    return {"streams": n, "infer_every": infer_every, "seconds": round(wall, 2),
-            "fps_in_per_stream": round(frames / n / wall, 2),
-            "drop_share": round(dropped / max(frames, 1), 4),
-            # pipeline calls; the model runs on about 1 in infer_every of them
-            "pipeline_calls_per_s": round(sum(p["inferred"] for p in per) / wall, 2),
-            "cpu_cores_used": round((c1 - c0) / wall, 3),
-            "cpu_cores_per_stream": round((c1 - c0) / wall / n, 3),
-            # load-independent view: CPU per camera frame, and what 2 quiet cores would carry
-            "cpu_ms_per_frame": round((c1 - c0) / max(calls, 1) * 1000, 2),
-            "streams_2_cores_estimate": round(2.0 / ((c1 - c0) / calls * 30.0), 2)
-            if calls and (c1 - c0) > 0 else None,
-            "loadavg_1m": os.getloadavg()[0], "per_stream": per}
+    return {
+        "streams": n,
+        "infer_every": infer_every,
+        "seconds": round(wall, 2),
+        "fps_in_per_stream": round(frames / n / wall, 2),
+        "drop_share": round(dropped / max(frames, 1), 4),
+        # pipeline calls; the model runs on about 1 in infer_every of them
+        "pipeline_calls_per_s": round(sum(p["inferred"] for p in per) / wall, 2),
+        "cpu_cores_used": round((c1 - c0) / wall, 3),
+        "cpu_cores_per_stream": round((c1 - c0) / wall / n, 3),
+        # load-independent view: CPU per camera frame, and what 2 quiet cores would carry
+        "cpu_ms_per_frame": round((c1 - c0) / max(calls, 1) * 1000, 2),
+        "streams_2_cores_estimate": round(2.0 / ((c1 - c0) / calls * 30.0), 2)
+        if calls and (c1 - c0) > 0
+        else None,
+        "pipeline_ms_mean": round(stage["pipeline"] / max(stage["n"], 1) * 1000, 2),
+        "model_ms_mean": round(stage["model"] / max(stage["n"], 1) * 1000, 2),
+        "loadavg_1m": os.getloadavg()[0],
+        "per_stream": per,
+    }
 
 
 def main() -> int:
@@ -122,16 +156,26 @@ def main() -> int:
     for ie in (int(x) for x in a.infer_every.split(",")):
         for n in (int(x) for x in a.streams.split(",")):
             r = asyncio.run(run_point(n, ie, a.seconds, a.warmup, models, a.workers))
-            r["sustained"] = bool(r["drop_share"] <= a.max_drop
-                                  and r["fps_in_per_stream"] >= 0.95 * 30.0)
+            r["sustained"] = bool(
+                r["drop_share"] <= a.max_drop and r["fps_in_per_stream"] >= 0.95 * 30.0
+            )
             print(json.dumps({k: v for k, v in r.items() if k != "per_stream"}), file=sys.stderr)
             out.append(r)
     best = {}
     for ie in sorted({r["infer_every"] for r in out}):
         ok = [r["streams"] for r in out if r["infer_every"] == ie and r["sustained"]]
         best[str(ie)] = max(ok, default=0)
-    print(json.dumps({"cpus": os.cpu_count(), "max_drop": a.max_drop,
-                      "streams_sustained_by_infer_every": best, "points": out}, indent=1))
+    print(
+        json.dumps(
+            {
+                "cpus": os.cpu_count(),
+                "max_drop": a.max_drop,
+                "streams_sustained_by_infer_every": best,
+                "points": out,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -22,8 +22,10 @@ from xrbridge.plant.services import (
     postgres_bindir,
 )
 
-pytestmark = pytest.mark.skipif(mosquitto_binary() is None or postgres_bindir() is None,
-                                reason="mosquitto or PostgreSQL not installed")
+pytestmark = pytest.mark.skipif(
+    mosquitto_binary() is None or postgres_bindir() is None,
+    reason="mosquitto or PostgreSQL not installed",
+)
 
 
 def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
@@ -32,8 +34,12 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         got: list[tuple[str, dict, bool]] = []
         lock = threading.Lock()
         ready = threading.Event()
-        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plant-test",
-                          protocol=mqtt.MQTTv311, clean_session=True)
+        sub = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id="plant-test",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
         sub.on_connect = lambda c, *a: c.subscribe("xrbridge/#", qos=1)
         sub.on_subscribe = lambda *a: ready.set()
 
@@ -48,13 +54,37 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         procs = {}
         for b in ("b1", "b2"):
             procs[b] = subprocess.Popen(
-                [sys.executable, "-m", "xrbridge", "replay", str(video),
-                 "--models-dir", str(models_dir()), "--templates", str(scene_dir()),
-                 "--records-db", pg.url, "--mqtt-url", broker.url, "--plant", "p1",
-                 "--line", "l1", "--bridge-id", b, "--mqtt-spool", str(tmp_path / f"{b}.db"),
-                 "--out", str(tmp_path / f"{b}.jsonl")],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "xrbridge",
+                    "replay",
+                    str(video),
+                    "--models-dir",
+                    str(models_dir()),
+                    "--templates",
+                    str(scene_dir()),
+                    "--records-db",
+                    pg.url,
+                    "--mqtt-url",
+                    broker.url,
+                    "--plant",
+                    "p1",
+                    "--line",
+                    "l1",
+                    "--bridge-id",
+                    b,
+                    "--mqtt-spool",
+                    str(tmp_path / f"{b}.db"),
+                    "--out",
+                    str(tmp_path / f"{b}.jsonl"),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
         summaries = {}
         for b, p in procs.items():
             out, err = p.communicate(timeout=300 * FACTOR)
@@ -69,14 +99,14 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         verdicts = [d for t, d, _ in got if d["type"] == "verdict" and d["bridge"] == b]
         assert len(recs) == summaries[b]["cars"] >= 1
         assert sorted((d["stream"], d["car_id"]) for d in verdicts) == sorted(
-            (r[1], r[2]) for r in recs)
+            (r[1], r[2]) for r in recs
+        )
         for d in verdicts:
             n = next(r[3] for r in recs if (r[1], r[2]) == (d["stream"], d["car_id"]))
             assert d["verdict"] == ("NOK" if n else "OK") and d["n_defects"] == n
         states = [d["state"] for t, d, _ in got if t == f"xrbridge/p1/l1/_bridge/{b}/status"]
         assert states[0] == "online" and states[-1] == "offline"
         stream = summaries[b]["streams"][0]["stream"]
-        assert any(t == f"xrbridge/p1/l1/{stream}/health" and d["bridge"] == b
-                   for t, d, _ in got)
+        assert any(t == f"xrbridge/p1/l1/{stream}/health" and d["bridge"] == b for t, d, _ in got)
         seqs = [d["seq"] for t, d, _ in got if d["bridge"] == b and d["seq"] > 0]
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))

@@ -14,9 +14,9 @@ from xrbridge.core.drift import (
     RegionLocator,
     RobotMap,
 )
+from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
 from xrbridge.errors import UsageError
 from xrbridge.plant.robots import load_robot_scene
-from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
 from xrbridge.sim.config import SimConfig
 from xrbridge.sim.engine import plan_defects
 from xrbridge.sim.layout import build_layout, robot_map
@@ -61,8 +61,12 @@ def test_alert_values_and_uninspected_robots() -> None:
 
 @pytest.mark.parametrize(
     ("kw", "msg"),
-    [({"window": 0}, "window"), ({"raise_rate": 0.0}, "raise_rate"),
-     ({"raise_rate": 0.2, "clear_rate": 0.2}, "clear_rate"), ({"min_cars": 99}, "min_cars")],
+    [
+        ({"window": 0}, "window"),
+        ({"raise_rate": 0.0}, "raise_rate"),
+        ({"raise_rate": 0.2, "clear_rate": 0.2}, "clear_rate"),
+        ({"min_cars": 99}, "min_cars"),
+    ],
 )
 def test_config_errors_name_the_knob(kw: dict, msg: str) -> None:
     with pytest.raises(UsageError, match=msg):
@@ -80,8 +84,15 @@ def test_robot_map_specs() -> None:
 
 
 def test_locator_nearest_region() -> None:
-    loc = RegionLocator({"v": {"top": np.array([[0.0, 0.1], [1.0, 0.1]]),
-                               "bottom": np.array([[0.0, 0.9], [1.0, 0.9]])}}, {"v": 1.3})
+    loc = RegionLocator(
+        {
+            "v": {
+                "top": np.array([[0.0, 0.1], [1.0, 0.1]]),
+                "bottom": np.array([[0.0, 0.9], [1.0, 0.9]]),
+            }
+        },
+        {"v": 1.3},
+    )
     assert loc.locate("v", (0.5, 0.12)) == "top"
     assert loc.locate("v", (0.5, 0.88)) == "bottom"
     assert loc.locate("v", (0.5, 0.5)) is None  # too far from both
@@ -94,21 +105,39 @@ def test_records_map_to_robots_on_the_embedded_scene() -> None:
     # lower_center_01 runs along v = 0.39 of the centre view, lower_back_04 at v ~ 0.8
     d1 = RecordDefect(1, "high", 0.9, 0.8, 3, (0.5, 0.39), 50.0, None, ())
     d2 = RecordDefect(2, "low", 0.6, 0.5, 2, (0.58, 0.805), 20.0, None, ())
-    rec = InspectionRecord("cam1", 4, 0.0, 1.0, "patchcore",
-                           (ViewResult("lower_center", 0.9, (d1,)),
-                            ViewResult("lower_back", 0.7, (d2,))))
+    rec = InspectionRecord(
+        "cam1",
+        4,
+        0.0,
+        1.0,
+        "patchcore",
+        (ViewResult("lower_center", 0.9, (d1,)), ViewResult("lower_back", 0.7, (d2,))),
+    )
     obs = rs.observe(rec)
     assert obs.defective == {"center_left", "back_right"}
-    assert obs.inspected == {"center_left", "center_right", "back_left", "back_right",
-                             "back_middle"}  # the front view was not seen
+    assert obs.inspected == {
+        "center_left",
+        "center_right",
+        "back_left",
+        "back_right",
+        "back_middle",
+    }  # the front view was not seen
     with pytest.raises(UsageError, match="unknown regions"):
         load_robot_scene(None, ["r1=no_such_region"])
 
 
 def test_simulated_drift_adds_defects_only_on_the_robots_regions_after_the_start() -> None:
     base = plan_defects(SimConfig(cars=80, seed=3, defect_rate=0.1))
-    drift = plan_defects(SimConfig(cars=80, seed=3, defect_rate=0.1, drift_robot="center_left",
-                                   drift_rate=0.5, drift_from=40))
+    drift = plan_defects(
+        SimConfig(
+            cars=80,
+            seed=3,
+            defect_rate=0.1,
+            drift_robot="center_left",
+            drift_rate=0.5,
+            drift_from=40,
+        )
+    )
     regions = set(robot_map(build_layout(1.0))["center_left"])
     extra = {c: [d for d in drift[c] if d not in base[c]] for c in drift}
     assert all(drift[c][: len(base[c])] == base[c] for c in base)  # the baseline is untouched
@@ -141,8 +170,16 @@ def test_default_rule_on_simulated_lines() -> None:
     for seed in range(5):
         assert _truth_run(SimConfig(cars=200, seed=seed, defect_rate=0.1)) == []
     # one robot drifts from car 50 on (half its cars get a defect): alerted, and only it
-    alerts = _truth_run(SimConfig(cars=200, seed=1, defect_rate=0.1, drift_robot="back_left",
-                                  drift_rate=0.5, drift_from=50))
+    alerts = _truth_run(
+        SimConfig(
+            cars=200,
+            seed=1,
+            defect_rate=0.1,
+            drift_robot="back_left",
+            drift_rate=0.5,
+            drift_from=50,
+        )
+    )
     assert alerts and alerts[0][1:] == ("back_left", RAISED)
     assert 50 <= alerts[0][0] <= 50 + 25
     assert {r for _c, r, _s in alerts} == {"back_left"}

@@ -17,8 +17,9 @@ from xrbridge.plant.events import Topics, decode
 from xrbridge.plant.mqtt import MqttPublisher
 from xrbridge.plant.services import LocalMosquitto, mosquitto_binary
 
-pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
-                                reason="mosquitto binary not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(
+    mosquitto_binary() is None, reason="mosquitto binary not installed (apt-get install mosquitto)"
+)
 
 SLOW = float(os.environ.get("XRBRIDGE_TEST_TIMEOUT_FACTOR", "1"))
 TOPICS = Topics("plant1", "line1", "b1")
@@ -32,8 +33,12 @@ class Collector:
         self.retained: dict[str, dict] = {}
         self.subscribed = threading.Event()
         self._lock = threading.Lock()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311, clean_session=False)
+        self.c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
         self.c.reconnect_delay_set(0.2, 1)
         self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(TOPICS.subscription(), qos=1)
         self.c.on_subscribe = lambda *a: self.subscribed.set()
@@ -106,8 +111,10 @@ def test_broker_restart_mid_run_loses_nothing_and_keeps_order(tmp_path: Path) ->
     duplicated = len(got) - len(received)
     lost = len(set(seqs) - received)
     first_seen = list(dict.fromkeys(got))
-    print(f"\nbroker restart: published={len(seqs)} received={len(received)} lost={lost} "
-          f"duplicated={duplicated} spooled_while_down={most_spooled} connects={pub.connects}")
+    print(
+        f"\nbroker restart: published={len(seqs)} received={len(received)} lost={lost} "
+        f"duplicated={duplicated} spooled_while_down={most_spooled} connects={pub.connects}"
+    )
     assert len(seqs) == 600 and lost == 0
     assert most_spooled > 0, "nothing was published while the broker was down"
     assert first_seen == sorted(first_seen), "events arrived out of order"
@@ -160,19 +167,24 @@ def test_last_will_says_offline_when_the_bridge_is_killed(tmp_path: Path) -> Non
     with LocalMosquitto(tmp_path / "broker") as broker:
         col = Collector(broker.port, "collector3")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, broker.url,
-                                  str(tmp_path / "victim.db")], stdout=subprocess.PIPE, env=env,
-                                 text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, broker.url, str(tmp_path / "victim.db")],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         try:
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "ready"
             status = "xrbridge/plant1/line1/_bridge/victim/status"
-            assert col.wait_for(lambda: any(t == status and d["state"] == "online"
-                                            for t, d in col.messages), 10)
+            assert col.wait_for(
+                lambda: any(t == status and d["state"] == "online" for t, d in col.messages), 10
+            )
             child.send_signal(signal.SIGKILL)
             child.wait(10)
-            assert col.wait_for(lambda: any(t == status and d["state"] == "offline"
-                                            for t, d in col.messages), 15)
+            assert col.wait_for(
+                lambda: any(t == status and d["state"] == "offline" for t, d in col.messages), 15
+            )
             health = [d for t, d in col.messages if t == "xrbridge/plant1/line1/cam1/health"]
             assert health and health[0]["state"] == "running" and health[0]["type"] == "health"
         finally:

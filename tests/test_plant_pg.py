@@ -15,13 +15,15 @@ import pytest
 
 from xrbridge import cli
 from xrbridge.core.drift import DriftAlert
+from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
 from xrbridge.errors import RecordError
 from xrbridge.io.records_pg import MIGRATIONS, SCHEMA_VERSION, PgRecordStore, migrate
 from xrbridge.plant.services import LocalPostgres, postgres_bindir
-from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
 
-pytestmark = pytest.mark.skipif(postgres_bindir() is None,
-                                reason="PostgreSQL binaries not installed (apt-get install postgresql)")
+pytestmark = pytest.mark.skipif(
+    postgres_bindir() is None,
+    reason="PostgreSQL binaries not installed (apt-get install postgresql)",
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,9 +46,14 @@ def db(server):
 
 def _record(car: int, stream: str = "cam1", n_def: int = 1) -> InspectionRecord:
     d = RecordDefect(7, "high", 0.9, 0.7, 4, (0.25, 0.5), 120.0, None, (0.1, 0.2, 0.3, 0.4))
-    return InspectionRecord(stream, car, 1.0 + car, 2.0 + car, "patchcore",
-                            (ViewResult("lower_front", 0.8, (d,) * n_def),
-                             ViewResult("lower_back", None)))
+    return InspectionRecord(
+        stream,
+        car,
+        1.0 + car,
+        2.0 + car,
+        "patchcore",
+        (ViewResult("lower_front", 0.8, (d,) * n_def), ViewResult("lower_back", None)),
+    )
 
 
 def test_round_trip_and_versioned_migrations(db: str) -> None:
@@ -70,12 +77,16 @@ def test_round_trip_and_versioned_migrations(db: str) -> None:
 
 def test_an_old_database_is_migrated_in_place(db: str) -> None:
     with psycopg.connect(db, autocommit=True) as c:
-        c.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT "
-                  "NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        c.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT "
+            "NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         c.execute(MIGRATIONS[0][2])
         c.execute("INSERT INTO schema_migrations (version, description) VALUES (1, 'v1')")
-        c.execute("INSERT INTO records (recorded_at, stream_id, car_id, t_first, t_last, model,"
-                  " n_defects, views) VALUES (1, 'old', 1, 0, 1, 'm', 0, '[]')")
+        c.execute(
+            "INSERT INTO records (recorded_at, stream_id, car_id, t_first, t_last, model,"
+            " n_defects, views) VALUES (1, 'old', 1, 0, 1, 'm', 0, '[]')"
+        )
         assert migrate(c) == SCHEMA_VERSION
     with PgRecordStore(db, bridge="b2") as s:
         s.write(_record(5))
@@ -84,7 +95,11 @@ def test_an_old_database_is_migrated_in_place(db: str) -> None:
         s.add_alert(alert)
         [row] = s.alerts()
         assert (row["robot"], row["state"], row["bridge"], row["cars"]) == (
-            "center_left", "raised", "b2", 25)
+            "center_left",
+            "raised",
+            "b2",
+            25,
+        )
 
 
 def test_unreachable_server_is_a_record_error_without_the_password() -> None:
@@ -113,8 +128,15 @@ with PgRecordStore(url, bridge=bridge) as s:
 def test_two_bridges_write_at_once_one_is_killed_nothing_is_lost(db: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     n = 400
-    procs = {b: subprocess.Popen([sys.executable, "-c", _WRITER, db, b, str(n)], env=env,
-                                 stdout=subprocess.PIPE, text=True) for b in ("b1", "b2")}
+    procs = {
+        b: subprocess.Popen(
+            [sys.executable, "-c", _WRITER, db, b, str(n)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for b in ("b1", "b2")
+    }
     acked: dict[str, list[int]] = {"b1": [], "b2": []}
     try:
         out = procs["b2"].stdout
@@ -140,9 +162,11 @@ def test_two_bridges_write_at_once_one_is_killed_nothing_is_lost(db: str) -> Non
         rows = c.execute("SELECT bridge, car_id FROM records").fetchall()
     stored = {b: sorted(car for bb, car in rows if bb == b) for b in ("b1", "b2")}
     written = len(acked["b1"]) + len(acked["b2"])
-    print(f"\ntwo bridges, one PostgreSQL: written (acknowledged) b1={len(acked['b1'])} "
-          f"b2={len(acked['b2'])} (SIGKILLed), read back b1={len(stored['b1'])} "
-          f"b2={len(stored['b2'])}; total written={written} read={len(rows)}")
+    print(
+        f"\ntwo bridges, one PostgreSQL: written (acknowledged) b1={len(acked['b1'])} "
+        f"b2={len(acked['b2'])} (SIGKILLed), read back b1={len(stored['b1'])} "
+        f"b2={len(stored['b2'])}; total written={written} read={len(rows)}"
+    )
     assert stored["b1"] == list(range(n)) == acked["b1"]
     assert len(set(stored["b2"])) == len(stored["b2"])  # no duplicates
     # every acknowledged record is there; at most the one in flight at the kill is extra
@@ -160,3 +184,25 @@ def test_records_command_reads_postgresql(db: str, capsys: pytest.CaptureFixture
     assert cli.main(["records", "--db", db, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + 4 and lines[0].startswith("id,recorded_at")
+
+
+def test_records_wait_in_the_outbox_while_the_server_is_down(
+    server: LocalPostgres, db: str, tmp_path: Path
+) -> None:
+    # the module's server is stopped and started again (same port, same data)
+    store = PgRecordStore(db, bridge="b1", outbox=str(tmp_path / "outbox.db"), retry_s=0.2)
+    try:
+        assert store.write(_record(1)) > 0
+        server.stop()
+        t0 = time.monotonic()
+        kept = [store.write(_record(car)) for car in range(2, 12)]
+        assert kept == [0] * 10 and store.pending == 10
+        assert time.monotonic() - t0 < 15  # the dead server is not retried per record
+        server.start()
+        time.sleep(0.3)  # past retry_s
+        assert store.write(_record(12)) > 0
+        assert store.pending == 0
+        cars = [r.car_id for r in store.query()]
+    finally:
+        store.close()
+    assert cars == list(range(1, 13))  # nothing lost, in order

@@ -129,8 +129,12 @@ class RegionLocator:
     height) from every region belongs to none.
     """
 
-    def __init__(self, regions: Mapping[str, Mapping[str, np.ndarray]],
-                 aspect: Mapping[str, float], max_dist: float = 0.08) -> None:
+    def __init__(
+        self,
+        regions: Mapping[str, Mapping[str, np.ndarray]],
+        aspect: Mapping[str, float],
+        max_dist: float = 0.08,
+    ) -> None:
         self._segs: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
         self.max_dist = float(max_dist)
         for view, regs in regions.items():
@@ -145,8 +149,12 @@ class RegionLocator:
                 p1s.append(pts[1:])
                 owner.append(np.full(len(pts) - 1, i))
             if names:
-                self._segs[view] = (names, np.concatenate(p0s), np.concatenate(p1s),
-                                    np.concatenate(owner))
+                self._segs[view] = (
+                    names,
+                    np.concatenate(p0s),
+                    np.concatenate(p1s),
+                    np.concatenate(owner),
+                )
         self._aspect = {v: float(aspect.get(v, 1.0)) for v in regions}
 
     @property
@@ -209,10 +217,18 @@ class DriftAlert:
     threshold: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"robot": self.robot, "state": self.state, "rate": round(self.rate, 4),
-                "defective": self.defective, "cars": self.cars, "car_id": self.car_id,
-                "stream_id": self.stream_id, "t": self.t, "cars_seen": self.cars_seen,
-                "threshold": self.threshold}
+        return {
+            "robot": self.robot,
+            "state": self.state,
+            "rate": round(self.rate, 4),
+            "defective": self.defective,
+            "cars": self.cars,
+            "car_id": self.car_id,
+            "stream_id": self.stream_id,
+            "t": self.t,
+            "cars_seen": self.cars_seen,
+            "threshold": self.threshold,
+        }
 
 
 class DriftMonitor:
@@ -240,15 +256,41 @@ class DriftMonitor:
             rate = k / n
             if robot not in self.raised and n >= c.min_cars and rate >= c.raise_rate:
                 self.raised.add(robot)
-                out.append(DriftAlert(robot, RAISED, rate, k, n, car.car_id, car.stream_id, car.t,
-                                      self._seen[robot], c.raise_rate))
+                out.append(
+                    DriftAlert(
+                        robot,
+                        RAISED,
+                        rate,
+                        k,
+                        n,
+                        car.car_id,
+                        car.stream_id,
+                        car.t,
+                        self._seen[robot],
+                        c.raise_rate,
+                    )
+                )
             elif robot in self.raised and rate <= c.clear_rate:
                 self.raised.discard(robot)
-                out.append(DriftAlert(robot, CLEARED, rate, k, n, car.car_id, car.stream_id,
-                                      car.t, self._seen[robot], c.clear_rate))
+                out.append(
+                    DriftAlert(
+                        robot,
+                        CLEARED,
+                        rate,
+                        k,
+                        n,
+                        car.car_id,
+                        car.stream_id,
+                        car.t,
+                        self._seen[robot],
+                        c.clear_rate,
+                    )
+                )
         return out
 
     def status(self) -> dict[str, dict[str, object]]:
         """{robot: {rate, cars, raised}} for health reports."""
-        return {r: {"rate": round(self.rate(r), 4), "cars": len(w), "raised": r in self.raised}
-                for r, w in sorted(self._win.items())}
+        return {
+            r: {"rate": round(self.rate(r), 4), "cars": len(w), "raised": r in self.raised}
+            for r, w in sorted(self._win.items())
+        }

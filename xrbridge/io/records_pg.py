@@ -19,17 +19,22 @@ table (:meth:`PgRecordStore.add_alert`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from xrbridge.errors import RecordError, UsageError
 from xrbridge.core.records import InspectionRecord, views_from_json, views_to_json
+from xrbridge.errors import RecordError, UsageError
 
 #: (version, description, SQL). Append only: never edit or reorder an applied migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (1, "records: one row per car", """
+    (
+        1,
+        "records: one row per car",
+        """
         CREATE TABLE records (
             id BIGSERIAL PRIMARY KEY,
             recorded_at DOUBLE PRECISION NOT NULL,   -- unix seconds, UTC wall clock
@@ -42,8 +47,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             views JSONB NOT NULL                     -- list of ViewResult
         );
         CREATE INDEX records_recorded_at ON records (recorded_at);
-    """),
-    (2, "bridge column; drift alerts", """
+    """,
+    ),
+    (
+        2,
+        "bridge column; drift alerts",
+        """
         ALTER TABLE records ADD COLUMN bridge TEXT NOT NULL DEFAULT '';
         CREATE INDEX records_bridge_stream ON records (bridge, stream_id, car_id);
         CREATE TABLE alerts (
@@ -59,7 +68,8 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             car_id BIGINT NOT NULL,
             t DOUBLE PRECISION NOT NULL
         );
-    """),
+    """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _LOCK_KEY = 0x78726272  # advisory lock id for migrations ("xrbr")
@@ -83,19 +93,25 @@ def migrate(conn: Any) -> int:
     """Apply the missing migrations (one transaction); returns the schema version."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                     " description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+            " description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         newest = max(done, default=0)
         if newest > SCHEMA_VERSION:
-            raise RecordError(f"record database schema version {newest} is newer than this "
-                              f"xrbridge knows ({SCHEMA_VERSION}); upgrade xrbridge")
+            raise RecordError(
+                f"record database schema version {newest} is newer than this "
+                f"xrbridge knows ({SCHEMA_VERSION}); upgrade xrbridge"
+            )
         for version, description, sql in MIGRATIONS:
             if version in done:
                 continue
             conn.execute(sql)
-            conn.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
-                         (version, description))
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (version, description),
+            )
     return SCHEMA_VERSION
 
 
@@ -105,16 +121,40 @@ class PgRecordStore:
     ``bridge``: name of the writing bridge, kept with each row. Raises
     RecordError (naming the server, never the password) when the server
     cannot be reached or refuses; a lost connection is re-opened once per call.
+
+    ``outbox``: a local SQLite file (the event spool's format) that keeps the
+    records the server could not take while it is down: :meth:`write` then
+    returns 0 instead of an id, tries the server again only after
+    ``retry_s`` (so a dead server does not stall the inference threads for a
+    connect timeout per car), and the next successful write sends the outbox
+    first, oldest first. Without an outbox a failed write raises RecordError.
+    The server must be reachable when the store is opened.
     """
 
-    def __init__(self, url: str, bridge: str = "", connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        bridge: str = "",
+        connect_timeout: float = 5.0,
+        outbox: str | None = None,
+        retry_s: float = 5.0,
+    ) -> None:
         if not is_pg_url(url):
             raise UsageError(f"PostgreSQL url must start with postgresql://, got {_redact(url)!r}")
         self.url = url
         self.bridge = bridge
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._conn: Any = None
+        self.retry_s = float(retry_s)
+        self._down_until = 0.0
+        self.outboxed = 0
+        self._outbox: Any = None
+        if outbox:
+            from xrbridge.plant.spool import Spool
+
+            self._outbox = Spool(outbox)
         with self._lock:
             self._connect()
             try:
@@ -125,16 +165,20 @@ class PgRecordStore:
             except Exception as exc:
                 self._conn.close()
                 raise RecordError(f"cannot migrate record database {_redact(url)}: {exc}") from exc
+        if self._outbox is not None:
+            self._drain()  # what the last run could not send
 
     def _connect(self) -> None:
         import psycopg
 
         try:
-            self._conn = psycopg.connect(self.url, autocommit=True,
-                                         connect_timeout=max(1, round(self.connect_timeout)))
+            self._conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=max(1, round(self.connect_timeout))
+            )
         except psycopg.Error as exc:
-            raise RecordError(f"cannot open record database {_redact(self.url)}: "
-                              f"{str(exc).strip()}") from exc
+            raise RecordError(
+                f"cannot open record database {_redact(self.url)}: {str(exc).strip()}"
+            ) from exc
 
     def _call(self, what: str, fn: Any) -> Any:
         """Run ``fn(conn)``; on a broken connection reconnect once and retry."""
@@ -166,19 +210,63 @@ class PgRecordStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._outbox is not None:
+                self._outbox.close()
+                self._outbox = None
 
     def write(self, record: InspectionRecord) -> int:
-        """Write one record (committed when this returns); returns its id."""
+        """Write one record (committed when this returns); returns its id (0: in the outbox)."""
+        if self._outbox is None:
+            return self._insert(record)
+        with self._write_lock:  # one drain at a time: the outbox is sent once, in order
+            return self._write_or_keep(record)
+
+    def _write_or_keep(self, record: InspectionRecord) -> int:
+        assert self._outbox is not None
+        if time.monotonic() >= self._down_until:
+            try:
+                self._drain()
+                return self._insert(record)
+            except RecordError:
+                self._down_until = time.monotonic() + self.retry_s
+        rec = dataclasses.replace(record, recorded_at=record.recorded_at or time.time())
+        self._outbox.put("record", lambda _seq: json.dumps(rec.to_json()).encode())
+        self.outboxed += 1
+        return 0
+
+    @property
+    def pending(self) -> int:
+        """Records waiting in the outbox."""
+        return 0 if self._outbox is None else len(self._outbox)
+
+    def _drain(self) -> None:
+        while self._outbox is not None and len(self._outbox):
+            for ev in self._outbox.after(0, 200):
+                self._insert(InspectionRecord.from_json(json.loads(ev.payload)))
+                self._outbox.ack([ev.seq])
+
+    def _insert(self, record: InspectionRecord) -> int:
         views = views_to_json(record.views)
         at = record.recorded_at or time.time()
-        args = (at, self.bridge, record.stream_id, int(record.car_id), float(record.t_first),
-                float(record.t_last), record.model, record.n_defects, views)
+        args = (
+            at,
+            self.bridge,
+            record.stream_id,
+            int(record.car_id),
+            float(record.t_first),
+            float(record.t_last),
+            record.model,
+            record.n_defects,
+            views,
+        )
 
         def run(conn: Any) -> int:
             row = conn.execute(
                 "INSERT INTO records (recorded_at, bridge, stream_id, car_id, t_first, t_last,"
                 " model, n_defects, views) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
-                " RETURNING id", args).fetchone()
+                " RETURNING id",
+                args,
+            ).fetchone()
             return int(row[0])
 
         return int(self._call("write record to", run))
@@ -188,32 +276,74 @@ class PgRecordStore:
 
     def query(self, since: float | None = None) -> list[InspectionRecord]:
         """Records with ``recorded_at >= since`` (unix seconds; None: all), oldest first."""
-        sql = ("SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views::text"
-               " FROM records")
+        sql = (
+            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views::text"
+            " FROM records"
+        )
         args: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE recorded_at >= %s"
             args = (float(since),)
-        rows = self._call("read records from",
-                          lambda c: c.execute(sql + " ORDER BY recorded_at, id", args).fetchall())
-        return [InspectionRecord(stream_id=r[2], car_id=r[3], t_first=r[4], t_last=r[5],
-                                 model=r[6], views=views_from_json(r[7]), recorded_at=r[1],
-                                 id=r[0]) for r in rows]
+        rows = self._call(
+            "read records from",
+            lambda c: c.execute(sql + " ORDER BY recorded_at, id", args).fetchall(),
+        )
+        return [
+            InspectionRecord(
+                stream_id=r[2],
+                car_id=r[3],
+                t_first=r[4],
+                t_last=r[5],
+                model=r[6],
+                views=views_from_json(r[7]),
+                recorded_at=r[1],
+                id=r[0],
+            )
+            for r in rows
+        ]
 
     def add_alert(self, alert: Any, at: float | None = None) -> int:
         """Write a :class:`~xrbridge.core.drift.DriftAlert`; returns its id."""
-        args = (at or time.time(), self.bridge, alert.stream_id, alert.robot, alert.state,
-                float(alert.rate), int(alert.defective), int(alert.cars), int(alert.car_id),
-                float(alert.t))
-        return int(self._call("write alert to", lambda c: c.execute(
-            "INSERT INTO alerts (recorded_at, bridge, stream_id, robot, state, rate, defective,"
-            " cars, car_id, t) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            args).fetchone()[0]))
+        args = (
+            at or time.time(),
+            self.bridge,
+            alert.stream_id,
+            alert.robot,
+            alert.state,
+            float(alert.rate),
+            int(alert.defective),
+            int(alert.cars),
+            int(alert.car_id),
+            float(alert.t),
+        )
+        return int(
+            self._call(
+                "write alert to",
+                lambda c: c.execute(
+                    "INSERT INTO alerts (recorded_at, bridge, stream_id, robot, state, rate, defective,"
+                    " cars, car_id, t) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    args,
+                ).fetchone()[0],
+            )
+        )
 
     def alerts(self) -> list[dict[str, Any]]:
         """All drift alerts, oldest first, as dicts."""
-        cols = ("id", "recorded_at", "bridge", "stream_id", "robot", "state", "rate",
-                "defective", "cars", "car_id", "t")
-        rows = self._call("read alerts from", lambda c: c.execute(
-            f"SELECT {', '.join(cols)} FROM alerts ORDER BY id").fetchall())
+        cols = (
+            "id",
+            "recorded_at",
+            "bridge",
+            "stream_id",
+            "robot",
+            "state",
+            "rate",
+            "defective",
+            "cars",
+            "car_id",
+            "t",
+        )
+        rows = self._call(
+            "read alerts from",
+            lambda c: c.execute(f"SELECT {', '.join(cols)} FROM alerts ORDER BY id").fetchall(),
+        )
         return [dict(zip(cols, r, strict=True)) for r in rows]

@@ -38,7 +38,9 @@ BRIDGE_LEVEL = "_bridge"
 def check_level(name: str, what: str) -> str:
     """A valid single MQTT topic level (raises UsageError naming ``what``)."""
     if not name or any(c in name for c in "/+#\0") or name.startswith("$"):
-        raise UsageError(f"{what} must be a non-empty MQTT topic level without / + # $, got {name!r}")
+        raise UsageError(
+            f"{what} must be a non-empty MQTT topic level without / + # $, got {name!r}"
+        )
     return name
 
 
@@ -79,13 +81,21 @@ class Topics:
         return f"{self.prefix}/#"
 
 
-def envelope(topics: Topics, kind: str, stream: str, seq: int, t: float,
-             body: Mapping[str, Any]) -> bytes:
+def envelope(
+    topics: Topics, kind: str, stream: str, seq: int, t: float, body: Mapping[str, Any]
+) -> bytes:
     """The payload bytes of one event."""
-    d: dict[str, Any] = {"schema": SCHEMA_VERSION, "type": kind,
-                         "event_id": f"{topics.bridge}:{seq}", "seq": seq,
-                         "bridge": topics.bridge, "plant": topics.plant, "line": topics.line,
-                         "stream": stream, "time": round(float(t), 3)}
+    d: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "type": kind,
+        "event_id": f"{topics.bridge}:{seq}",
+        "seq": seq,
+        "bridge": topics.bridge,
+        "plant": topics.plant,
+        "line": topics.line,
+        "stream": stream,
+        "time": round(float(t), 3),
+    }
     d.update(body)
     return json.dumps(d, separators=(",", ":"), allow_nan=False).encode()
 
@@ -94,7 +104,9 @@ def decode(payload: bytes) -> dict[str, Any]:
     """Parse a payload and check the schema version (raises ValueError)."""
     d = json.loads(payload)
     if not isinstance(d, dict) or d.get("schema") != SCHEMA_VERSION:
-        raise ValueError(f"expected an xrbridge event of schema {SCHEMA_VERSION}, got {payload[:80]!r}")
+        raise ValueError(
+            f"expected an xrbridge event of schema {SCHEMA_VERSION}, got {payload[:80]!r}"
+        )
     return d
 
 
@@ -103,29 +115,44 @@ def verdict_body(record: Any, robots_defective: list[str] | None = None) -> dict
 
     ``verdict`` is ``NOK`` when the record holds a confirmed defect, else ``OK``.
     """
-    views = [{"view": v.view,
-              "image_score": None if v.image_score is None else round(float(v.image_score), 4),
-              "n_defects": len(v.defects),
-              "severities": [d.severity for d in v.defects]} for v in record.views]
-    body: dict[str, Any] = {"car_id": int(record.car_id),
-                            "verdict": "NOK" if record.n_defects else "OK",
-                            "n_defects": int(record.n_defects), "model": record.model,
-                            "t_first": float(record.t_first), "t_last": float(record.t_last),
-                            "views": views}
+    views = [
+        {
+            "view": v.view,
+            "image_score": None if v.image_score is None else round(float(v.image_score), 4),
+            "n_defects": len(v.defects),
+            "severities": [d.severity for d in v.defects],
+        }
+        for v in record.views
+    ]
+    body: dict[str, Any] = {
+        "car_id": int(record.car_id),
+        "verdict": "NOK" if record.n_defects else "OK",
+        "n_defects": int(record.n_defects),
+        "model": record.model,
+        "t_first": float(record.t_first),
+        "t_last": float(record.t_last),
+        "views": views,
+    }
     if robots_defective is not None:
         body["robots_defective"] = sorted(robots_defective)
     return body
 
 
-def defect_body(car_id: int, view: str, defect: Any, region: str | None = None,
-                robot: str | None = None) -> dict[str, Any]:
+def defect_body(
+    car_id: int, view: str, defect: Any, region: str | None = None, robot: str | None = None
+) -> dict[str, Any]:
     """A confirmed defect (``xrbridge.core.types`` overlay defect or a record defect)."""
     cu, cv = defect.centroid_uv
-    return {"car_id": int(car_id), "defect_id": int(defect.defect_id), "view": view,
-            "severity": defect.severity,
-            "peak_score": round(float(getattr(defect, "peak_score", 0.0)), 4),
-            "centroid_uv": [round(float(cu), 4), round(float(cv), 4)],
-            "region": region, "robot": robot}
+    return {
+        "car_id": int(car_id),
+        "defect_id": int(defect.defect_id),
+        "view": view,
+        "severity": defect.severity,
+        "peak_score": round(float(getattr(defect, "peak_score", 0.0)), 4),
+        "centroid_uv": [round(float(cu), 4), round(float(cv), 4)],
+        "region": region,
+        "robot": robot,
+    }
 
 
 def health_body(status: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,15 +36,25 @@ from xrbridge.plant.robots import RobotScene, load_robot_scene
 
 
 def drift_config(settings: Any) -> DriftConfig:
-    return DriftConfig(window=settings.drift_window, raise_rate=settings.drift_raise_rate,
-                       clear_rate=settings.drift_clear_rate, min_cars=settings.drift_min_cars)
+    return DriftConfig(
+        window=settings.drift_window,
+        raise_rate=settings.drift_raise_rate,
+        clear_rate=settings.drift_clear_rate,
+        min_cars=settings.drift_min_cars,
+    )
 
 
 class PlantSinks:
     """Plant events of one bridge. ``publisher``: an MqttPublisher (None: drift only)."""
 
-    def __init__(self, settings: Any, hub: Any, publisher: Any = None, store: Any = None,
-                 robots: RobotScene | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        hub: Any,
+        publisher: Any = None,
+        store: Any = None,
+        robots: RobotScene | None = None,
+    ) -> None:
         self.hub = hub
         self.publisher = publisher
         self.store = store
@@ -95,13 +105,19 @@ class PlantSinks:
                 mon = self.monitors.setdefault(rec.stream_id, DriftMonitor(self.config))
                 changed = mon.update(obs)
                 if self.publisher is not None:
-                    self.publisher.publish("verdict", rec.stream_id,
-                                           verdict_body(rec, sorted(obs.defective)))
+                    self.publisher.publish(
+                        "verdict", rec.stream_id, verdict_body(rec, sorted(obs.defective))
+                    )
                 for alert in changed:
                     self.alerts.append(alert)
                     if self.publisher is not None:
-                        self.publisher.publish("alert", rec.stream_id, alert_body(alert),
-                                               robot=alert.robot, retain=True)
+                        self.publisher.publish(
+                            "alert",
+                            rec.stream_id,
+                            alert_body(alert),
+                            robot=alert.robot,
+                            retain=True,
+                        )
                     if self.store is not None and hasattr(self.store, "add_alert"):
                         from xrbridge.errors import RecordError
 
@@ -121,8 +137,9 @@ class PlantSinks:
                 continue
             self._seen.add(key)
             region, robot = self.robots.region_robot(d.view, d.centroid_uv)
-            self.publisher.publish("defect", ov.stream_id,
-                                   defect_body(ov.track.car_id, d.view, d, region, robot))
+            self.publisher.publish(
+                "defect", ov.stream_id, defect_body(ov.track.car_id, d.view, d, region, robot)
+            )
         if len(self._seen) > 100_000:  # long runs: forget old cars
             self._seen.clear()
 

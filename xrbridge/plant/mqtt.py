@@ -16,6 +16,7 @@ subscribers when the bridge vanished without saying goodbye; a clean
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -49,9 +50,17 @@ class MqttPublisher:
     handed to the client at once (more: faster catch-up after an outage).
     """
 
-    def __init__(self, url: str, topics: Topics, spool: str, *, keepalive: int = 10,
-                 max_inflight: int = 100, client_id: str | None = None,
-                 clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        topics: Topics,
+        spool: str,
+        *,
+        keepalive: int = 10,
+        max_inflight: int = 100,
+        client_id: str | None = None,
+        clock: Any = time.time,
+    ) -> None:
         import paho.mqtt.client as mqtt
 
         self.host, self.port, user, password = parse_mqtt_url(url)
@@ -61,8 +70,12 @@ class MqttPublisher:
         self._clock = clock
         self._mqtt = mqtt
         cid = client_id or f"xrbridge-{topics.bridge}-{uuid.uuid4().hex[:8]}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid,
-                                  protocol=mqtt.MQTTv311, clean_session=True)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=cid,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
         if user is not None:
             self.client.username_pw_set(user, password)
         self.client.will_set(topics.status, self._status_payload("offline"), qos=1, retain=True)
@@ -109,13 +122,12 @@ class MqttPublisher:
             return
         if self.connected.is_set():
             self.flush(flush_s)
-            info = self.client.publish(self.topics.status, self._status_payload("offline"),
-                                       qos=1, retain=True)
+            info = self.client.publish(
+                self.topics.status, self._status_payload("offline"), qos=1, retain=True
+            )
             if self.connected.is_set():
-                try:
+                with contextlib.suppress(RuntimeError, ValueError):
                     info.wait_for_publish(timeout=1.0)
-                except (RuntimeError, ValueError):
-                    pass
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5.0)
@@ -132,29 +144,44 @@ class MqttPublisher:
         self.stop()
 
     # -- events -------------------------------------------------------------------
-    def publish(self, kind: str, stream: str, body: dict[str, Any], *,
-                robot: str | None = None, retain: bool = False) -> int:
+    def publish(
+        self,
+        kind: str,
+        stream: str,
+        body: dict[str, Any],
+        *,
+        robot: str | None = None,
+        retain: bool = False,
+    ) -> int:
         """Spool one event (never blocks on the network); returns its seq."""
         topic = self.topics.stream(stream, kind, robot)
         t = float(self._clock())
-        seq = self.spool.put(topic, lambda s: envelope(self.topics, kind, stream, s, t, body),
-                             qos=1, retain=retain)
+        seq = self.spool.put(
+            topic, lambda s: envelope(self.topics, kind, stream, s, t, body), qos=1, retain=retain
+        )
         self.published += 1
         self._wake.set()
         return seq
 
     def stats(self) -> dict[str, Any]:
-        return {"connected": self.connected.is_set(), "published": self.published,
-                "acked": self.acked, "spooled": len(self.spool), "dropped": self.spool.dropped,
-                "connects": self.connects}
+        return {
+            "connected": self.connected.is_set(),
+            "published": self.published,
+            "acked": self.acked,
+            "spooled": len(self.spool),
+            "dropped": self.spool.dropped,
+            "connects": self.connects,
+        }
 
     def _status_payload(self, state: str) -> bytes:
-        return envelope(self.topics, "bridge", "_bridge", 0, float(self._clock()),
-                        bridge_body(state))
+        return envelope(
+            self.topics, "bridge", "_bridge", 0, float(self._clock()), bridge_body(state)
+        )
 
     # -- paho callbacks (network thread: never block, never take our locks) --------
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
-                    properties: Any = None) -> None:
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         if getattr(reason, "is_failure", False):
             return
         self.connects += 1
@@ -162,12 +189,14 @@ class MqttPublisher:
         self.connected.set()
         self._wake.set()
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
-                       properties: Any = None) -> None:
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         self.connected.clear()
 
-    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any,
-                    properties: Any = None) -> None:
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any = None
+    ) -> None:
         self._acks.put(mid)
         self._wake.set()
 

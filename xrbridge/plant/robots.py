@@ -29,7 +29,9 @@ class RobotScene:
     locator: RegionLocator
     robots: RobotMap
 
-    def region_robot(self, view: str, centroid_uv: Sequence[float]) -> tuple[str | None, str | None]:
+    def region_robot(
+        self, view: str, centroid_uv: Sequence[float]
+    ) -> tuple[str | None, str | None]:
         """(region, robot) of a defect at ``centroid_uv`` of ``view`` (None where unknown)."""
         region = self.locator.locate(view, centroid_uv)
         return region, (self.robots.robot_of(region) if region else None)
@@ -53,8 +55,13 @@ class RobotScene:
                 if robot is not None:
                     defective.add(robot)
         inspected = self.robots_of_views([v.view for v in record.views])
-        return CarObservation(record.stream_id, int(record.car_id), float(record.t_last),
-                              inspected, frozenset(defective) & inspected)
+        return CarObservation(
+            record.stream_id,
+            int(record.car_id),
+            float(record.t_last),
+            inspected,
+            frozenset(defective) & inspected,
+        )
 
 
 def scene_robots(scene: dict[str, Any], specs: Sequence[str] = ()) -> RobotScene:
@@ -66,7 +73,9 @@ def scene_robots(scene: dict[str, Any], specs: Sequence[str] = ()) -> RobotScene
             r = rects[view]
             regions[view] = {
                 g["name"]: (np.asarray(g["polyline_ub"], np.float64) - (r["u0"], r["v0"]))
-                / (r["width"], r["height"]) for g in regs}
+                / (r["width"], r["height"])
+                for g in regs
+            }
         aspect = {v: rects[v]["width"] / rects[v]["height"] for v in regions}
     except (KeyError, TypeError, ValueError) as exc:
         raise TemplateError(f"scene has no usable views/regions ({exc!r})") from exc

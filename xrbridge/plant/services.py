@@ -40,14 +40,16 @@ def wait_port(port: int, timeout: float) -> bool:
 
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)),
-        None)
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
+    )
 
 
 def postgres_bindir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<major>/bin`` with initdb and pg_ctl."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -83,13 +85,16 @@ class LocalMosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
-        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         if not wait_port(self.port, timeout):
             self.stop()
-            log = (self.folder / "mosquitto.log")
-            raise XrbridgeError(f"mosquitto did not listen on {self.port}: "
-                                f"{log.read_text()[-500:] if log.exists() else ''}")
+            log = self.folder / "mosquitto.log"
+            raise XrbridgeError(
+                f"mosquitto did not listen on {self.port}: "
+                f"{log.read_text()[-500:] if log.exists() else ''}"
+            )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
@@ -124,7 +129,9 @@ class LocalPostgres:
         self.bindir = bindir
         # the server's user must reach the folder: pytest's tmp_path is private to root
         self._own = folder is None
-        self.folder = Path(tempfile.mkdtemp(prefix="xrbridge-pg-")) if folder is None else Path(folder)
+        self.folder = (
+            Path(tempfile.mkdtemp(prefix="xrbridge-pg-")) if folder is None else Path(folder)
+        )
         self.data = self.folder / "data"
         self.port = port or free_port()
         self.as_root = os.geteuid() == 0
@@ -144,14 +151,36 @@ class LocalPostgres:
         if self.as_root:
             shutil.chown(self.folder, "postgres", "postgres")
         if not (self.data / "PG_VERSION").exists():
-            r = self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                          "--no-sync", "-E", "UTF8")
+            r = self._run(
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            )
             if r.returncode:
                 raise XrbridgeError(f"initdb failed: {r.stderr.strip()[-500:]}")
-        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} "
-                "-c fsync=off -c max_connections=40 -c shared_buffers=16MB")
-        r = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
-                      "-o", opts, "-w", "-t", "60", "start")
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} "
+            "-c fsync=off -c max_connections=40 -c shared_buffers=16MB"
+        )
+        r = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         if r.returncode:
             log = self.folder / "server.log"
             tail = log.read_text()[-800:] if log.exists() else ""
@@ -160,12 +189,11 @@ class LocalPostgres:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
-        if self._own:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
     def __enter__(self) -> LocalPostgres:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self._own:
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -62,8 +62,9 @@ class Spool:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -75,23 +76,28 @@ class Spool:
         with self._lock:
             self._db.close()
 
-    def put(self, topic: str, make_payload: Callable[[int], bytes], qos: int = 1,
-            retain: bool = False) -> int:
+    def put(
+        self, topic: str, make_payload: Callable[[int], bytes], qos: int = 1, retain: bool = False
+    ) -> int:
         """Append an event; ``make_payload(seq)`` builds its bytes. Returns its seq once on disk."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                seq = int(self._db.execute(
-                    "SELECT value FROM meta WHERE key='next_seq'").fetchone()[0])
+                seq = int(
+                    self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]
+                )
                 self._db.execute(
                     "INSERT INTO events (seq, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
-                    (seq, topic, make_payload(seq), int(qos), int(retain)))
+                    (seq, topic, make_payload(seq), int(qos), int(retain)),
+                )
                 self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
                 over = self._count + 1 - self.max_events
                 if over > 0:
                     self._db.execute(
                         "DELETE FROM events WHERE seq IN "
-                        "(SELECT seq FROM events ORDER BY seq LIMIT ?)", (over,))
+                        "(SELECT seq FROM events ORDER BY seq LIMIT ?)",
+                        (over,),
+                    )
                     self._db.execute("UPDATE meta SET value=value+? WHERE key='dropped'", (over,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -107,7 +113,9 @@ class Spool:
             try:
                 rows = self._db.execute(
                     "SELECT seq, topic, payload, qos, retain FROM events WHERE seq > ? "
-                    "ORDER BY seq LIMIT ?", (int(seq), int(limit))).fetchall()
+                    "ORDER BY seq LIMIT ?",
+                    (int(seq), int(limit)),
+                ).fetchall()
             except sqlite3.Error as exc:
                 raise EventError(f"cannot read event spool {self.path}: {exc}") from exc
         return [SpooledEvent(r[0], r[1], bytes(r[2]), r[3], bool(r[4])) for r in rows]
@@ -133,5 +141,4 @@ class Spool:
     @property
     def dropped(self) -> int:
         with self._lock:
-            return int(self._db.execute(
-                "SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
+            return int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
