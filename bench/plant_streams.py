@@ -139,6 +139,78 @@ async def run_point(
     }
 
 
+def profile(frames: int, infer_every: int, models_dir: Path) -> dict[str, Any]:
+    """CPU time (process CPU, not wall time: robust on a busy machine) per frame, by stage.
+
+    Decodes ``frames`` frames of the embedded video and runs one stream's
+    pipeline on each in this thread (ONNX Runtime with one intra-op thread
+    runs in the caller's thread), summing ``time.process_time`` (all threads of this
+    process: FFmpeg and OpenCV use their own) of decode,
+    the whole pipeline and the model calls.
+    """
+    import cv2
+
+    from xrbridge.bridge.compose import load_view_templates
+    from xrbridge.bridge.registry import ModelRegistry
+    from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
+    from xrbridge.core.regions import pixel_threshold
+    from xrbridge.core.types import Frame
+    from xrbridge.sim import embedded_line_dir
+
+    reg = ModelRegistry(models_dir)
+    name = reg.default()
+    models = reg.load(name, threads=1)
+    acc = {"model": 0.0}
+
+    def timed(fn: Any) -> Any:
+        def call(crop: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(crop)
+            finally:
+                acc["model"] += time.process_time() - t0
+
+        return call
+
+    templates = [t for t in load_view_templates(None) if t.view in models]
+    cfg = PipelineConfig(
+        stream_id="p",
+        model_name=name,
+        infer_every=infer_every,
+        thresholds={v: pixel_threshold(m.manifest) for v, m in models.items()},
+    )
+    pipe = StreamPipeline(templates, {v: timed(m.predict) for v, m in models.items()}, cfg)
+    cap = cv2.VideoCapture(str(embedded_line_dir() / "line.mp4"))
+    dec = proc = 0.0
+    n = 0
+    while n < frames:
+        t0 = time.process_time()
+        ok, img = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        t1 = time.process_time()
+        pipe.process(Frame("p", n, n / 30.0, img))
+        t2 = time.process_time()
+        dec += t1 - t0
+        proc += t2 - t1
+        n += 1
+        if hasattr(pipe, "pop_records"):
+            pipe.pop_records()
+    cap.release()
+    total = dec + proc
+    return {
+        "mode": "profile",
+        "infer_every": infer_every,
+        "frames": n,
+        "decode_cpu_ms": round(dec / n * 1000, 2),
+        "pipeline_cpu_ms": round(proc / n * 1000, 2),
+        "model_cpu_ms": round(acc["model"] / n * 1000, 2),
+        "cpu_ms_per_frame": round(total / n * 1000, 2),
+        "streams_2_cores_estimate": round(2.0 / (total / n * 30.0), 2),
+    }
+
+
 def main() -> int:
     from xrbridge.bridge.runner import repo_models_dir
 
@@ -150,8 +222,18 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="inference threads (serve's default 2)")
     ap.add_argument("--max-drop", type=float, default=0.02)
     ap.add_argument("--models", type=Path, default=None)
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="instead: CPU time per frame by stage over this many frames, one thread",
+    )
     a = ap.parse_args()
     models = a.models or repo_models_dir()
+    if a.profile:
+        rows = [profile(a.profile, int(ie), models) for ie in a.infer_every.split(",")]
+        print(json.dumps(rows, indent=1))
+        return 0
     out = []
     for ie in (int(x) for x in a.infer_every.split(",")):
         for n in (int(x) for x in a.streams.split(",")):
