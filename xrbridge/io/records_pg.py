@@ -156,20 +156,25 @@ class PgRecordStore:
 
             self._outbox = Spool(outbox)
         with self._lock:
-            self._connect()
+            conn = self._connect()
             try:
-                self.version = migrate(self._conn)
+                self.version = migrate(conn)
             except RecordError:
-                self._conn.close()
+                conn.close()
                 raise
             except Exception as exc:
-                self._conn.close()
+                conn.close()
                 raise RecordError(f"cannot migrate record database {_redact(url)}: {exc}") from exc
         if self._outbox is not None:
             self._drain()  # what the last run could not send
 
-    def _connect(self) -> None:
-        import psycopg
+    def _connect(self) -> Any:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise UsageError(
+                "a postgresql:// record database needs psycopg: pip install 'xrbridge[plant]'"
+            ) from exc
 
         try:
             self._conn = psycopg.connect(
@@ -179,6 +184,7 @@ class PgRecordStore:
             raise RecordError(
                 f"cannot open record database {_redact(self.url)}: {str(exc).strip()}"
             ) from exc
+        return self._conn
 
     def _call(self, what: str, fn: Any) -> Any:
         """Run ``fn(conn)``; on a broken connection reconnect once and retry."""

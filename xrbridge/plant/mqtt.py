@@ -61,7 +61,10 @@ class MqttPublisher:
         client_id: str | None = None,
         clock: Any = time.time,
     ) -> None:
-        import paho.mqtt.client as mqtt
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError as exc:
+            raise UsageError("MQTT events need paho-mqtt: pip install 'xrbridge[plant]'") from exc
 
         self.host, self.port, user, password = parse_mqtt_url(url)
         self.topics = topics
