@@ -183,3 +183,25 @@ def test_default_rule_on_simulated_lines() -> None:
     assert alerts and alerts[0][1:] == ("back_left", RAISED)
     assert 50 <= alerts[0][0] <= 50 + 25
     assert {r for _c, r, _s in alerts} == {"back_left"}
+
+
+def test_simulate_cli_names_the_valid_robots(tmp_path, capsys) -> None:
+    from xrbridge import cli
+
+    rc = cli.main(
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "o"),
+            "--cars",
+            "2",
+            "--no-progress",
+            "--drift-robot",
+            "r9",
+            "--drift-rate",
+            "0.5",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "--drift-robot must be one of back_left, back_middle" in err[0]
