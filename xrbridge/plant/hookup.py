@@ -83,6 +83,8 @@ class PlantSinks:
     # -- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
         if self.publisher is not None:
+            for sid in self.hub.streams:  # stream ids become topic levels: refuse bad ones now
+                self.publisher.topics.stream(sid, "verdict")
             self.publisher.start()
             if self.health_s > 0:
                 self._task = asyncio.create_task(self._health_loop(), name="plant-health")
@@ -98,7 +100,19 @@ class PlantSinks:
 
     # -- sinks ----------------------------------------------------------------------
     def on_records(self, records: list[Any]) -> None:
-        """Cars that left (any thread): verdicts, drift, alerts."""
+        """Cars that left (any thread): verdicts, drift, alerts.
+
+        A spool that cannot be written (disk full) is counted in the bridge's
+        errors (``events``), never raised into the pipeline.
+        """
+        from xrbridge.errors import EventError
+
+        try:
+            self._on_records(records)
+        except EventError:
+            self.hub.metrics.errors.inc("events")
+
+    def _on_records(self, records: list[Any]) -> None:
         with self._lock:
             for rec in records:
                 obs = self.robots.observe(rec)
