@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -77,6 +78,8 @@ class LocalMosquitto:
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.folder}/mosquitto.log\n"
+            # as root mosquitto would switch to its own user, who cannot write this folder
+            + (f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" if os.geteuid() == 0 else "")
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
