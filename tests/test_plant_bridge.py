@@ -108,5 +108,9 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         assert states[0] == "online" and states[-1] == "offline"
         stream = summaries[b]["streams"][0]["stream"]
         assert any(t == f"xrbridge/p1/l1/{stream}/health" and d["bridge"] == b for t, d, _ in got)
+        defects = [d for t, d, _ in got if d["type"] == "defect" and d["bridge"] == b]
+        assert len(defects) == summaries[b]["defects_confirmed"]
+        print(f"\n{b}: records={len(recs)} verdicts={len(verdicts)} defect events={len(defects)}")
+        assert len({(d["car_id"], d["defect_id"]) for d in defects}) == len(defects)
         seqs = [d["seq"] for t, d, _ in got if d["bridge"] == b and d["seq"] > 0]
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
