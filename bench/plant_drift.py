@@ -58,8 +58,12 @@ def main() -> int:
     ap.add_argument("--raise-rate", type=float, default=_D.raise_rate)
     ap.add_argument("--clear-rate", type=float, default=_D.clear_rate)
     ap.add_argument("--min-cars", type=int, default=_D.min_cars)
+    ap.add_argument("--baseline-cars", type=int, default=0)
+    ap.add_argument("--baseline-margin", type=float, default=_D.baseline_margin)
     a = ap.parse_args()
-    dc = DriftConfig(a.window, a.raise_rate, a.clear_rate, a.min_cars)
+    dc = DriftConfig(
+        a.window, a.raise_rate, a.clear_rate, a.min_cars, a.baseline_cars, a.baseline_margin
+    )
     robots = sorted(robot_map(build_layout(1.0)))
     rows = []
     for base in (float(x) for x in a.base_rates.split(",")):
@@ -119,6 +123,8 @@ def main() -> int:
                     "raise_rate": dc.raise_rate,
                     "clear_rate": dc.clear_rate,
                     "min_cars": dc.min_cars,
+                    "baseline_cars": dc.baseline_cars,
+                    "baseline_margin": dc.baseline_margin,
                     "cars": a.cars,
                     "drift_from": a.drift_from,
                     "recall": a.recall,

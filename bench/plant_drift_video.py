@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--raise-rate", type=float, default=0.4)
     ap.add_argument("--clear-rate", type=float, default=0.1)
     ap.add_argument("--min-cars", type=int, default=4)
+    ap.add_argument("--baseline-cars", type=int, default=0)
+    ap.add_argument("--baseline-margin", type=float, default=0.2)
     a = ap.parse_args()
     scene = json.loads((a.sim_dir / "scene.json").read_text())
     rs = load_robot_scene(a.sim_dir)
@@ -45,7 +47,11 @@ def main() -> int:
             tp += len(o.defective & t)
             fp += len(o.defective - t)
             fn += len(t - o.defective)
-    mon = DriftMonitor(DriftConfig(a.window, a.raise_rate, a.clear_rate, a.min_cars))
+    mon = DriftMonitor(
+        DriftConfig(
+            a.window, a.raise_rate, a.clear_rate, a.min_cars, a.baseline_cars, a.baseline_margin
+        )
+    )
     alerts = []
     for i, o in enumerate(obs):
         alerts += [{"car_index": i, **al.to_dict()} for al in mon.update(o)]
@@ -71,6 +77,7 @@ def main() -> int:
                     "raise_rate": a.raise_rate,
                     "clear_rate": a.clear_rate,
                     "min_cars": a.min_cars,
+                    "baseline_cars": a.baseline_cars,
                 },
                 "alerts": alerts,
             },

@@ -205,3 +205,26 @@ def test_simulate_cli_names_the_valid_robots(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert "--drift-robot must be one of back_left, back_middle" in err[0]
+
+
+def test_baseline_absorbs_a_robot_that_always_shows_defects() -> None:
+    """r1 is flagged on every car from the start (a detector's systematic false defect),
+    r2 is clean for 10 cars and then fails on every car."""
+    cfg = DriftConfig(
+        window=6, raise_rate=0.5, clear_rate=0.1, min_cars=3, baseline_cars=10, baseline_margin=0.3
+    )
+    plain = DriftMonitor(DriftConfig(window=6, raise_rate=0.5, clear_rate=0.1, min_cars=3))
+    mon = DriftMonitor(cfg)
+    got, got_plain = [], []
+    for i in range(20):
+        car = _car(i, {"r1"} | ({"r2"} if i >= 10 else set()))
+        got += [(i, a.robot, a.state, a.threshold) for a in mon.update(car)]
+        got_plain += [(i, a.robot, a.state) for a in plain.update(car)]
+    assert got_plain[0] == (2, "r1", RAISED)  # without a baseline r1 alarms at once
+    assert [(i, r, s) for i, r, s, _t in got] == [(12, "r2", RAISED)]  # r1 never, r2 at once
+    assert got[0][3] == 0.5  # r2's baseline 0 + 0.3 is below raise_rate: raise_rate holds
+    assert mon.baseline("r1") == 1.0 and mon.baseline("r2") == 0.0
+    assert mon.status()["r1"]["baseline"] == 1.0
+    assert cfg.thresholds(0.4) == pytest.approx((0.7, 0.3))
+    with pytest.raises(UsageError, match="baseline_margin"):
+        DriftConfig(baseline_cars=5, baseline_margin=0.0)

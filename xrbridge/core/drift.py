@@ -47,12 +47,22 @@ class DriftConfig:
     alarms). ``clear_rate``: share at or below which a raised alert clears;
     must be below ``raise_rate`` (the gap is the hysteresis).
     ``min_cars``: no alert before this many cars are in the window.
+
+    ``baseline_cars`` (0: off): learn each robot's own normal share over its
+    first ``baseline_cars`` cars (commissioning; no alert meanwhile) and raise
+    only when the window's share also exceeds that baseline by
+    ``baseline_margin``; the clear threshold moves up by as much (same
+    hysteresis gap). This absorbs a detector's systematic false defects on
+    one robot's regions, at the price of a robot that is already failing
+    during commissioning never being alerted (its baseline is high).
     """
 
     window: int = 25
     raise_rate: float = 0.28
     clear_rate: float = 0.08
     min_cars: int = 10
+    baseline_cars: int = 0
+    baseline_margin: float = 0.2
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -68,6 +78,17 @@ class DriftConfig:
                 f"drift clear_rate must be in [0, raise_rate={self.raise_rate}), "
                 f"got {self.clear_rate}"
             )
+        if self.baseline_cars < 0:
+            raise UsageError(f"drift baseline_cars must be >= 0, got {self.baseline_cars}")
+        if not 0.0 < self.baseline_margin <= 1.0:
+            raise UsageError(f"drift baseline_margin must be in (0, 1], got {self.baseline_margin}")
+
+    def thresholds(self, baseline: float | None) -> tuple[float, float]:
+        """(raise, clear) thresholds for a robot whose learnt baseline is ``baseline``."""
+        if baseline is None:
+            return self.raise_rate, self.clear_rate
+        up = max(self.raise_rate, baseline + self.baseline_margin)
+        return up, up - (self.raise_rate - self.clear_rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +259,15 @@ class DriftMonitor:
         self.config = config or DriftConfig()
         self._win: dict[str, deque[bool]] = {}
         self._seen: dict[str, int] = {}
+        self._base_hits: dict[str, int] = {}
         self.raised: set[str] = set()
+
+    def baseline(self, robot: str) -> float | None:
+        """The robot's learnt normal share (None: baseline off or still learning)."""
+        nb = self.config.baseline_cars
+        if nb == 0 or self._seen.get(robot, 0) < nb:
+            return None
+        return self._base_hits.get(robot, 0) / nb
 
     def rate(self, robot: str) -> float:
         w = self._win.get(robot)
@@ -250,11 +279,16 @@ class DriftMonitor:
         out: list[DriftAlert] = []
         for robot in sorted(car.inspected):
             w = self._win.setdefault(robot, deque(maxlen=c.window))
-            w.append(robot in car.defective)
+            bad = robot in car.defective
+            w.append(bad)
             self._seen[robot] = self._seen.get(robot, 0) + 1
+            if self._seen[robot] <= c.baseline_cars:
+                self._base_hits[robot] = self._base_hits.get(robot, 0) + int(bad)
+                continue  # commissioning: learning the robot's normal share
+            up, down = c.thresholds(self.baseline(robot))
             n, k = len(w), sum(w)
             rate = k / n
-            if robot not in self.raised and n >= c.min_cars and rate >= c.raise_rate:
+            if robot not in self.raised and n >= c.min_cars and rate >= up:
                 self.raised.add(robot)
                 out.append(
                     DriftAlert(
@@ -267,10 +301,10 @@ class DriftMonitor:
                         car.stream_id,
                         car.t,
                         self._seen[robot],
-                        c.raise_rate,
+                        up,
                     )
                 )
-            elif robot in self.raised and rate <= c.clear_rate:
+            elif robot in self.raised and rate <= down:
                 self.raised.discard(robot)
                 out.append(
                     DriftAlert(
@@ -283,14 +317,19 @@ class DriftMonitor:
                         car.stream_id,
                         car.t,
                         self._seen[robot],
-                        c.clear_rate,
+                        down,
                     )
                 )
         return out
 
     def status(self) -> dict[str, dict[str, object]]:
-        """{robot: {rate, cars, raised}} for health reports."""
+        """{robot: {rate, cars, raised, baseline}} for health reports."""
         return {
-            r: {"rate": round(self.rate(r), 4), "cars": len(w), "raised": r in self.raised}
+            r: {
+                "rate": round(self.rate(r), 4),
+                "cars": len(w),
+                "raised": r in self.raised,
+                "baseline": self.baseline(r),
+            }
             for r, w in sorted(self._win.items())
         }

@@ -41,6 +41,8 @@ def drift_config(settings: Any) -> DriftConfig:
         raise_rate=settings.drift_raise_rate,
         clear_rate=settings.drift_clear_rate,
         min_cars=settings.drift_min_cars,
+        baseline_cars=settings.drift_baseline_cars,
+        baseline_margin=settings.drift_baseline_margin,
     )
 
 
