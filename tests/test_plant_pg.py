@@ -186,23 +186,35 @@ def test_records_command_reads_postgresql(db: str, capsys: pytest.CaptureFixture
     assert len(lines) == 1 + 4 and lines[0].startswith("id,recorded_at")
 
 
-def test_records_wait_in_the_outbox_while_the_server_is_down(
+def test_bridge_writer_spills_while_the_server_is_down_and_replays_in_order(
     server: LocalPostgres, db: str, tmp_path: Path
 ) -> None:
-    # the module's server is stopped and started again (same port, same data)
-    store = PgRecordStore(db, bridge="b1", outbox=str(tmp_path / "outbox.db"), retry_s=0.2)
+    """The bridge's RecordWriter in front of PostgreSQL: the module's server is stopped
+    and started again (same port, same data) while records keep coming."""
+    from xrbridge.io.record_writer import RecordWriter
+
+    store = PgRecordStore(db, bridge="b1", connect_timeout=1)
+    writer = RecordWriter(
+        store, tmp_path / "records.spill", retry_initial_s=0.1, retry_max_s=0.5, log_every_s=60
+    )
     try:
-        assert store.write(_record(1)) > 0
+        writer.submit(_record(1))
+        _wait(lambda: writer.written == 1)
         server.stop()
-        t0 = time.monotonic()
-        kept = [store.write(_record(car)) for car in range(2, 12)]
-        assert kept == [0] * 10 and store.pending == 10
-        assert time.monotonic() - t0 < 15  # the dead server is not retried per record
+        writer.submit_many([_record(car) for car in range(2, 12)])
+        _wait(lambda: writer.spilled >= 1)
         server.start()
-        time.sleep(0.3)  # past retry_s
-        assert store.write(_record(12)) > 0
-        assert store.pending == 0
-        cars = [r.car_id for r in store.query()]
+        writer.submit(_record(12))
+        _wait(lambda: writer.written == 12, 60)
     finally:
-        store.close()
+        writer.close()
+    with store:
+        cars = [r.car_id for r in store.query()]
     assert cars == list(range(1, 13))  # nothing lost, in order
+
+
+def _wait(pred, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)

@@ -19,8 +19,6 @@ table (:meth:`PgRecordStore.add_alert`).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -122,39 +120,20 @@ class PgRecordStore:
     RecordError (naming the server, never the password) when the server
     cannot be reached or refuses; a lost connection is re-opened once per call.
 
-    ``outbox``: a local SQLite file (the event spool's format) that keeps the
-    records the server could not take while it is down: :meth:`write` then
-    returns 0 instead of an id, tries the server again only after
-    ``retry_s`` (so a dead server does not stall the inference threads for a
-    connect timeout per car), and the next successful write sends the outbox
-    first, oldest first. Without an outbox a failed write raises RecordError.
+    A server that goes away while the bridge runs is the bridge's
+    :class:`~xrbridge.io.record_writer.RecordWriter`'s business: it spills
+    the records this store refuses and replays them when the server answers.
     The server must be reachable when the store is opened.
     """
 
-    def __init__(
-        self,
-        url: str,
-        bridge: str = "",
-        connect_timeout: float = 5.0,
-        outbox: str | None = None,
-        retry_s: float = 5.0,
-    ) -> None:
+    def __init__(self, url: str, bridge: str = "", connect_timeout: float = 5.0) -> None:
         if not is_pg_url(url):
             raise UsageError(f"PostgreSQL url must start with postgresql://, got {_redact(url)!r}")
         self.url = url
         self.bridge = bridge
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
         self._conn: Any = None
-        self.retry_s = float(retry_s)
-        self._down_until = 0.0
-        self.outboxed = 0
-        self._outbox: Any = None
-        if outbox:
-            from xrbridge.plant.spool import Spool
-
-            self._outbox = Spool(outbox)
         with self._lock:
             conn = self._connect()
             try:
@@ -165,8 +144,6 @@ class PgRecordStore:
             except Exception as exc:
                 conn.close()
                 raise RecordError(f"cannot migrate record database {_redact(url)}: {exc}") from exc
-        if self._outbox is not None:
-            self._drain()  # what the last run could not send
 
     def _connect(self) -> Any:
         try:
@@ -216,40 +193,10 @@ class PgRecordStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-            if self._outbox is not None:
-                self._outbox.close()
-                self._outbox = None
 
     def write(self, record: InspectionRecord) -> int:
-        """Write one record (committed when this returns); returns its id (0: in the outbox)."""
-        if self._outbox is None:
-            return self._insert(record)
-        with self._write_lock:  # one drain at a time: the outbox is sent once, in order
-            return self._write_or_keep(record)
-
-    def _write_or_keep(self, record: InspectionRecord) -> int:
-        assert self._outbox is not None
-        if time.monotonic() >= self._down_until:
-            try:
-                self._drain()
-                return self._insert(record)
-            except RecordError:
-                self._down_until = time.monotonic() + self.retry_s
-        rec = dataclasses.replace(record, recorded_at=record.recorded_at or time.time())
-        self._outbox.put("record", lambda _seq: json.dumps(rec.to_json()).encode())
-        self.outboxed += 1
-        return 0
-
-    @property
-    def pending(self) -> int:
-        """Records waiting in the outbox."""
-        return 0 if self._outbox is None else len(self._outbox)
-
-    def _drain(self) -> None:
-        while self._outbox is not None and len(self._outbox):
-            for ev in self._outbox.after(0, 200):
-                self._insert(InspectionRecord.from_json(json.loads(ev.payload)))
-                self._outbox.ack([ev.seq])
+        """Write one record (committed when this returns); returns its id."""
+        return self._insert(record)
 
     def _insert(self, record: InspectionRecord) -> int:
         views = views_to_json(record.views)
