@@ -31,6 +31,7 @@ VERBS = (
     "bench",
     "quantize",
     "records",
+    "score",
     "replay",
     "serve",
     "client",
