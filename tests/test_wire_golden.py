@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from xrbridge.wire import codec
-from xrbridge.wire.samples import SAMPLES
+from xrbridge.wire import codec, verdict
+from xrbridge.wire.samples import SAMPLES, VERDICT_SAMPLES
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("XRBRIDGE_UPDATE_GOLDEN") == "1"
@@ -45,4 +45,27 @@ def test_golden_bytes_decode_to_the_sample(name: str) -> None:
     assert codec.overlay_to_dict(codec.overlay_from_msgpack(mp.read_bytes())) == want
     assert codec.overlay_to_dict(codec.overlay_from_proto(pb.read_bytes())) == want
     # the JSON rendering is what the Unity stub compares its decoded values with
+    assert json.loads(js.read_text()) == want
+
+
+@pytest.mark.parametrize("name", sorted(VERDICT_SAMPLES))
+def test_verdict_encoders_match_golden_bytes(name: str) -> None:
+    v = VERDICT_SAMPLES[name]()
+    mp, pb, js = _files(name)
+    got_mp = verdict.verdict_to_msgpack(v)
+    got_pb = verdict.verdict_to_proto(v).SerializeToString(deterministic=True)
+    if UPDATE:
+        mp.write_bytes(got_mp)
+        pb.write_bytes(got_pb)
+        js.write_text(json.dumps(verdict.verdict_to_dict(v), indent=2) + "\n")
+    assert got_mp == mp.read_bytes()
+    assert got_pb == pb.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(VERDICT_SAMPLES))
+def test_verdict_golden_bytes_decode_to_the_sample(name: str) -> None:
+    mp, pb, js = _files(name)
+    want = verdict.verdict_to_dict(VERDICT_SAMPLES[name]())
+    assert verdict.verdict_to_dict(verdict.verdict_from_msgpack(mp.read_bytes())) == want
+    assert verdict.verdict_to_dict(verdict.verdict_from_proto(pb.read_bytes())) == want
     assert json.loads(js.read_text()) == want

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xrbridge.core.verdict import CarVerdict
 from xrbridge.errors import InputError
 from xrbridge.names import SEVERITIES, VIEWS
 
@@ -113,6 +114,9 @@ class Defect:
     hint: Hint | None = None
     hits: int = 0  # frames the defect was observed in (evidence)
     area_mm2: float | None = None  # None when no mm scale is configured
+    size_class: str = ""  # "small" | "medium" | "large" from the size on the underbody ("" unknown)
+    type_guess: str = ""  # a defect type name or "unknown" ("" when not guessed)
+    confidence: float = 0.0  # [0, 1], how far the fused evidence went past the gates
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -137,3 +141,5 @@ class OverlayFrame:
     image_score: float | None  # normalised, 0.5 = the manifest's image threshold
     defects: tuple[Defect, ...] = field(default_factory=tuple)
     schema_version: int = SCHEMA_VERSION
+    #: cars that left recently (repeated for a while; key them by stream and car id)
+    verdicts: tuple[CarVerdict, ...] = field(default_factory=tuple)

@@ -29,6 +29,12 @@ import numpy as np
 from xrbridge.core.types import SCHEMA_VERSION, Defect, Frame, Hint, OverlayFrame, TrackState
 from xrbridge.errors import InputError, WireError
 from xrbridge.wire.gen import frame_pb2, overlay_pb2
+from xrbridge.wire.verdict import (
+    verdict_from_dict,
+    verdict_proto_to_dict,
+    verdict_to_dict,
+    verdict_to_proto,
+)
 
 #: The ``type`` key of an overlay message in msgpack.
 OVERLAY_TYPE = "overlay_frame"
@@ -89,6 +95,9 @@ def _defect_to_dict(d: Defect) -> dict[str, Any]:
         "hint": None if d.hint is None else _hint_to_dict(d.hint),
         "hits": int(d.hits),
         "area_mm2": None if d.area_mm2 is None else float(d.area_mm2),
+        "size_class": d.size_class,
+        "type_guess": d.type_guess,
+        "confidence": float(d.confidence),
     }
 
 
@@ -119,6 +128,7 @@ def overlay_to_dict(frame: OverlayFrame) -> dict[str, Any]:
         "track": None if frame.track is None else _track_to_dict(frame.track),
         "image_score": None if frame.image_score is None else float(frame.image_score),
         "defects": [_defect_to_dict(d) for d in frame.defects],
+        "verdicts": [verdict_to_dict(v) for v in frame.verdicts],
     }
 
 
@@ -186,9 +196,27 @@ def _defect_from_dict(m: Any) -> Defect:
             hint=None if hint is None else _hint_from_dict(hint),
             hits=int(m.get("hits", 0)),
             area_mm2=None if area_mm2 is None else float(area_mm2),
+            # added in the same schema version: absent in older senders' messages
+            size_class=_opt_str(m, "size_class", w),
+            type_guess=_opt_str(m, "type_guess", w),
+            confidence=_opt_num(m, "confidence", w),
         )
     except InputError as exc:
         raise WireError(f"defect: {exc}") from exc
+
+
+def _opt_str(m: Mapping[str, Any], key: str, where: str) -> str:
+    v = m.get(key, "")
+    if not isinstance(v, str):
+        raise WireError(f"{where}.{key}: expected str, got {type(v).__name__}")
+    return v
+
+
+def _opt_num(m: Mapping[str, Any], key: str, where: str) -> float:
+    v = m.get(key, 0.0)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise WireError(f"{where}.{key}: expected a number, got {type(v).__name__}")
+    return float(v)
 
 
 def _track_from_dict(m: Any) -> TrackState:
@@ -220,6 +248,9 @@ def overlay_from_dict(m: Any) -> OverlayFrame:
     track = _get(m, "track", (Mapping, type(None)), w)
     score = _get(m, "image_score", _OPT_NUM, w)
     defects = _get(m, "defects", list, w)
+    verdicts = m.get("verdicts", [])
+    if not isinstance(verdicts, list):
+        raise WireError(f"overlay.verdicts: expected a list, got {type(verdicts).__name__}")
     return OverlayFrame(
         stream_id=_get(m, "stream_id", str, w),
         seq=_get(m, "seq", int, w),
@@ -231,6 +262,7 @@ def overlay_from_dict(m: Any) -> OverlayFrame:
         image_score=None if score is None else float(score),
         defects=tuple(_defect_from_dict(d) for d in defects),
         schema_version=version,
+        verdicts=tuple(verdict_from_dict(v) for v in verdicts),
     )
 
 
@@ -278,6 +310,8 @@ def overlay_to_proto(frame: OverlayFrame) -> overlay_pb2.OverlayFrame:
         if dd["hint"] is not None:
             h = {k: v for k, v in dd["hint"].items() if v is not None}
             pd.hint.CopyFrom(overlay_pb2.Hint(**h))
+    for v in frame.verdicts:
+        msg.verdicts.append(verdict_to_proto(v))
     return msg
 
 
@@ -319,6 +353,9 @@ def _proto_to_dict(msg: overlay_pb2.OverlayFrame) -> dict[str, Any]:
                 "hint": hint,
                 "hits": pd.hits,
                 "area_mm2": opt(pd, "area_mm2"),
+                "size_class": pd.size_class,
+                "type_guess": pd.type_guess,
+                "confidence": pd.confidence,
             }
         )
     return {
@@ -333,6 +370,7 @@ def _proto_to_dict(msg: overlay_pb2.OverlayFrame) -> dict[str, Any]:
         "track": track,
         "image_score": opt(msg, "image_score"),
         "defects": defects,
+        "verdicts": [verdict_proto_to_dict(v) for v in msg.verdicts],
     }
 
 

@@ -7,9 +7,12 @@ read the same bytes. Change these only together with the golden files
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from xrbridge.core.types import Defect, Hint, OverlayFrame, TrackState
+from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage
 
 
 def sample_overlay() -> OverlayFrame:
@@ -46,6 +49,9 @@ def sample_overlay() -> OverlayFrame:
         ),
         hits=10,
         area_mm2=None,
+        size_class="medium",
+        type_guess="missing",
+        confidence=0.875,
     )
     d2 = Defect(
         defect_id=2,
@@ -92,4 +98,82 @@ def sample_overlay_empty() -> OverlayFrame:
     )
 
 
-SAMPLES = {"overlay_v1": sample_overlay, "overlay_v1_empty": sample_overlay_empty}
+def sample_verdict() -> CarVerdict:
+    """A NOK verdict: one defect, every view seen."""
+    d = VerdictDefect(
+        defect_id=1,
+        view="lower_center",
+        type_guess="missing",
+        size_class="medium",
+        severity="medium",
+        confidence=0.875,
+        centroid_ub=(706.25, 232.5),
+        contour_ub=np.array(
+            [[690.0, 226.0], [722.5, 226.0], [722.5, 239.0], [690.0, 239.0]], np.float32
+        ),
+        length_px=32.5,
+        area_px=422.5,
+        location="left",
+        frames=14,
+        travel_px=212.0,
+        peak_score=0.8125,
+        area_mm2=None,
+    )
+    cov = tuple(
+        ViewCoverage(v, f, t, True)
+        for v, f, t in (
+            ("lower_front", 18, 250.0),
+            ("lower_center", 17, 240.5),
+            ("lower_back", 16, 231.25),
+        )
+    )
+    return CarVerdict(
+        stream_id="line-1",
+        car_id=7,
+        status="NOK",
+        confidence=0.875,
+        t_first=36.5,
+        t_last=41.0,
+        views_seen=("lower_front", "lower_center", "lower_back"),
+        views_missing=(),
+        defects=(d,),
+        coverage=cov,
+        reason="1 defect",
+    )
+
+
+def sample_verdict_incomplete() -> CarVerdict:
+    """An INCOMPLETE verdict: no defect, but the back view was never seen."""
+    return CarVerdict(
+        stream_id="line-1",
+        car_id=8,
+        status="INCOMPLETE",
+        confidence=0.6666666666666666,
+        t_first=42.0,
+        t_last=44.5,
+        views_seen=("lower_front", "lower_center"),
+        views_missing=("lower_back",),
+        defects=(),
+        coverage=(
+            ViewCoverage("lower_front", 12, 180.0, True),
+            ViewCoverage("lower_center", 11, 170.5, True),
+            ViewCoverage("lower_back", 0, 0.0, False),
+        ),
+        reason="not seen: lower_back",
+    )
+
+
+def sample_overlay_verdict() -> OverlayFrame:
+    """The empty frame carrying the two verdicts of cars that just left."""
+    return dataclasses.replace(
+        sample_overlay_empty(), verdicts=(sample_verdict(), sample_verdict_incomplete())
+    )
+
+
+SAMPLES = {
+    "overlay_v1": sample_overlay,
+    "overlay_v1_empty": sample_overlay_empty,
+    "overlay_v1_verdicts": sample_overlay_verdict,
+}
+#: Verdicts on their own (JSONL, records; encoded with xrbridge.wire.verdict).
+VERDICT_SAMPLES = {"verdict_v1": sample_verdict, "verdict_v1_incomplete": sample_verdict_incomplete}
