@@ -50,7 +50,8 @@ class HintConfig:
     left_is_small_v: bool = True
 
 
-def _sector(angle_deg: float) -> str:
+def sector(angle_deg: float) -> str:
+    """The 8-sector word for ``angle_deg`` (0 front, counter-clockwise: 90 left)."""
     return _SECTORS[int(((angle_deg + 22.5) % 360.0) // 45.0)]
 
 
@@ -88,7 +89,7 @@ def make_hint(
     left = -dv if c.left_is_small_v else dv
     angle = math.degrees(math.atan2(left, front)) % 360.0
     dist_px = math.hypot(du, dv)
-    location = "centre" if dist_px < c.centre_fraction * 0.5 * math.hypot(w, h) else _sector(angle)
+    location = "centre" if dist_px < c.centre_fraction * 0.5 * math.hypot(w, h) else sector(angle)
     scale = c.mm_per_px if c.mm_per_px is not None else 1.0
     vx, vy = (track.vx, track.vy) if track is not None else (0.0, 0.0)
     moving = _moving_dir(vx, vy, c.still_speed_px_s)

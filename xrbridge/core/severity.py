@@ -60,3 +60,75 @@ def severity(score: float, area_fraction: float, config: SeverityConfig | None =
     if by_score == 0:
         by_size = min(by_size, 1)
     return SEVERITIES[max(by_score, by_size)]
+
+
+# ----------------------------------------------------------- size on the underbody
+
+
+@dataclass(frozen=True, slots=True)
+class SizeConfig:
+    """Size classes from a fused defect's physical extent on the underbody.
+
+    ``small_max_px`` / ``medium_max_px``: the longest side (px, or mm with
+    ``mm_per_px``) of the defect's core region up to which it is ``small`` /
+    ``medium``; longer is ``large``. The fused region is the defect widened by
+    the model's map blur (about ``blur_px`` on each side), which is removed
+    before classifying. Severity follows size (small -> low, medium ->
+    medium, large -> high) and drops one level when the evidence is weak
+    (confidence below ``weak_confidence``): a barely confirmed region should
+    not send the operator running. ``hole_max_px`` / ``hole_max_elongation``:
+    a compact core up to this length is guessed a ``hole``; an elongated one
+    a ``missing`` bead (the most frequent type), unless it is wide for its
+    length (``wide_ratio``), then ``misalignment``.
+    """
+
+    small_max_px: float = 28.0
+    medium_max_px: float = 52.0
+    blur_px: float = 0.0
+    mm_per_px: float | None = None
+    weak_confidence: float = 0.6
+    hole_max_px: float = 24.0
+    hole_max_elongation: float = 1.6
+    wide_ratio: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.small_max_px <= self.medium_max_px:
+            raise InputError(
+                "size classes need 0 < small_max_px <= medium_max_px, got "
+                f"{self.small_max_px}, {self.medium_max_px}"
+            )
+
+
+def classify(
+    length_px: float,
+    width_px: float,
+    peak: float,
+    confidence: float,
+    config: SizeConfig | None = None,
+) -> tuple[str, str, str]:
+    """(size class, severity, type guess) of a fused defect.
+
+    Args:
+        length_px / width_px: the core region's longer / shorter side, underbody px.
+        peak: fused peak score (normalised); kept for future rules, not used yet.
+        confidence: the defect's confidence in [0, 1].
+    """
+    c = config or SizeConfig()
+    length = max(0.0, length_px - 2 * c.blur_px)
+    width = max(1.0, width_px - 2 * c.blur_px)
+    scale = 1.0 if c.mm_per_px is None else c.mm_per_px
+    size = length * scale
+    size_class = (
+        "small" if size <= c.small_max_px else "medium" if size <= c.medium_max_px else "large"
+    )
+    level = {"small": 0, "medium": 1, "large": 2}[size_class]
+    if confidence < c.weak_confidence:
+        level = max(0, level - 1)
+    elong = length / width
+    if length <= c.hole_max_px and elong <= c.hole_max_elongation:
+        guess = "hole"
+    elif width >= c.wide_ratio * length:
+        guess = "misalignment"
+    else:
+        guess = "missing"
+    return size_class, SEVERITIES[level], guess
