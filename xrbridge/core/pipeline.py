@@ -30,14 +30,27 @@ import cv2
 import numpy as np
 
 from xrbridge.core.extraction import ExtractConfig, Extractor, TrackRecord
+from xrbridge.core.fusion import (
+    FusedDefect,
+    Fusion,
+    FusionConfig,
+    Observation,
+    geometry_from_templates,
+)
 from xrbridge.core.hints import HintConfig, make_hint
 from xrbridge.core.matching import MatchConfig, TemplateMatcher, ViewTemplate
 from xrbridge.core.records import InspectionRecord, RecordDefect, ViewResult
-from xrbridge.core.regions import RegionConfig, ViewPlacement, find_regions
+from xrbridge.core.regions import (
+    RegionConfig,
+    ViewPlacement,
+    check_map,
+    find_regions,
+)
 from xrbridge.core.severity import SeverityConfig, severity
 from xrbridge.core.stabilizer import Stabilizer, StabilizerConfig, StableDefect
 from xrbridge.core.tracker import TrackerConfig
 from xrbridge.core.types import Defect, Frame, OverlayFrame, TrackState, ViewMatch
+from xrbridge.core.verdict import CarVerdict
 from xrbridge.errors import InputError, ModelError
 
 #: crop (h, w, 3) uint8 BGR -> (anomaly map (H, W) float32 normalised, image score normalised)
@@ -70,6 +83,12 @@ class PipelineConfig:
     severity: SeverityConfig = field(default_factory=SeverityConfig)
     hints: HintConfig = field(default_factory=HintConfig)
     stabilizer: StabilizerConfig = field(default_factory=StabilizerConfig)
+    #: evidence fused on the car (xrbridge.core.fusion); None: the per-view stabiliser of
+    #: earlier releases decides alone (no verdicts)
+    fusion: FusionConfig | None = field(default_factory=FusionConfig)
+    #: a car's verdict rides on the overlays for this long after it left (clients key it
+    #: by stream and car id), so a client that missed a frame still gets it
+    verdict_repeat_s: float = 2.0
     match: MatchConfig | None = None
     tracker: TrackerConfig | None = None
     extract: ExtractConfig | None = None
@@ -126,6 +145,11 @@ class StreamPipeline:
             for v in self._templates
         }
         self.stabilizer = Stabilizer(c.stabilizer)
+        self.fusion = (
+            None if c.fusion is None else Fusion(geometry_from_templates(templates), config=c.fusion)
+        )
+        self._verdicts: list[CarVerdict] = []
+        self._recent: list[CarVerdict] = []
         self._clock = clock
         self._sink = sink
         self._cars: dict[int, _CarLog] = {}
@@ -281,20 +305,10 @@ class StreamPipeline:
                 t0 = self._clock()
                 amap, image_score = self._infer(pixels, mt)
                 model_s = self._clock() - t0
-                place = ViewPlacement(mt.view, mt.x, mt.y, mt.width, mt.height)
-                try:
-                    regions = find_regions(
-                        amap,
-                        place,
-                        self._region_cfg[mt.view],
-                        self._roi(mt.view, np.shape(amap)[-2:]),
-                    )
-                except InputError as exc:
-                    raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
-                w, h = mt.width, mt.height
-                log.last[mt.view] = tuple(
-                    self.stabilizer.update(tr.car_id, mt.view, regions, (w, h))
-                )
+                if self.fusion is not None:
+                    self._fuse(tr, mt, amap, frame.t_capture, (pixels.shape[1], pixels.shape[0]))
+                else:
+                    log.last[mt.view] = self._stabilise(tr, mt, amap)
                 log.scores[mt.view] = max(log.scores.get(mt.view, 0.0), image_score)
             # where the car (and its defects) will be at display time
             st = self.extractor.tracker.predict_state(tr.car_id, t_show)
@@ -302,9 +316,10 @@ class StreamPipeline:
             tpl = self._templates[mt.view]
             track_state = TrackState(tr.car_id, st.x, st.y, st.vx, st.vy, st.t, mt.view, mt.score)
             place = ViewPlacement(mt.view, st.x + tpl.u0, st.y + tpl.v0, tpl.width, tpl.height)
-            for sd in log.last.get(mt.view, ()):
-                if sd.confirmed or c.emit_candidates:
-                    defects.append(self._to_defect(sd, place, track_state, t_show))
+            if self.fusion is None:
+                for sd in log.last.get(mt.view, ()):
+                    if sd.confirmed or c.emit_candidates:
+                        defects.append(self._to_defect(sd, place, track_state, t_show))
         elif rec.tracks:
             tr = max(rec.tracks, key=lambda r: r.score)
             st = self.extractor.tracker.predict_state(tr.car_id, t_show)
@@ -312,6 +327,8 @@ class StreamPipeline:
                 track_state = TrackState(
                     tr.car_id, st.x, st.y, st.vx, st.vy, st.t, tr.view, tr.score
                 )
+        if self.fusion is not None and track_state is not None:
+            defects = self._fused_defects(track_state, view, pixels.shape[1], t_show)
         end = self._clock()
         self.last_timing = {
             "match": t_matched - start,
@@ -328,7 +345,93 @@ class StreamPipeline:
             track=track_state,
             image_score=image_score,
             defects=tuple(defects),
+            verdicts=self._live_verdicts(frame.t_capture),
         )
+
+    # ---------------------------------------------------------- fusion hookup
+
+    def _stabilise(self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray) -> tuple[StableDefect, ...]:
+        place = ViewPlacement(mt.view, mt.x, mt.y, mt.width, mt.height)
+        try:
+            regions = find_regions(
+                amap, place, self._region_cfg[mt.view], self._roi(mt.view, np.shape(amap)[-2:])
+            )
+        except InputError as exc:
+            raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
+        return tuple(self.stabilizer.update(tr.car_id, mt.view, regions, (mt.width, mt.height)))
+
+    def _fuse(
+        self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray, t: float, size: tuple[int, int]
+    ) -> None:
+        assert self.fusion is not None
+        ob = Observation(
+            mt.view, mt.x, mt.y, mt.score, tr.velocity, t, size, self._region_cfg[mt.view].threshold
+        )
+        try:
+            a = check_map(amap)
+            roi = self._roi(mt.view, a.shape)
+            self.fusion.update(tr.car_id, ob, a if roi is None else np.where(roi > 0, a, 0.0))
+        except InputError as exc:
+            raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
+
+    def _fused_defects(
+        self, track: TrackState, view: str | None, frame_w: int, t: float
+    ) -> list[Defect]:
+        """The car's confirmed defects (every view that reaches into the frame) at display time."""
+        assert self.fusion is not None
+        fds = list(self.fusion.defects(track.car_id))
+        if self.config.emit_candidates and view is not None:
+            fds += self.fusion.candidates(track.car_id, view)
+        out = []
+        for fd in fds:
+            tpl = self._templates[fd.view]
+            place = ViewPlacement(fd.view, track.x + tpl.u0, track.y + tpl.v0, tpl.width, tpl.height)
+            if place.x >= frame_w or place.x + place.width <= 0:
+                continue
+            out.append(self._fused_to_defect(fd, place, track, t))
+        return out
+
+    def _fused_to_defect(
+        self, fd: FusedDefect, place: ViewPlacement, track: TrackState, t: float
+    ) -> Defect:
+        px = place.uv_to_px(fd.contour_uv)
+        cpx = (place.x + fd.centroid_uv[0] * place.width, place.y + fd.centroid_uv[1] * place.height)
+        x0, y0 = px.min(axis=0)
+        x1, y1 = px.max(axis=0)
+        mm = self.config.regions.mm_per_px
+        return Defect(
+            defect_id=fd.defect_id,
+            view=fd.view,
+            contour_px=px,
+            contour_uv=fd.contour_uv,
+            bbox_px=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            centroid_px=cpx,
+            centroid_uv=fd.centroid_uv,
+            area_px=fd.area_px,
+            peak_score=fd.peak_score,
+            mean_score=fd.mean_score,
+            severity=fd.severity,
+            age_frames=fd.frames,
+            confirmed=fd.confirmed,
+            hint=make_hint(
+                fd.centroid_uv, cpx, (place.width, place.height), track, t, self.config.hints
+            ),
+            hits=fd.frames,
+            area_mm2=None if mm is None else fd.area_px * mm * mm,
+            size_class=fd.size_class,
+            type_guess=fd.type_guess,
+            confidence=fd.confidence,
+        )
+
+    def _live_verdicts(self, t: float) -> tuple[CarVerdict, ...]:
+        keep = self.config.verdict_repeat_s
+        self._recent = [v for v in self._recent if t - v.t_last <= keep]
+        return tuple(self._recent)
+
+    def pop_verdicts(self) -> list[CarVerdict]:
+        """Verdicts of the cars that left since the last call (oldest first)."""
+        out, self._verdicts = self._verdicts, []
+        return out
 
     def _close_gone_cars(self, present: set[int]) -> None:
         for car_id in [k for k in self._cars if k not in present]:
@@ -337,7 +440,24 @@ class StreamPipeline:
     def _finish(self, car_id: int) -> None:
         log = self._cars.pop(car_id)
         self.extractor.forget(car_id)  # a stream runs for days: keep no crops of cars gone
-        confirmed = self.stabilizer.finish_car(car_id)
+        verdict = None
+        if self.fusion is not None:
+            fused = self.fusion.defects(car_id)
+            verdict = self.fusion.finish(car_id, self.config.stream_id, log.t_first, log.t_last)
+            self._verdicts.append(verdict)
+            self._recent.append(verdict)
+            confirmed = [_as_stable(d) for d in fused]
+        else:
+            sev = self.config.severity
+            confirmed = [
+                _RecordView(
+                    d.defect_id, d.view,
+                    severity(min(d.peak_score, 1.0), min(d.area_uv, 1.0), sev),
+                    d.peak_score, d.mean_score, d.hits, d.centroid_uv, d.area_px, d.area_mm2,
+                    d.contour_uv,
+                )
+                for d in self.stabilizer.finish_car(car_id)
+            ]
         views = []
         for v in self._templates:
             if v not in log.scores:
@@ -345,9 +465,7 @@ class StreamPipeline:
             ds = tuple(
                 RecordDefect(
                     defect_id=d.defect_id,
-                    severity=severity(
-                        min(d.peak_score, 1.0), min(d.area_uv, 1.0), self.config.severity
-                    ),
+                    severity=d.severity,
                     peak_score=d.peak_score,
                     mean_score=d.mean_score,
                     hits=d.hits,
@@ -367,6 +485,7 @@ class StreamPipeline:
             t_last=log.t_last,
             model=self.config.model_name,
             views=tuple(views),
+            verdict=verdict,
         )
         if self._sink is not None:
             self._sink(record)
@@ -386,4 +505,27 @@ class StreamPipeline:
         for car_id in list(self._cars):
             self._finish(car_id)
         return self.pop_records()
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordView:
+    """What a record needs of a confirmed defect (stabiliser or fusion)."""
+
+    defect_id: int
+    view: str
+    severity: str
+    peak_score: float
+    mean_score: float
+    hits: int
+    centroid_uv: tuple[float, float]
+    area_px: float
+    area_mm2: float | None
+    contour_uv: np.ndarray
+
+
+def _as_stable(d: FusedDefect) -> _RecordView:
+    return _RecordView(
+        d.defect_id, d.view, d.severity, d.peak_score, d.mean_score, d.frames,
+        d.centroid_uv, d.area_px, None, d.contour_uv,
+    )
 
