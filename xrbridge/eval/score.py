@@ -4,8 +4,10 @@ No I/O except :func:`load_jsonl`. Inputs are plain dicts:
 
 - ``overlays``: the lines of ``xrbridge replay VIDEO --out o.jsonl`` (the
   msgpack mapping of each ``OverlayFrame`` as JSON, ``type`` =
-  ``overlay_frame``; ``seq`` is the frame's index in the video) and, when the
-  pipeline emits them, the car verdicts (``type`` = ``car_verdict``).
+  ``overlay_frame``; ``seq`` is the frame's index in the video) with the car
+  verdicts they carry (``verdicts``, repeated while fresh, deduplicated by
+  stream and car id), and any verdicts on lines of their own (``type`` =
+  ``car_verdict``).
 - ``truth``: the lines of the simulator's ``truth.jsonl`` (one per video
   frame: cars with their underbody origin ``offset`` in frame px, visible
   views with ``bbox``/``visible``/``peak``, defects with ``polygon_ub``).
@@ -230,6 +232,7 @@ def score(
         if kind != "overlay_frame":
             raise InputError(f"expected overlay_frame or car_verdict lines, got type {kind!r}")
         n_frames += 1
+        verdicts.extend(line.get("verdicts") or ())  # repeated while fresh: deduplicated below
         seq = int(line["seq"])
         tf = by_index.get(seq)
         if tf is None:
@@ -362,6 +365,10 @@ def _score_verdicts(
     cfg: ScoreConfig,
 ) -> dict[str, Any]:
     nok_cars = {td.car for td in defects.values() if td.expected}
+    unique: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for vd in verdicts:
+        unique.setdefault((str(vd.get("stream_id", "")), int(vd["car_id"])), vd)
+    verdicts = list(unique.values())
     confusion: Counter[str] = Counter()
     clean = clean_nok = 0
     type_ok = size_ok = n_def = 0
