@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from xrbridge.core.verdict import CarVerdict, verdict_from_json, verdict_to_json
+
 
 @dataclass(frozen=True, slots=True)
 class RecordDefect:
@@ -52,13 +54,25 @@ class InspectionRecord:
     views: tuple[ViewResult, ...]
     recorded_at: float = 0.0
     id: int | None = field(default=None)
+    #: the car-level result (OK / NOK / INCOMPLETE); None from pipelines without fusion
+    verdict: CarVerdict | None = None
 
     @property
     def n_defects(self) -> int:
         return sum(len(v.defects) for v in self.views)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d: dict[str, Any] = {
+            "stream_id": self.stream_id,
+            "car_id": self.car_id,
+            "t_first": self.t_first,
+            "t_last": self.t_last,
+            "model": self.model,
+            "views": [asdict(v) for v in self.views],
+            "recorded_at": self.recorded_at,
+            "id": self.id,
+        }
+        d["verdict"] = None if self.verdict is None else verdict_to_json(self.verdict)
         d["n_defects"] = self.n_defects
         return d
 
@@ -74,6 +88,7 @@ class InspectionRecord:
             views=views_from_json(d["views"]),
             recorded_at=float(d.get("recorded_at", 0.0)),
             id=d.get("id"),
+            verdict=None if d.get("verdict") is None else verdict_from_json(d["verdict"]),
         )
 
 

@@ -24,7 +24,9 @@ certain OK); for INCOMPLETE the share of views covered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -131,3 +133,76 @@ class CarVerdict:
         for v in (*self.views_seen, *self.views_missing):
             if v not in VIEWS:
                 raise InputError(f"view must be one of {VIEWS}, got {v!r}")
+
+
+def verdict_to_json(v: CarVerdict) -> dict[str, Any]:
+    """``v`` as JSON-safe plain values (the msgpack fields without ``type``/``schema_version``)."""
+    return {
+        "stream_id": v.stream_id,
+        "car_id": int(v.car_id),
+        "status": v.status,
+        "confidence": float(v.confidence),
+        "t_first": float(v.t_first),
+        "t_last": float(v.t_last),
+        "views_seen": list(v.views_seen),
+        "views_missing": list(v.views_missing),
+        "defects": [
+            {
+                "defect_id": int(d.defect_id),
+                "view": d.view,
+                "type_guess": d.type_guess,
+                "size_class": d.size_class,
+                "severity": d.severity,
+                "confidence": float(d.confidence),
+                "centroid_ub": [float(x) for x in d.centroid_ub],
+                "contour_ub": [float(x) for x in np.asarray(d.contour_ub, np.float32).reshape(-1)],
+                "length_px": float(d.length_px),
+                "area_px": float(d.area_px),
+                "location": d.location,
+                "frames": int(d.frames),
+                "travel_px": float(d.travel_px),
+                "peak_score": float(d.peak_score),
+                "area_mm2": None if d.area_mm2 is None else float(d.area_mm2),
+            }
+            for d in v.defects
+        ],
+        "coverage": [
+            {
+                "view": c.view,
+                "frames": int(c.frames),
+                "travel_px": float(c.travel_px),
+                "complete": bool(c.complete),
+            }
+            for c in v.coverage
+        ],
+        "reason": v.reason,
+    }
+
+
+def verdict_from_json(d: Mapping[str, Any]) -> CarVerdict:
+    """The inverse of :func:`verdict_to_json`. Raises InputError on missing keys or bad values."""
+    try:
+        return CarVerdict(
+            stream_id=str(d["stream_id"]),
+            car_id=int(d["car_id"]),
+            status=str(d["status"]),
+            confidence=float(d["confidence"]),
+            t_first=float(d["t_first"]),
+            t_last=float(d["t_last"]),
+            views_seen=tuple(d["views_seen"]),
+            views_missing=tuple(d["views_missing"]),
+            defects=tuple(
+                VerdictDefect(
+                    **{
+                        **x,
+                        "centroid_ub": (float(x["centroid_ub"][0]), float(x["centroid_ub"][1])),
+                        "contour_ub": np.asarray(x["contour_ub"], np.float32).reshape(-1, 2),
+                    }
+                )
+                for x in d["defects"]
+            ),
+            coverage=tuple(ViewCoverage(**c) for c in d["coverage"]),
+            reason=str(d["reason"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"not a verdict: {type(exc).__name__}: {exc}") from exc

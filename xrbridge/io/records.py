@@ -12,6 +12,7 @@ The default database file is ``xrbridge.db`` in the working directory.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from xrbridge.core.records import InspectionRecord, RecordStore, views_from_json, views_to_json
+from xrbridge.core.verdict import verdict_from_json, verdict_to_json
 from xrbridge.errors import RecordError
 
 __all__ = ["DEFAULT_DB", "RecordStore", "SqliteRecordStore"]
 
 DEFAULT_DB = "xrbridge.db"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: + verdict (JSON of the CarVerdict, NULL without fusion)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS records (
     t_last REAL NOT NULL,
     model TEXT NOT NULL,
     n_defects INTEGER NOT NULL,
-    views TEXT NOT NULL             -- JSON list of ViewResult
+    views TEXT NOT NULL,            -- JSON list of ViewResult
+    verdict TEXT                    -- JSON CarVerdict (xrbridge.core.verdict), NULL: none
 );
 CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 """
@@ -65,11 +68,13 @@ class SqliteRecordStore:
             # crash (the OS holds the log); only a power loss may lose the last ones.
             self._db.execute("PRAGMA synchronous=NORMAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version not in (0, 1, _SCHEMA_VERSION):
                 raise RecordError(
                     f"{self.path}: record schema version {version}, expected {_SCHEMA_VERSION}"
                 )
             self._db.executescript(_SCHEMA)
+            if version == 1:  # a version-1 file: add the verdict column, keep every record
+                self._db.execute("ALTER TABLE records ADD COLUMN verdict TEXT")
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open record database {self.path}: {exc}") from exc
@@ -99,7 +104,7 @@ class SqliteRecordStore:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute(
                 "INSERT INTO records (recorded_at, stream_id, car_id, t_first, t_last, model,"
-                " n_defects, views) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " n_defects, views, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     at,
                     record.stream_id,
@@ -109,6 +114,9 @@ class SqliteRecordStore:
                     record.model,
                     record.n_defects,
                     views,
+                    None
+                    if record.verdict is None
+                    else json.dumps(verdict_to_json(record.verdict), separators=(",", ":")),
                 ),
             )
             self._db.execute("COMMIT")
@@ -126,7 +134,8 @@ class SqliteRecordStore:
     def query(self, since: float | None = None) -> list[InspectionRecord]:
         """Records with ``recorded_at >= since`` (unix seconds; None: all), oldest first."""
         sql = (
-            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views FROM records"
+            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views, verdict"
+            " FROM records"
         )
         args: tuple[Any, ...] = ()
         if since is not None:
@@ -146,6 +155,7 @@ class SqliteRecordStore:
                 views=views_from_json(r[7]),
                 recorded_at=r[1],
                 id=r[0],
+                verdict=None if r[8] is None else verdict_from_json(json.loads(r[8])),
             )
             for r in rows
         ]

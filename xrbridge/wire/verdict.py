@@ -17,7 +17,7 @@ import msgpack
 import numpy as np
 
 from xrbridge.core.types import SCHEMA_VERSION
-from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage
+from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage, verdict_to_json
 from xrbridge.errors import InputError, WireError
 from xrbridge.wire.gen import overlay_pb2
 
@@ -27,51 +27,9 @@ VERDICT_TYPE = "car_verdict"
 _NUM = (int, float)
 
 
-def _defect_to_dict(d: VerdictDefect) -> dict[str, Any]:
-    return {
-        "defect_id": int(d.defect_id),
-        "view": d.view,
-        "type_guess": d.type_guess,
-        "size_class": d.size_class,
-        "severity": d.severity,
-        "confidence": float(d.confidence),
-        "centroid_ub": [float(v) for v in d.centroid_ub],
-        "contour_ub": [float(v) for v in np.asarray(d.contour_ub, np.float32).reshape(-1)],
-        "length_px": float(d.length_px),
-        "area_px": float(d.area_px),
-        "location": d.location,
-        "frames": int(d.frames),
-        "travel_px": float(d.travel_px),
-        "peak_score": float(d.peak_score),
-        "area_mm2": None if d.area_mm2 is None else float(d.area_mm2),
-    }
-
-
 def verdict_to_dict(v: CarVerdict) -> dict[str, Any]:
     """The msgpack mapping of ``v`` as plain Python values (also JSON-safe)."""
-    return {
-        "type": VERDICT_TYPE,
-        "schema_version": SCHEMA_VERSION,
-        "stream_id": v.stream_id,
-        "car_id": int(v.car_id),
-        "status": v.status,
-        "confidence": float(v.confidence),
-        "t_first": float(v.t_first),
-        "t_last": float(v.t_last),
-        "views_seen": list(v.views_seen),
-        "views_missing": list(v.views_missing),
-        "defects": [_defect_to_dict(d) for d in v.defects],
-        "coverage": [
-            {
-                "view": c.view,
-                "frames": int(c.frames),
-                "travel_px": float(c.travel_px),
-                "complete": bool(c.complete),
-            }
-            for c in v.coverage
-        ],
-        "reason": v.reason,
-    }
+    return {"type": VERDICT_TYPE, "schema_version": SCHEMA_VERSION, **verdict_to_json(v)}
 
 
 def _get(m: Mapping[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
