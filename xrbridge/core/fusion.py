@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from xrbridge.core.hints import sector
-from xrbridge.core.regions import check_map
+from xrbridge.core.regions import check_map, simplify_polygon
 from xrbridge.core.severity import SizeConfig, classify
 from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage
 from xrbridge.errors import InputError
@@ -64,6 +64,12 @@ class FusionConfig:
     1 (linear between): a crop matched at ``match_floor`` is probably shifted.
     ``edge_px``: cells closer than this to the frame border count less
     (linearly down to ``edge_floor`` at the border).
+    ``centre_full_px`` / ``centre_zero_px`` / ``centre_floor``: a crop whose
+    centre is within ``centre_full_px`` of the frame centre counts fully, one
+    ``centre_zero_px`` off counts ``centre_floor`` (linear between): the view
+    models were trained on crops near the centre and their maps are noisier
+    off it. ``min_evidence``: the weights of a cell's hot inferences must add
+    up to this (a burst of low-weight frames does not confirm).
     ``blur_speed_px_s``: car speed at which the motion weight is 0.5 (raise it
     for a shorter exposure). ``novelty_px``: car travel since the view's last
     inference for a full weight (a standing car's repeats count
@@ -72,17 +78,25 @@ class FusionConfig:
     the contour is drawn; 0 is the whole hot blob.
     ``view_min_frames`` / ``view_min_travel_px``: a view counts as seen for the
     verdict with at least this many usable inferences over this much travel.
+    ``gate_px``: a region whose outline comes this close (underbody px) to a
+    confirmed defect of the same view updates it instead of getting a new id.
+    ``max_vertices``: contour budget on the wire.
     """
 
     cell_px: float = 4.0
     min_frames: int = 4
-    min_travel_px: float = 60.0
-    min_consistency: float = 0.5
+    min_travel_px: float = 100.0
+    min_consistency: float = 0.6
+    cell_consistency: float = 0.35
     min_area_px: float = 48.0
     match_floor: float = 0.5
     match_full: float = 0.8
     edge_px: float = 48.0
     edge_floor: float = 0.3
+    centre_full_px: float = 80.0
+    centre_zero_px: float = 170.0
+    centre_floor: float = 0.25
+    min_evidence: float = 3.0
     blur_speed_px_s: float = 2500.0
     novelty_px: float = 4.0
     still_weight: float = 0.1
@@ -90,6 +104,7 @@ class FusionConfig:
     view_min_frames: int = 3
     view_min_travel_px: float = 60.0
     gate_px: float = 16.0
+    max_vertices: int = 24
     size: SizeConfig = field(default_factory=SizeConfig)
 
     def __post_init__(self) -> None:
@@ -261,9 +276,14 @@ class Fusion:
             w_new = 1.0
         else:
             w_new = max(c.still_weight, min(1.0, abs(car_x - gr.last_x) / c.novelty_px))
-        base = w_match * w_motion * w_new
         gh, gw = shape
         W, H = ob.frame_size
+        # the models learned the views near the frame centre (peak visibility): a crop far
+        # off-centre sees other lighting, other perspective, half-seen neighbours
+        off = abs(ob.x + g.width / 2 - W / 2)
+        w_pos = 1.0 - (off - c.centre_full_px) / max(c.centre_zero_px - c.centre_full_px, 1e-6)
+        w_pos = float(np.clip(w_pos, c.centre_floor, 1.0))
+        base = w_match * w_motion * w_new * w_pos
         # cell centres in frame px -> distance to the nearest frame border
         xs = ob.x + (np.arange(gw, dtype=np.float32) + 0.5) * (g.width / gw)
         ys = ob.y + (np.arange(gh, dtype=np.float32) + 0.5) * (g.height / gh)
@@ -300,10 +320,10 @@ class Fusion:
         car_x = ob.x - self.views[ob.view].u0
         gr.w_obs += w
         gr.s_sum += w * m
-        gr.w_hot += np.where(hot, w, 0.0)
+        gr.w_hot += w * hot
         gr.n_hot += hot
-        np.minimum(gr.x_lo, np.where(hot, car_x, np.inf), out=gr.x_lo)
-        np.maximum(gr.x_hi, np.where(hot, car_x, -np.inf), out=gr.x_hi)
+        np.minimum(gr.x_lo, np.float32(car_x), out=gr.x_lo, where=hot)
+        np.maximum(gr.x_hi, np.float32(car_x), out=gr.x_hi, where=hot)
         gr.frames += 1
         if float(w.max()) >= 0.5:
             gr.usable += 1
@@ -314,47 +334,67 @@ class Fusion:
         self._confirm(car, ob.view, gr, ob.t)
         return self.defects(car_id)
 
-    def _gates(self, gr: _Grid) -> np.ndarray:
+    def _gates(self, gr: _Grid) -> tuple[np.ndarray, int, int] | None:
+        """The confirmation mask on the box of the cells hot often enough, with its offset.
+
+        None when no cell was hot in ``min_frames`` inferences yet (the usual case:
+        then nothing else is computed).
+        """
         c = self.config
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cons = np.where(gr.w_obs > 0, gr.w_hot / np.maximum(gr.w_obs, 1e-6), 0.0)
-        travel = gr.x_hi - gr.x_lo
-        return (
-            (gr.n_hot >= c.min_frames) & (travel >= c.min_travel_px) & (cons >= c.min_consistency)
-        )
+        often = (gr.n_hot >= c.min_frames) & (gr.w_hot >= c.min_evidence)
+        rows = np.flatnonzero(often.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(often.any(axis=0))
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        win = (slice(y0, y1), slice(x0, x1))
+        cons = gr.w_hot[win] / np.maximum(gr.w_obs[win], 1e-6)
+        travel = gr.x_hi[win] - gr.x_lo[win]
+        mask = often[win] & (travel >= c.min_travel_px) & (cons >= c.cell_consistency)
+        return mask, y0, x0
 
     def _confirm(self, car: _Car, view: str, gr: _Grid, t: float) -> None:
         c = self.config
-        mask = self._gates(gr).astype(np.uint8)
-        if not mask.any():
+        gated = self._gates(gr)
+        if gated is None or not gated[0].any():
             return
+        mask, oy, ox = gated
         g = self.views[view]
-        gh, gw = mask.shape
+        gh, gw = gr.w_obs.shape
         cw, ch = g.width / gw, g.height / gh
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        fused = gr.s_sum / np.maximum(gr.w_obs, 1e-6)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            mask.astype(np.uint8), connectivity=8
+        )
+        fds = []
         for k in range(1, n):
-            if stats[k, cv2.CC_STAT_AREA] * cw * ch < c.min_area_px:
+            x, y, w, h, area = (int(v) for v in stats[k])
+            if area * cw * ch < c.min_area_px:
                 continue
-            region = labels == k
-            fd = self._describe(car, view, gr, region, fused, t)
-            if fd is None:
-                continue
-            self._associate(car, fd)
+            region = labels[y : y + h, x : x + w] == k
+            fd = self._describe(view, gr, region, (oy + y, ox + x), t)
+            if fd is not None and fd.consistency >= c.min_consistency:
+                fds.append(fd)
+        if fds:
+            fds.sort(key=lambda d: -d.area_px)
+            self._associate(car, view, fds)
 
     def _describe(
         self,
-        car: _Car,
         view: str,
         gr: _Grid,
         region: np.ndarray,
-        fused: np.ndarray,
+        origin: tuple[int, int],
         t: float,
     ) -> FusedDefect | None:
+        """A region (bool mask of its box, whose top-left cell is ``origin``) as a defect."""
         c = self.config
         g = self.views[view]
-        gh, gw = region.shape
+        gh, gw = gr.w_obs.shape
         cw, ch = g.width / gw, g.height / gh
+        oy, ox = origin
+        win = (slice(oy, oy + region.shape[0]), slice(ox, ox + region.shape[1]))
+        w_obs = np.maximum(gr.w_obs[win], 1e-6)
+        fused = gr.s_sum[win] / w_obs
         vals = fused[region]
         peak = float(vals.max())
         lo = float(np.min(vals))
@@ -370,21 +410,20 @@ class Fusion:
         mask = np.zeros((box.shape[0] + 2, box.shape[1] + 2), np.uint8)
         mask[1:-1, 1:-1] = box
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cont = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float32) - 1.0
+        cont = simplify_polygon(max(contours, key=cv2.contourArea), c.max_vertices, 0.01) - 1.0
         uv = np.empty_like(cont)
-        uv[:, 0] = (x0 + (cont[:, 0] + 0.5) / up) / gw
-        uv[:, 1] = (y0 + (cont[:, 1] + 0.5) / up) / gh
-        cu = (float(xs.mean()) + 0.5) / gw
-        cv_ = (float(ys.mean()) + 0.5) / gh
+        uv[:, 0] = (ox + x0 + (cont[:, 0] + 0.5) / up) / gw
+        uv[:, 1] = (oy + y0 + (cont[:, 1] + 0.5) / up) / gh
+        cu = (ox + float(xs.mean()) + 0.5) / gw
+        cv_ = (oy + float(ys.mean()) + 0.5) / gh
         pts = np.stack([(xs + 0.5) * cw, (ys + 0.5) * ch], axis=1).astype(np.float32)
         (_, _), (rw, rh), _ = cv2.minAreaRect(pts) if len(pts) >= 2 else ((0, 0), (0, 0), 0)
         length = max(rw, rh) + cw
         width = min(rw, rh) + ch
         area = float(core.sum()) * cw * ch
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cons = float(np.mean(gr.w_hot[region] / np.maximum(gr.w_obs[region], 1e-6)))
-        frames = int(gr.n_hot[region].max())
-        travel = float((gr.x_hi - gr.x_lo)[region].max())
+        cons = float(np.mean(gr.w_hot[win][region] / w_obs[region]))
+        frames = int(gr.n_hot[win][region].max())
+        travel = float((gr.x_hi[win] - gr.x_lo[win])[region].max())
         conf = (
             cons
             * min(1.0, frames / (2 * c.min_frames))
@@ -413,25 +452,48 @@ class Fusion:
             first_t=t,
         )
 
-    def _associate(self, car: _Car, fd: FusedDefect) -> None:
-        g = self.views[fd.view]
+    def _associate(self, car: _Car, view: str, fds: list[FusedDefect]) -> None:
+        """Match this update's regions of ``view`` to the car's confirmed defects, one to one.
+
+        A region within ``gate_px`` of a confirmed defect updates it (the closest
+        pairs first; between touching ones, the larger region); a second region
+        near an already matched defect is a fragment of it, not a new defect;
+        any other region gets the next id.
+        """
         gate = self.config.gate_px
-        best: tuple[float, _Known] | None = None
-        for kn in car.known:
-            d0 = kn.defect
-            if d0.view != fd.view:
+        known = [kn for kn in car.known if kn.defect.view == view]
+        pairs = []
+        near: set[int] = set()
+        for i, fd in enumerate(fds):
+            for j, kn in enumerate(known):
+                dist = self._gap(kn.defect, fd)
+                if dist <= gate:
+                    pairs.append((max(dist, 0.0), -fd.area_px, i, j))
+                    near.add(i)
+        pairs.sort()
+        used_i: set[int] = set()
+        used_j: set[int] = set()
+        for _d, _a, i, j in pairs:
+            if i in used_i or j in used_j:
                 continue
-            du = (d0.centroid_uv[0] - fd.centroid_uv[0]) * g.width
-            dv = (d0.centroid_uv[1] - fd.centroid_uv[1]) * g.height
-            dist = math.hypot(du, dv) - 0.5 * (d0.length_px + fd.length_px)
-            if dist <= gate and (best is None or dist < best[0]):
-                best = (dist, kn)
-        if best is not None:
-            kn = best[1]
-            kn.defect = _replace(fd, kn.defect.defect_id, kn.defect.first_t)
-            return
-        car.known.append(_Known(_replace(fd, car.next_id, fd.first_t)))
-        car.next_id += 1
+            used_i.add(i)
+            used_j.add(j)
+            kn = known[j]
+            kn.defect = _replace(fds[i], kn.defect.defect_id, kn.defect.first_t)
+        born: list[FusedDefect] = []
+        for i, fd in enumerate(fds):  # largest first: a smaller piece next to it is a fragment
+            if i in near or any(self._gap(b, fd) <= gate for b in born):
+                continue
+            born.append(fd)
+            car.known.append(_Known(_replace(fd, car.next_id, fd.first_t)))
+            car.next_id += 1
+
+    def _gap(self, a: FusedDefect, b: FusedDefect) -> float:
+        """Roughly the distance (underbody px) between two regions' outlines of one view."""
+        g = self.views[a.view]
+        du = (a.centroid_uv[0] - b.centroid_uv[0]) * g.width
+        dv = (a.centroid_uv[1] - b.centroid_uv[1]) * g.height
+        return math.hypot(du, dv) - 0.5 * (a.length_px + b.length_px)
 
     def defects(self, car_id: int) -> list[FusedDefect]:
         """The car's confirmed defects, ordered by id (empty for an unknown car)."""
@@ -445,12 +507,15 @@ class Fusion:
             return []
         gr = car.grids[view]
         hot = gr.hot_now.copy()
-        hot &= ~self._gates(gr)
-        n, labels = cv2.connectedComponents(hot.astype(np.uint8), connectivity=8)
-        fused = gr.s_sum / np.maximum(gr.w_obs, 1e-6)
+        gated = self._gates(gr)
+        if gated is not None:
+            mask, oy, ox = gated
+            hot[oy : oy + mask.shape[0], ox : ox + mask.shape[1]] &= ~mask
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(hot.astype(np.uint8), connectivity=8)
         out = []
         for k in range(1, min(n, 9)):
-            fd = self._describe(car, view, gr, labels == k, fused, 0.0)
+            x, y, w, h, _area = (int(v) for v in stats[k])
+            fd = self._describe(view, gr, labels[y : y + h, x : x + w] == k, (y, x), 0.0)
             if fd is not None:
                 out.append(_replace(fd, 0, 0.0, confirmed=False))
         return out

@@ -128,7 +128,12 @@ def check_map(anomaly_map: Any, shape: tuple[int, int] | None = None) -> np.ndar
     return a.astype(np.float32, copy=False)
 
 
-def _simplify(contour: np.ndarray, max_vertices: int, epsilon_frac: float) -> np.ndarray:
+def simplify_polygon(contour: np.ndarray, max_vertices: int, epsilon_frac: float) -> np.ndarray:
+    """A closed contour (N, 1, 2) or (N, 2) simplified to <= ``max_vertices`` points (M, 2) float32.
+
+    approxPolyDP with epsilon = ``epsilon_frac`` of the perimeter (at least 0.5),
+    grown by half until the polygon fits the budget.
+    """
     perimeter = cv2.arcLength(contour, True)
     eps = max(epsilon_frac * perimeter, 0.5)
     poly = cv2.approxPolyDP(contour, eps, True)
@@ -189,7 +194,7 @@ def find_regions(
         mask[1:-1, 1:-1] = lab
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         contour = max(contours, key=cv2.contourArea)
-        poly = _simplify(contour, config.max_vertices, config.epsilon_frac)
+        poly = simplify_polygon(contour, config.max_vertices, config.epsilon_frac)
         # map px (pixel centres) -> view-normalised
         uv = np.empty_like(poly)
         uv[:, 0] = (poly[:, 0] - 1 + x0 + 0.5) / w
