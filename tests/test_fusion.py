@@ -44,7 +44,7 @@ def _drive(fusion: Fusion, car: int, views, speed=420.0, fps=30.0, map_fn=None, 
         for v in views:
             g = VIEWS[v]
             cx = x + g.u0
-            if 0 <= cx and cx + g.width <= FRAME[0] and speed >= 0:
+            if cx >= 0 and cx + g.width <= FRAME[0] and speed >= 0:
                 m = map_fn(v, x) if map_fn else _quiet()
                 ob = Observation(v, cx, 40.0, 0.9, (-speed, 0.0), t, FRAME)
                 fusion.update(car, ob, m)
@@ -57,7 +57,9 @@ def _drive(fusion: Fusion, car: int, views, speed=420.0, fps=30.0, map_fn=None, 
 def test_defect_fixed_on_the_car_is_confirmed_once_where_it_is() -> None:
     f = Fusion(VIEWS)
     # a defect at view px (200, 150) of lower_center
-    _drive(f, 1, list(VIEWS), map_fn=lambda v, x: _blob(200, 150) if v == "lower_center" else _quiet())
+    _drive(
+        f, 1, list(VIEWS), map_fn=lambda v, x: _blob(200, 150) if v == "lower_center" else _quiet()
+    )
     ds = f.defects(1)
     assert [d.defect_id for d in ds] == [1]
     d = ds[0]
