@@ -69,9 +69,52 @@ public static class Harness
                   .Append(",\"moving_dir\":").Append(S(h.MovingDir)).Append(",\"speed\":").Append(D(h.Speed))
                   .Append(",\"time_to_station_s\":").Append(Opt(h.TimeToStationS)).Append('}');
             }
-            sb.Append(",\"hits\":").Append(d.Hits).Append(",\"area_mm2\":").Append(Opt(d.AreaMm2)).Append('}');
+            sb.Append(",\"hits\":").Append(d.Hits).Append(",\"area_mm2\":").Append(Opt(d.AreaMm2))
+              .Append(",\"size_class\":").Append(S(d.SizeClass)).Append(",\"type_guess\":").Append(S(d.TypeGuess))
+              .Append(",\"confidence\":").Append(D(d.Confidence)).Append('}');
         }
+        sb.Append("],\"verdicts\":[");
+        for (int i = 0; i < f.Verdicts.Count; i++) { if (i > 0) sb.Append(','); sb.Append(Json(f.Verdicts[i])); }
         return sb.Append("]}").ToString();
+    }
+
+    static string Strs(List<string> a)
+    {
+        var sb = new StringBuilder("[");
+        for (int i = 0; i < a.Count; i++) { if (i > 0) sb.Append(','); sb.Append(S(a[i])); }
+        return sb.Append(']').ToString();
+    }
+
+    static string Json(CarVerdict v)
+    {
+        var sb = new StringBuilder("{\"type\":\"car_verdict\",\"schema_version\":1");
+        sb.Append(",\"stream_id\":").Append(S(v.StreamId)).Append(",\"car_id\":").Append(v.CarId)
+          .Append(",\"status\":").Append(S(v.Status)).Append(",\"confidence\":").Append(D(v.Confidence))
+          .Append(",\"t_first\":").Append(D(v.TFirst)).Append(",\"t_last\":").Append(D(v.TLast))
+          .Append(",\"views_seen\":").Append(Strs(v.ViewsSeen)).Append(",\"views_missing\":").Append(Strs(v.ViewsMissing))
+          .Append(",\"defects\":[");
+        for (int i = 0; i < v.Defects.Count; i++)
+        {
+            var d = v.Defects[i];
+            if (i > 0) sb.Append(',');
+            sb.Append("{\"defect_id\":").Append(d.DefectId).Append(",\"view\":").Append(S(d.View))
+              .Append(",\"type_guess\":").Append(S(d.TypeGuess)).Append(",\"size_class\":").Append(S(d.SizeClass))
+              .Append(",\"severity\":").Append(S(d.Severity)).Append(",\"confidence\":").Append(D(d.Confidence))
+              .Append(",\"centroid_ub\":").Append(Arr(d.CentroidUb)).Append(",\"contour_ub\":").Append(Arr(d.ContourUb))
+              .Append(",\"length_px\":").Append(D(d.LengthPx)).Append(",\"area_px\":").Append(D(d.AreaPx))
+              .Append(",\"location\":").Append(S(d.Location)).Append(",\"frames\":").Append(d.Frames)
+              .Append(",\"travel_px\":").Append(D(d.TravelPx)).Append(",\"peak_score\":").Append(D(d.PeakScore))
+              .Append(",\"area_mm2\":").Append(Opt(d.AreaMm2)).Append('}');
+        }
+        sb.Append("],\"coverage\":[");
+        for (int i = 0; i < v.Coverage.Count; i++)
+        {
+            var c = v.Coverage[i];
+            if (i > 0) sb.Append(',');
+            sb.Append("{\"view\":").Append(S(c.View)).Append(",\"frames\":").Append(c.Frames)
+              .Append(",\"travel_px\":").Append(D(c.TravelPx)).Append(",\"complete\":").Append(c.Complete ? "true" : "false").Append('}');
+        }
+        return sb.Append("],\"reason\":").Append(S(v.Reason)).Append('}').ToString();
     }
 
     static XrbridgeOverlay NewOverlay()
@@ -88,6 +131,26 @@ public static class Harness
         foreach (var path in Directory.GetFiles(dir, "*.msgpack"))
         {
             var bytes = File.ReadAllBytes(path);
+            var top = MsgPackReader.Decode(bytes) as Dictionary<string, object>;
+            object kind;
+            if (top != null && top.TryGetValue("type", out kind) && (kind as string) == "car_verdict")
+            {
+                // a verdict on its own (JSONL, records): decode, print, fuzz like the frames
+                var v = CarVerdict.FromMsgPack(bytes);
+                Console.WriteLine("{\"golden\":" + S(Path.GetFileName(path)) + ",\"verdict\":" + Json(v) + "}");
+                var vr = new System.Random(11);
+                int vcases = 0, vunexpected = 0;
+                for (int n = 0; n < bytes.Length; n++) { vcases++; vunexpected += Expect(bytes, n, false, true); }
+                for (int k = 0; k < 600; k++)
+                {
+                    var b = (byte[])bytes.Clone();
+                    for (int j = 0; j < 1 + vr.Next(4); j++) b[vr.Next(b.Length)] = (byte)vr.Next(256);
+                    vcases++; vunexpected += Expect(b, b.Length, true, true);
+                }
+                if (vunexpected > 0) failures++;
+                Console.WriteLine("{\"fuzz\":" + S(Path.GetFileName(path)) + ",\"cases\":" + vcases + ",\"unexpected\":" + vunexpected + "}");
+                continue;
+            }
             var f = OverlayFrame.FromMsgPack(bytes);
             var ov = NewOverlay();
             ov.Apply(f);
@@ -119,13 +182,13 @@ public static class Harness
     }
 
     // 0 when decoding fails with our exceptions (or, for corruptions, succeeds)
-    static int Expect(byte[] data, int count, bool mayDecode = false)
+    static int Expect(byte[] data, int count, bool mayDecode = false, bool verdict = false)
     {
         try
         {
             var m = MsgPackReader.Decode(data, count) as Dictionary<string, object>;
             if (m == null) throw new SchemaException("not a map");
-            OverlayFrame.FromMap(m);
+            if (verdict) CarVerdict.FromMap(m); else OverlayFrame.FromMap(m);
             return mayDecode ? 0 : 1;
         }
         catch (MsgPackException) { return 0; }

@@ -138,6 +138,8 @@ namespace Xrbridge
         public double? AreaMm2;
         public bool Confirmed;
         public Hint Hint;
+        public string SizeClass = "", TypeGuess = "";   // "" when the sender does not say
+        public double Confidence;
 
         public static Defect FromMap(Dictionary<string, object> m)
         {
@@ -154,6 +156,9 @@ namespace Xrbridge
             };
             object hits;
             d.Hits = m.TryGetValue("hits", out hits) && hits is long ? (long)hits : 0;
+            d.SizeClass = M.OptStr(m, "size_class", w) ?? "";
+            d.TypeGuess = M.OptStr(m, "type_guess", w) ?? "";
+            d.Confidence = M.OptDbl(m, "confidence", w) ?? 0.0;
             if (d.ContourPx.Length % 2 != 0 || d.ContourUv.Length % 2 != 0)
                 throw new SchemaException("defect: contours must hold x, y pairs");
             if (d.Severity != "low" && d.Severity != "medium" && d.Severity != "high")
@@ -173,6 +178,7 @@ namespace Xrbridge
         public double? ImageScore;
         public TrackState Track;
         public List<Defect> Defects = new List<Defect>();
+        public List<CarVerdict> Verdicts = new List<CarVerdict>();  // cars that left recently (repeated)
 
         public static OverlayFrame FromMap(Dictionary<string, object> m)
         {
@@ -200,6 +206,18 @@ namespace Xrbridge
                 if (dm == null) throw new SchemaException("overlay.defects[]: expected a map");
                 f.Defects.Add(Defect.FromMap(dm));
             }
+            object vs;
+            if (m.TryGetValue("verdicts", out vs) && vs != null)
+            {
+                var list = vs as List<object>;
+                if (list == null) throw new SchemaException("overlay.verdicts: expected an array");
+                foreach (var o in list)
+                {
+                    var vm = o as Dictionary<string, object>;
+                    if (vm == null) throw new SchemaException("overlay.verdicts[]: expected a map");
+                    f.Verdicts.Add(CarVerdict.FromMap(vm));
+                }
+            }
             return f;
         }
 
@@ -207,6 +225,102 @@ namespace Xrbridge
         {
             var m = MsgPackReader.Decode(data) as Dictionary<string, object>;
             if (m == null) throw new SchemaException("overlay message must be a msgpack map");
+            return FromMap(m);
+        }
+    }
+
+    // One result per car when it leaves (type "car_verdict"): OK, NOK or INCOMPLETE.
+    public sealed class VerdictDefect
+    {
+        public long DefectId, Frames;
+        public string View, TypeGuess, SizeClass, Severity, Location;
+        public double Confidence, LengthPx, AreaPx, TravelPx, PeakScore;
+        public double? AreaMm2;
+        public float[] CentroidUb, ContourUb;   // underbody px; contour flat [u0, v0, ...]
+
+        public static VerdictDefect FromMap(Dictionary<string, object> m)
+        {
+            const string w = "verdict.defect";
+            var d = new VerdictDefect
+            {
+                DefectId = M.Long(m, "defect_id", w), View = M.Str(m, "view", w),
+                TypeGuess = M.Str(m, "type_guess", w), SizeClass = M.Str(m, "size_class", w),
+                Severity = M.Str(m, "severity", w), Confidence = M.Dbl(m, "confidence", w),
+                CentroidUb = M.Floats(m, "centroid_ub", w, 2), ContourUb = M.Floats(m, "contour_ub", w, -1),
+                LengthPx = M.Dbl(m, "length_px", w), AreaPx = M.Dbl(m, "area_px", w),
+                Location = M.Str(m, "location", w), Frames = M.Long(m, "frames", w),
+                TravelPx = M.Dbl(m, "travel_px", w), PeakScore = M.Dbl(m, "peak_score", w),
+                AreaMm2 = M.OptDbl(m, "area_mm2", w),
+            };
+            if (d.ContourUb.Length % 2 != 0) throw new SchemaException("verdict.defect: contour_ub must hold u, v pairs");
+            if (d.SizeClass != "small" && d.SizeClass != "medium" && d.SizeClass != "large")
+                throw new SchemaException("verdict.defect.size_class: expected small|medium|large, got " + d.SizeClass);
+            return d;
+        }
+    }
+
+    public sealed class ViewCoverage
+    {
+        public string View; public long Frames; public double TravelPx; public bool Complete;
+
+        public static ViewCoverage FromMap(Dictionary<string, object> m)
+        {
+            const string w = "verdict.coverage";
+            return new ViewCoverage
+            {
+                View = M.Str(m, "view", w), Frames = M.Long(m, "frames", w),
+                TravelPx = M.Dbl(m, "travel_px", w), Complete = M.Bool(m, "complete", w),
+            };
+        }
+    }
+
+    public sealed class CarVerdict
+    {
+        public string StreamId, Status, Reason;
+        public long CarId;
+        public double Confidence, TFirst, TLast;
+        public List<string> ViewsSeen = new List<string>(), ViewsMissing = new List<string>();
+        public List<VerdictDefect> Defects = new List<VerdictDefect>();
+        public List<ViewCoverage> Coverage = new List<ViewCoverage>();
+
+        static List<object> List(Dictionary<string, object> m, string key, string where)
+        {
+            var l = M.Get(m, key, where) as List<object>;
+            if (l == null) throw new SchemaException(where + "." + key + ": expected an array");
+            return l;
+        }
+
+        public static CarVerdict FromMap(Dictionary<string, object> m)
+        {
+            const string w = "verdict";
+            var type = M.OptStr(m, "type", w);
+            if (type != null && type != "car_verdict") throw new SchemaException("expected type car_verdict, got " + type);
+            long version = M.Long(m, "schema_version", w);
+            if (version != OverlayFrame.SchemaVersion)
+                throw new SchemaException("schema_version must be " + OverlayFrame.SchemaVersion + ", got " + version);
+            var v = new CarVerdict
+            {
+                StreamId = M.Str(m, "stream_id", w), CarId = M.Long(m, "car_id", w), Status = M.Str(m, "status", w),
+                Confidence = M.Dbl(m, "confidence", w), TFirst = M.Dbl(m, "t_first", w), TLast = M.Dbl(m, "t_last", w),
+                Reason = M.Str(m, "reason", w),
+            };
+            if (v.Status != "OK" && v.Status != "NOK" && v.Status != "INCOMPLETE")
+                throw new SchemaException("verdict.status: expected OK|NOK|INCOMPLETE, got " + v.Status);
+            foreach (var o in List(m, "views_seen", w))
+                v.ViewsSeen.Add(o as string ?? throw new SchemaException("verdict.views_seen[]: expected str"));
+            foreach (var o in List(m, "views_missing", w))
+                v.ViewsMissing.Add(o as string ?? throw new SchemaException("verdict.views_missing[]: expected str"));
+            foreach (var o in List(m, "defects", w))
+                v.Defects.Add(VerdictDefect.FromMap(o as Dictionary<string, object> ?? throw new SchemaException("verdict.defects[]: expected a map")));
+            foreach (var o in List(m, "coverage", w))
+                v.Coverage.Add(ViewCoverage.FromMap(o as Dictionary<string, object> ?? throw new SchemaException("verdict.coverage[]: expected a map")));
+            return v;
+        }
+
+        public static CarVerdict FromMsgPack(byte[] data)
+        {
+            var m = MsgPackReader.Decode(data) as Dictionary<string, object>;
+            if (m == null) throw new SchemaException("verdict message must be a msgpack map");
             return FromMap(m);
         }
     }
