@@ -11,7 +11,9 @@ directly.
 Search strategy (why it is fast): a tracked car is searched only in a window
 around each view's predicted position, sized from the filter's position
 uncertainty; the whole frame is searched (coarse, then refined) only for new
-cars, with the positions of tracked cars excluded.
+cars, with the positions of tracked cars excluded, one view per frame in
+turn while cars are tracked (``birth_every``), every view while none is or
+after a track missed.
 """
 
 from __future__ import annotations
@@ -37,14 +39,28 @@ class ExtractConfig:
         a car whose speed changed more than the filter expected. After a miss,
         one re-acquisition search uses ``max_window`` (see
         :meth:`ConveyorTracker.correct`).
-    birth_every: whole-frame search every N frames (1 = every frame). Raising
-        it saves time but delays finding a new car by up to N-1 frames.
+    birth_every: each view's whole-frame search (new cars) runs every N
+        frames, the views staggered so that a frame pays for about 1/N of the
+        search (with 3 views and N = 3, one view per frame). Every view is
+        searched on every frame while no track is live, and on the frame
+        where a track missed a view it should have seen (windowed score below
+        the threshold) and the next one. 1 = every
+        view on every frame. Raising N saves time but delays finding a new car
+        by up to N-1 frames.
     """
 
     window_sigma: float = 4.0
     min_window: float = 16.0
     max_window: float = 120.0
-    birth_every: int = 1
+    birth_every: int = 3
+
+    def __post_init__(self) -> None:
+        if self.birth_every < 1:
+            raise InputError(f"birth_every must be >= 1, got {self.birth_every}")
+        if not 0 < self.min_window <= self.max_window:
+            raise InputError(
+                f"windows must satisfy 0 < min_window <= max_window, got {self.min_window}, {self.max_window}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +125,7 @@ class Extractor:
         self._peaks: dict[tuple[int, str], Peak] = {}
         self._n = 0
         self._size: tuple[int, int] | None = None
+        self._missed = True  # search every view on the first frame
 
     def _offset(self, view: str) -> tuple[float, float]:
         t = self.matcher.templates[view]
@@ -156,6 +173,7 @@ class Extractor:
         trk.predict(t)
 
         accepted: dict[int, list[tuple[Measurement, ViewMatch, bool]]] = {}
+        missed = False
         for tr in trk.tracks:
             found = self._measure(rep, tr, self._window(tr))
             ok = trk.correct(tr, [f[0] for f in found])
@@ -166,10 +184,15 @@ class Extractor:
                 wide = self.config.max_window
                 found = self._measure(rep, tr, wide)
                 ok = trk.correct(tr, [f[0] for f in found], reacquire_px=wide)
+                # A miss where a view should have been seen: the windowed score
+                # dropped, so the whole frame is searched for every view.
+                st = tr.state()
+                mv = self.matcher.config.min_visible
+                missed = missed or (not ok and any(self._visible(st.x, st.y, v) >= mv for v in self.matcher.views))
             accepted[tr.key] = [f for f in found if f[0] in ok]
 
-        if self._n % self.config.birth_every == 0 or self._n == 1:
-            self._births(rep)
+        self._births(rep, self._birth_views(bool(trk.tracks), missed or self._missed))
+        self._missed = missed
 
         gone = [
             tr
@@ -225,10 +248,19 @@ class Extractor:
                 found.append((Measurement(mt.x - u0, mt.y - v0, mt.score, view), mt, res.full))
         return found
 
-    def _births(self, rep: PreparedFrame) -> None:
+    def _birth_views(self, live: bool, missed: bool) -> tuple[str, ...]:
+        """The views whose whole-frame search runs on this frame (see ``birth_every``)."""
+        views = self.matcher.views
+        n = self.config.birth_every
+        if n == 1 or not live or missed:
+            return views
+        k = (self._n - 1) % n
+        return tuple(v for i, v in enumerate(views) if i % n == k)
+
+    def _births(self, rep: PreparedFrame, views: tuple[str, ...]) -> None:
         trk = self.tracker
         cands: list[Measurement] = []
-        for view in self.matcher.views:
+        for view in views:
             u0, v0 = self._offset(view)
             exclude = [(tr.state().x + u0, tr.state().y + v0) for tr in trk.tracks]
             for mt in self.matcher.search_frame(rep, view, exclude):
