@@ -133,3 +133,49 @@ def test_timestamps_file_formats(tmp_path: Path) -> None:
     assert load_timestamps(tmp_path / "b.csv") == [0.0, 0.0667]
     with pytest.raises(InputError, match=r"c\.txt:3"):
         load_timestamps(tmp_path / "c.txt")
+
+
+def _first_confirmed(recs: list, n: int) -> list[int]:
+    """Frame index at which each of the first ``n`` car ids is first reported."""
+    first: dict[int, int] = {}
+    for r in recs:
+        for tr in r.tracks:
+            first.setdefault(tr.car_id, r.index)
+    return sorted(first.values())[:n]
+
+
+def test_staggered_birth_search_finds_new_cars_within_birth_every_frames() -> None:
+    """One view's whole-frame search per frame while a car is tracked: a second car is
+    still found at most ``birth_every - 1`` frames later than with every view on every
+    frame, and the positions are the same."""
+    from xrbridge.core.extraction import ExtractConfig
+
+    sc = render_scene(cars=3, seconds=6.0, drop=0.0, seed=3, spacing_s=1.6, size=(640, 360), y0=100.0,
+                      speed=lambda t: 320.0)
+    images, meta = templates_for(make_underbody(3))
+    runs = {}
+    for every in (1, 3):
+        ex = Extractor(TemplateMatcher(templates_from_arrays(images, meta)), config=ExtractConfig(birth_every=every))
+        recs = [ex.process(f, t, i) for i, (f, t) in enumerate(zip(sc.frames, sc.times, strict=True))]
+        runs[every] = recs
+        ev = evaluate([record_to_json(r) for r in recs], truth_rows(sc),
+                      [{"car": p.car_id, "view": p.view, "index": p.index} for p in ex.peaks()])
+        assert ev["truth_cars"] == 3 and ev["cars_missed"] == [] and ev["id_switches"] == 0, ev
+        assert ev["rmse_px"] < 1.0, ev
+    # Cars 2 and 3 enter while car 1 (then 2) is tracked: staggered search.
+    a, b = _first_confirmed(runs[1], 3), _first_confirmed(runs[3], 3)
+    assert len(a) == len(b) == 3
+    assert all(0 <= y - x <= 2 for x, y in zip(a, b, strict=True)), (a, b)
+
+
+def test_bad_search_settings_are_refused() -> None:
+    from xrbridge.core.extraction import ExtractConfig
+    from xrbridge.core.matching import MatchConfig
+    from xrbridge.errors import InputError, TemplateError
+
+    with pytest.raises(InputError, match="birth_every must be >= 1, got 0"):
+        ExtractConfig(birth_every=0)
+    with pytest.raises(InputError, match="min_window <= max_window"):
+        ExtractConfig(min_window=50.0, max_window=20.0)
+    with pytest.raises(TemplateError, match=r"fine_scale must be in \[coarse_scale=0.25, 1\], got 0.2"):
+        MatchConfig(fine_scale=0.2)

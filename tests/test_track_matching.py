@@ -37,12 +37,15 @@ def ub() -> np.ndarray:
 def matchers(ub: np.ndarray) -> dict[str, TemplateMatcher]:
     images, meta = templates_for(ub)
     tpl = templates_from_arrays(images, meta)
-    return {r: TemplateMatcher(tpl, MatchConfig(representation=r)) for r in ("grad", "gray")}
+    out = {r: TemplateMatcher(tpl, MatchConfig(representation=r)) for r in ("grad", "gray")}
+    out["grad-full-res"] = TemplateMatcher(tpl, MatchConfig(fine_scale=1.0))
+    return out
 
 
-@pytest.mark.parametrize("rep", ["grad", "gray"])
+@pytest.mark.parametrize("rep", ["grad", "gray", "grad-full-res"])
 @pytest.mark.parametrize(("gain", "ramp"), [(1.0, 0.0), (0.6, 0.0), (1.4, 30.0), (0.8, -40.0)])
 def test_window_search_finds_subpixel_position_under_lighting(matchers, ub, rep, gain, ramp) -> None:
+    """Sub-pixel at the default fine_scale 0.5 (scaled back) as at full resolution."""
     m = matchers[rep]
     x, y = 123.4, 97.7
     rep_img = m.prepare(scene_frame(ub, [(x, y)], gain, ramp))
