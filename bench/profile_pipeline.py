@@ -1,6 +1,7 @@
 """Where a frame's time goes outside the model: per-stage percentiles and a cProfile. JSON on stdout.
 
     OMP_NUM_THREADS=1 python bench/profile_pipeline.py [--frames 300] [--models-dir models] [--top 15]
+                                                       [--baseline REF]
 
 Runs the real pipeline (default models, ONNX Runtime, one intra-op thread)
 over the embedded line video, one frame after the other as the bridge's
@@ -10,6 +11,12 @@ frames where a view was inferred), ``overlay`` (regions, stabiliser,
 severity, hints), ``outside_model`` (match + overlay), plus the encodings a
 subscriber costs (msgpack and protobuf of the overlay, JPEG preview) and
 the cProfile functions with the most own time outside ONNX Runtime.
+
+``--baseline REF`` (a git ref, e.g. ``main``): a second pipeline whose view
+matching and tracking are REF's (xrbridge/core/{matching,tracker,extraction}.py
+loaded beside this tree's) processes every frame too, alternating which
+goes first, so both see the same machine load; adds ``baseline``: REF's
+``match`` and ``outside_model`` ms and the ratios REF / this tree.
 """
 
 from __future__ import annotations
@@ -53,11 +60,25 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     cap, info = open_video(embedded_line_dir() / "line.mp4")
     frames = [(t, f) for i, t, f in iter_frames(cap, info, None) if i < args.frames]
     cap.release()
+    base_p = None
+    base_st: dict[str, list[float]] = {"match": [], "outside_model": []}
+    if args.baseline:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from bench_extract import load_ref
+
+        ref = load_ref(args.baseline)
+        base_t = build_pipeline(embedded_line_dir(), reg, reg.default(), stream_id="line", threads=1)
+        base_p = base_t.pipeline
+        # REF's own default settings (the pipeline passes None unless configured).
+        base_p.matcher = ref["xrbridge.core.matching"].TemplateMatcher(list(p.matcher.templates.values()))
+        base_p.extractor = ref["xrbridge.core.extraction"].Extractor(base_p.matcher)
     stages: dict[str, list[float]] = {k: [] for k in ("match", "model", "overlay", "outside_model",
                                                       "msgpack", "protobuf", "jpeg_preview", "total")}
     prof = cProfile.Profile()
     for i, (t, img) in enumerate(frames):
         frame = Frame("line", i, t, img)
+        if base_p is not None and i % 2 == 0:
+            base_t.process(Frame("line", i, t, img))
         t0 = time.perf_counter()
         prof.enable()
         ov = timed.process(frame)
@@ -79,6 +100,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         stages["msgpack"].append(t2 - t1)
         stages["protobuf"].append(t3 - t2)
         stages["jpeg_preview"].append(t4 - t3)
+        if base_p is not None:
+            if i % 2 == 1:
+                base_t.process(Frame("line", i, t, img))
+            bt = base_p.last_timing
+            base_st["match"].append(bt["match"])
+            base_st["outside_model"].append(bt["match"] + bt["overlay"])
     out = io.StringIO()
     st = pstats.Stats(prof, stream=out)
     rows = []
@@ -88,8 +115,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     top = [{"fn": r[3], "own_ms_per_frame": round(r[0] * 1000 / len(frames), 3),
             "cum_ms_per_frame": round(r[1] * 1000 / len(frames), 3), "calls": r[2]}
            for r in rows[: args.top]]
-    return {"frames": len(frames), "model": reg.default(), "frame_size": [info.width, info.height],
-            "ms": {k: pct(v) for k, v in stages.items()}, "profile_top_own_time": top}
+    out: dict[str, Any] = {"frames": len(frames), "model": reg.default(), "frame_size": [info.width, info.height],
+                           "ms": {k: pct(v) for k, v in stages.items()}, "profile_top_own_time": top}
+    if base_p is not None:
+        bms = {k: pct(v) for k, v in base_st.items()}
+        out["baseline"] = {"ref": args.baseline, "ms": bms, "ratio_baseline_over_this": {
+            k: {q: round(bms[k][q] / max(out["ms"][k][q], 1e-9), 2) for q in ("p50", "p99")} for k in bms}}
+    return out
 
 
 if __name__ == "__main__":
@@ -97,4 +129,6 @@ if __name__ == "__main__":
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--baseline", default=None, metavar="REF",
+                    help="also time REF's matching/tracking on the same frames (a git ref, e.g. main)")
     print(json.dumps(main(ap.parse_args()), indent=1))

@@ -44,9 +44,8 @@ class ExtractConfig:
         search (with 3 views and N = 3, one view per frame). Every view is
         searched on every frame while no track is live, and on the frame
         where a track missed a view it should have seen (windowed score below
-        the threshold) and the next one. 1 = every
-        view on every frame. Raising N saves time but delays finding a new car
-        by up to N-1 frames.
+        the threshold) and the next one. 1 = every view on every frame.
+        Raising N saves time but delays finding a new car by up to N-1 frames.
     """
 
     window_sigma: float = 4.0
