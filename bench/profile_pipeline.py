@@ -17,6 +17,14 @@ matching and tracking are REF's (xrbridge/core/{matching,tracker,extraction}.py
 loaded beside this tree's) processes every frame too, alternating which
 goes first, so both see the same machine load; adds ``baseline``: REF's
 ``match`` and ``outside_model`` ms and the ratios REF / this tree.
+
+Wall time against CPU time, to tell slow code from a starved machine:
+``cpu_ms`` gives the thread CPU time of the match stage and of whole frames
+the model did not run on (everything outside the model); ``sched_probe``
+the wall time of a fixed ``--probe-ms`` of CPU work run after every frame.
+When the probe's p99 is far above its CPU time, the cores are shared with
+other runnable processes and no code change in the pipeline brings its wall
+p99 below that wait.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import time
@@ -72,6 +81,17 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         # REF's own default settings (the pipeline passes None unless configured).
         base_p.matcher = ref["xrbridge.core.matching"].TemplateMatcher(list(p.matcher.templates.values()))
         base_p.extractor = ref["xrbridge.core.extraction"].Extractor(base_p.matcher)
+    cpu: dict[str, list[float]] = {"match": [], "outside_model_no_inference": []}
+    extract = p.extractor.process
+
+    def cpu_timed_extract(*a: Any, **k: Any) -> Any:
+        c0 = time.thread_time()
+        r = extract(*a, **k)
+        cpu["match"].append(time.thread_time() - c0)
+        return r
+
+    p.extractor.process = cpu_timed_extract  # type: ignore[method-assign]
+    probe: list[float] = []
     stages: dict[str, list[float]] = {k: [] for k in ("match", "model", "overlay", "outside_model",
                                                       "msgpack", "protobuf", "jpeg_preview", "total")}
     prof = cProfile.Profile()
@@ -80,11 +100,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if base_p is not None and i % 2 == 0:
             base_t.process(Frame("line", i, t, img))
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         prof.enable()
         ov = timed.process(frame)
         prof.disable()
+        c1 = time.thread_time()
         stages["total"].append(time.perf_counter() - t0)
         lt = p.last_timing
+        if lt["model"] == 0:
+            cpu["outside_model_no_inference"].append(c1 - c0)
         stages["match"].append(lt["match"])
         stages["overlay"].append(lt["overlay"])
         stages["outside_model"].append(lt["match"] + lt["overlay"])
@@ -100,6 +124,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         stages["msgpack"].append(t2 - t1)
         stages["protobuf"].append(t3 - t2)
         stages["jpeg_preview"].append(t4 - t3)
+        t5, c5 = time.perf_counter(), time.thread_time()
+        while time.thread_time() - c5 < args.probe_ms / 1000.0:
+            pass
+        probe.append(time.perf_counter() - t5)
         if base_p is not None:
             if i % 2 == 1:
                 base_t.process(Frame("line", i, t, img))
@@ -116,7 +144,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             "cum_ms_per_frame": round(r[1] * 1000 / len(frames), 3), "calls": r[2]}
            for r in rows[: args.top]]
     out: dict[str, Any] = {"frames": len(frames), "model": reg.default(), "frame_size": [info.width, info.height],
-                           "ms": {k: pct(v) for k, v in stages.items()}, "profile_top_own_time": top}
+                           "ms": {k: pct(v) for k, v in stages.items()},
+                           "cpu_ms": {k: pct(v) for k, v in cpu.items()},
+                           "sched_probe": {"cpu_ms": args.probe_ms, "wall_ms": pct(probe),
+                                           "load_avg_1min": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()},
+                           "profile_top_own_time": top}
     if base_p is not None:
         bms = {k: pct(v) for k, v in base_st.items()}
         out["baseline"] = {"ref": args.baseline, "ms": bms, "ratio_baseline_over_this": {
@@ -129,6 +161,7 @@ if __name__ == "__main__":
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--probe-ms", type=float, default=3.0, help="CPU ms of the scheduling probe (default 3)")
     ap.add_argument("--baseline", default=None, metavar="REF",
                     help="also time REF's matching/tracking on the same frames (a git ref, e.g. main)")
     print(json.dumps(main(ap.parse_args()), indent=1))
