@@ -16,6 +16,7 @@ import pytest
 from overlay_synth import TemplateDiffModel, polygon_iou, render_defect_scene
 from track_synth import VIEWS_LAYOUT
 
+from xrbridge.core.fusion import FusionConfig
 from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
 from xrbridge.core.types import Frame
 from xrbridge.errors import ModelError
@@ -34,6 +35,9 @@ def _ub(view: str, uv) -> np.ndarray:
 
 
 def _run(scene, **cfg):
+    # the template-difference maps are sharp (no PatchCore-style blur): outline the fused
+    # region near its foot, not at the default level tuned for the blurred default models
+    cfg.setdefault("fusion", FusionConfig(contour_level=0.2))
     model = TemplateDiffModel(scene.templates)
     p = StreamPipeline(scene.templates, model.models(), PipelineConfig(stream_id="synth", **cfg))
     return p, [p.process(f) for f in scene.frames]

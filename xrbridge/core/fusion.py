@@ -85,7 +85,7 @@ class FusionConfig:
 
     cell_px: float = 4.0
     min_frames: int = 4
-    min_travel_px: float = 100.0
+    min_travel_px: float = 60.0
     min_consistency: float = 0.6
     cell_consistency: float = 0.35
     min_area_px: float = 48.0
@@ -97,10 +97,11 @@ class FusionConfig:
     centre_zero_px: float = 170.0
     centre_floor: float = 0.25
     min_evidence: float = 3.0
+    hot_margin: float = 0.05
     blur_speed_px_s: float = 2500.0
     novelty_px: float = 4.0
     still_weight: float = 0.1
-    contour_level: float = 0.35
+    contour_level: float = 0.6
     view_min_frames: int = 3
     view_min_travel_px: float = 60.0
     gate_px: float = 16.0
@@ -316,7 +317,7 @@ class Fusion:
         gh, gw = gr.w_obs.shape
         m = cv2.resize(a, (gw, gh), interpolation=cv2.INTER_AREA)
         w = self._weights(ob, gr, (gh, gw))
-        hot = m > ob.threshold
+        hot = m > ob.threshold + self.config.hot_margin
         car_x = ob.x - self.views[ob.view].u0
         gr.w_obs += w
         gr.s_sum += w * m
