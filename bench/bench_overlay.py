@@ -10,8 +10,9 @@ good enough to exercise the stage; with ``--models`` the trained artifacts run
 through ONNX Runtime.
 
 Timing (``timing_ms``): per processed frame, measured inside
-``StreamPipeline.process``: ``overlay`` = this stage (regions, stabiliser,
-severity, hints, OverlayFrame), ``match`` = template matching + tracking,
+``StreamPipeline.process``: ``overlay`` = this stage (evidence fusion on the
+car, confirmation, severity, hints, OverlayFrame; ``--stabiliser``: regions +
+the per-view stabiliser of earlier releases), ``match`` = template matching + tracking,
 ``model`` = the model call, ``encode_msgpack`` / ``encode_proto`` = the codec.
 
 Accuracy (``accuracy``, when truth is known), per the simulator's truth:
@@ -302,6 +303,11 @@ def main() -> int:
     )
     ap.add_argument("--threads", type=int, default=2, help="OpenCV threads")
     ap.add_argument(
+        "--stabiliser",
+        action="store_true",
+        help="the per-view stabiliser of earlier releases instead of the fusion (comparison)",
+    )
+    ap.add_argument(
         "--clock",
         choices=("wall", "cpu"),
         default="wall",
@@ -337,6 +343,7 @@ def main() -> int:
         infer_every=args.infer_every,
         max_centre_offset_px=args.max_centre_offset,
         thresholds=thresholds,
+        **({"fusion": None} if args.stabiliser else {}),
     )
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     pipe = StreamPipeline(templates, models, cfg, clock=clock)
@@ -369,6 +376,10 @@ def main() -> int:
         "records": [{"car_id": r.car_id, "n_defects": r.n_defects} for r in records],
         "accuracy": evaluate(outs, truth, meta),
     }
+    if args.line:  # the project's scorer (xrbridge score), on the same overlays
+        from xrbridge.eval.score import score
+
+        result["score"] = score([codec.overlay_to_dict(o) for o in outs], truth)
     print(json.dumps(result, indent=1))
     return 0
 
