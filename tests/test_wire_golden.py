@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from xrbridge.wire import codec, verdict
-from xrbridge.wire.samples import SAMPLES, VERDICT_SAMPLES
+from xrbridge.wire import alert, codec, verdict
+from xrbridge.wire.samples import ALERT_SAMPLES, SAMPLES, VERDICT_SAMPLES
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("XRBRIDGE_UPDATE_GOLDEN") == "1"
@@ -69,3 +70,46 @@ def test_verdict_golden_bytes_decode_to_the_sample(name: str) -> None:
     assert verdict.verdict_to_dict(verdict.verdict_from_msgpack(mp.read_bytes())) == want
     assert verdict.verdict_to_dict(verdict.verdict_from_proto(pb.read_bytes())) == want
     assert json.loads(js.read_text()) == want
+
+
+@pytest.mark.parametrize("name", sorted(ALERT_SAMPLES))
+def test_alert_encoders_match_golden_bytes(name: str) -> None:
+    a = ALERT_SAMPLES[name]()
+    mp, pb, js = _files(name)
+    got_mp = alert.alert_to_msgpack(a)
+    got_pb = alert.alert_to_proto(a).SerializeToString(deterministic=True)
+    if UPDATE:
+        mp.write_bytes(got_mp)
+        pb.write_bytes(got_pb)
+        js.write_text(json.dumps(alert.alert_to_dict(a), indent=2) + "\n")
+    assert got_mp == mp.read_bytes()
+    assert got_pb == pb.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(ALERT_SAMPLES))
+def test_alert_golden_bytes_decode_to_the_sample(name: str) -> None:
+    mp, pb, js = _files(name)
+    want = ALERT_SAMPLES[name]()
+    assert alert.alert_from_msgpack(mp.read_bytes()) == want
+    assert alert.alert_from_proto(pb.read_bytes()) == want
+    assert json.loads(js.read_text()) == alert.alert_to_dict(want)
+
+
+@pytest.mark.parametrize(
+    ("change", "msg"),
+    [
+        ({"state": "on"}, "alert.state must be one of"),
+        ({"rate": 1.5}, "alert.rate must be in [0, 1]"),
+        ({"cars": "25"}, "alert.cars: expected int, got str"),
+        ({"schema_version": 2}, "alert.schema_version must be 1"),
+        ({"type": "car_verdict"}, "expected type 'robot_alert'"),
+    ],
+)
+def test_bad_alert_messages_name_the_field(change: dict, msg: str) -> None:
+    from xrbridge.errors import WireError
+
+    d = {**alert.alert_to_dict(ALERT_SAMPLES["robot_alert_v1"]()), **change}
+    with pytest.raises(WireError, match=re.escape(msg)):
+        alert.alert_from_dict(d)
+    with pytest.raises(WireError, match="missing key 'robot'"):
+        alert.alert_from_dict({k: v for k, v in d.items() if k != "robot"} | {"type": "robot_alert", "schema_version": 1})

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from xrbridge.core.drift import DriftAlert
 from xrbridge.core.types import Defect, Hint, OverlayFrame, TrackState
 from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage
 
@@ -177,3 +178,30 @@ SAMPLES = {
 }
 #: Verdicts on their own (JSONL, records; encoded with xrbridge.wire.verdict).
 VERDICT_SAMPLES = {"verdict_v1": sample_verdict, "verdict_v1_incomplete": sample_verdict_incomplete}
+
+
+def sample_alert_raised() -> DriftAlert:
+    """Robot ``center_left`` drifting: 8 of the last 25 cars with a defect on its regions."""
+    return DriftAlert(
+        robot="center_left",
+        state="raised",
+        rate=0.32,
+        defective=8,
+        cars=25,
+        car_id=131,
+        stream_id="line",
+        t=402.5,
+        cars_seen=131,
+        threshold=0.28,
+    )
+
+
+def sample_alert_cleared() -> DriftAlert:
+    return dataclasses.replace(
+        sample_alert_raised(), state="cleared", rate=0.08, defective=2, car_id=170,
+        t=519.25, cars_seen=170, threshold=0.08,
+    )
+
+
+#: Drift alerts (encoded with xrbridge.wire.alert).
+ALERT_SAMPLES = {"robot_alert_v1": sample_alert_raised, "robot_alert_v1_cleared": sample_alert_cleared}

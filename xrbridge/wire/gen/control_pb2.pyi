@@ -91,3 +91,29 @@ class SubscribeRequest(_message.Message):
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     stream_id: str
     def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class RobotAlert(_message.Message):
+    __slots__ = ("schema_version", "stream_id", "robot", "state", "rate", "defective", "cars", "car_id", "t", "cars_seen", "threshold")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    ROBOT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    DEFECTIVE_FIELD_NUMBER: _ClassVar[int]
+    CARS_FIELD_NUMBER: _ClassVar[int]
+    CAR_ID_FIELD_NUMBER: _ClassVar[int]
+    T_FIELD_NUMBER: _ClassVar[int]
+    CARS_SEEN_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    stream_id: str
+    robot: str
+    state: str
+    rate: float
+    defective: int
+    cars: int
+    car_id: int
+    t: float
+    cars_seen: int
+    threshold: float
+    def __init__(self, schema_version: _Optional[int] = ..., stream_id: _Optional[str] = ..., robot: _Optional[str] = ..., state: _Optional[str] = ..., rate: _Optional[float] = ..., defective: _Optional[int] = ..., cars: _Optional[int] = ..., car_id: _Optional[int] = ..., t: _Optional[float] = ..., cars_seen: _Optional[int] = ..., threshold: _Optional[float] = ...) -> None: ...

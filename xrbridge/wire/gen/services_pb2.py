@@ -27,7 +27,7 @@ from . import frame_pb2 as xrbridge_dot_v1_dot_frame__pb2
 from . import overlay_pb2 as xrbridge_dot_v1_dot_overlay__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1axrbridge/v1/services.proto\x12\x0bxrbridge.v1\x1a\x19xrbridge/v1/control.proto\x1a\x17xrbridge/v1/frame.proto\x1a\x19xrbridge/v1/overlay.proto2G\n\x0b\x46rameIngest\x12\x38\n\x04Push\x12\x12.xrbridge.v1.Frame\x1a\x1a.xrbridge.v1.IngestSummary(\x01\x32S\n\tSubscribe\x12\x46\n\x08Overlays\x12\x1d.xrbridge.v1.SubscribeRequest\x1a\x19.xrbridge.v1.OverlayFrame0\x01\x32\xeb\x01\n\x07\x43ontrol\x12M\n\nListModels\x12\x1e.xrbridge.v1.ListModelsRequest\x1a\x1f.xrbridge.v1.ListModelsResponse\x12P\n\x0bSelectModel\x12\x1f.xrbridge.v1.SelectModelRequest\x1a .xrbridge.v1.SelectModelResponse\x12?\n\tGetStatus\x12\x1d.xrbridge.v1.GetStatusRequest\x1a\x13.xrbridge.v1.Statusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1axrbridge/v1/services.proto\x12\x0bxrbridge.v1\x1a\x19xrbridge/v1/control.proto\x1a\x17xrbridge/v1/frame.proto\x1a\x19xrbridge/v1/overlay.proto2G\n\x0b\x46rameIngest\x12\x38\n\x04Push\x12\x12.xrbridge.v1.Frame\x1a\x1a.xrbridge.v1.IngestSummary(\x01\x32\x97\x01\n\tSubscribe\x12\x46\n\x08Overlays\x12\x1d.xrbridge.v1.SubscribeRequest\x1a\x19.xrbridge.v1.OverlayFrame0\x01\x12\x42\n\x06\x41lerts\x12\x1d.xrbridge.v1.SubscribeRequest\x1a\x17.xrbridge.v1.RobotAlert0\x01\x32\xeb\x01\n\x07\x43ontrol\x12M\n\nListModels\x12\x1e.xrbridge.v1.ListModelsRequest\x1a\x1f.xrbridge.v1.ListModelsResponse\x12P\n\x0bSelectModel\x12\x1f.xrbridge.v1.SelectModelRequest\x1a .xrbridge.v1.SelectModelResponse\x12?\n\tGetStatus\x12\x1d.xrbridge.v1.GetStatusRequest\x1a\x13.xrbridge.v1.Statusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FRAMEINGEST']._serialized_start=122
   _globals['_FRAMEINGEST']._serialized_end=193
-  _globals['_SUBSCRIBE']._serialized_start=195
-  _globals['_SUBSCRIBE']._serialized_end=278
-  _globals['_CONTROL']._serialized_start=281
-  _globals['_CONTROL']._serialized_end=516
+  _globals['_SUBSCRIBE']._serialized_start=196
+  _globals['_SUBSCRIBE']._serialized_end=347
+  _globals['_CONTROL']._serialized_start=350
+  _globals['_CONTROL']._serialized_end=585
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from . import control_pb2 as xrbridge_dot_v1_dot_control__pb2
 from . import frame_pb2 as xrbridge_dot_v1_dot_frame__pb2
 from . import overlay_pb2 as xrbridge_dot_v1_dot_overlay__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -117,6 +117,11 @@ class SubscribeStub:
                 request_serializer=xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=xrbridge_dot_v1_dot_overlay__pb2.OverlayFrame.FromString,
                 _registered_method=True)
+        self.Alerts = channel.unary_stream(
+                '/xrbridge.v1.Subscribe/Alerts',
+                request_serializer=xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=xrbridge_dot_v1_dot_control__pb2.RobotAlert.FromString,
+                _registered_method=True)
 
 
 class SubscribeServicer:
@@ -129,6 +134,13 @@ class SubscribeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Alerts(self, request, context):
+        """Drift alerts of one stream's robots as they change (empty stream_id: all streams).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscribeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +148,11 @@ def add_SubscribeServicer_to_server(servicer, server):
                     servicer.Overlays,
                     request_deserializer=xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.FromString,
                     response_serializer=xrbridge_dot_v1_dot_overlay__pb2.OverlayFrame.SerializeToString,
+            ),
+            'Alerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.Alerts,
+                    request_deserializer=xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.FromString,
+                    response_serializer=xrbridge_dot_v1_dot_control__pb2.RobotAlert.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -166,6 +183,33 @@ class Subscribe:
             '/xrbridge.v1.Subscribe/Overlays',
             xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.SerializeToString,
             xrbridge_dot_v1_dot_overlay__pb2.OverlayFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Alerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/xrbridge.v1.Subscribe/Alerts',
+            xrbridge_dot_v1_dot_control__pb2.SubscribeRequest.SerializeToString,
+            xrbridge_dot_v1_dot_control__pb2.RobotAlert.FromString,
             options,
             channel_credentials,
             insecure,
