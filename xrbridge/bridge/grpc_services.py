@@ -20,6 +20,7 @@ from xrbridge.bridge.registry import ModelRegistry
 from xrbridge.bridge.session import GRPC_CODES, ControlSession, resolve_model, resolve_stream
 from xrbridge.bridge.settings import Settings
 from xrbridge.core.types import SCHEMA_VERSION
+from xrbridge.wire.alert import alert_from_dict, alert_to_proto
 from xrbridge.wire.codec import overlay_to_proto
 from xrbridge.wire.gen import control_pb2, frame_pb2, services_pb2_grpc
 
@@ -27,6 +28,13 @@ from xrbridge.wire.gen import control_pb2, frame_pb2, services_pb2_grpc
 async def abort(hub: Hub, ctx: grpc.aio.ServicerContext, exc: P.ProtocolError) -> None:
     hub.metrics.error(exc.code, str(exc))
     await ctx.abort(grpc.StatusCode[GRPC_CODES.get(exc.code, "INTERNAL")], str(exc))
+
+
+class _AlertSubscriber(Subscriber):
+    """Takes only the drift alerts (overlays never wake the Alerts call)."""
+
+    def wants(self, msg: Any) -> bool:
+        return msg.kind == "alert" and super().wants(msg)
 
 
 class Services(
@@ -100,6 +108,28 @@ class Services(
                 lag = hub.streams[sid].stats.last_seq - msg.overlay.seq
                 e2e = time.perf_counter() - msg.t_arrival
                 hub.metrics.record_sent("grpc", e2e, msg.t_wait, msg.t_pipeline, msg.t_model, lag)
+        finally:
+            hub.unsubscribe(sub)
+
+    async def Alerts(self, request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """Drift alerts (``robot_alert`` payloads) of one stream, or of all for an empty id."""
+        hub = self.hub
+        streams = None
+        if request.stream_id:
+            try:
+                streams = {resolve_stream(hub, request.stream_id)}
+            except P.ProtocolError as exc:
+                await abort(hub, ctx, exc)
+        sub = _AlertSubscriber("grpc", streams, max_keys=self.settings.queue_keys + len(hub.streams))
+        hub.subscribe(sub)
+        try:
+            while (msg := await sub.queue.get()) is not None:
+                if msg.payload is None:
+                    continue
+                try:
+                    yield msg.encoded("proto", lambda p: alert_to_proto(alert_from_dict(p.payload)))
+                except Exception:  # one unencodable alert must not end the subscription
+                    hub.metrics.error("encode")
         finally:
             hub.unsubscribe(sub)
 

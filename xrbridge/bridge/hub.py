@@ -57,7 +57,7 @@ class Published:
     """One message to fan out, encoded lazily once for all subscribers of a transport."""
 
     stream_id: str
-    kind: str  # "inferred", "predicted", "video", "status"
+    kind: str  # "inferred", "predicted", "video", "status", "alert" (a robot_alert payload)
     t_arrival: float  # perf_counter() when the frame arrived
     overlay: OverlayFrame | None = None
     payload: dict[str, Any] | None = None  # video / status messages
@@ -88,7 +88,9 @@ class Subscriber:
         return self.streams is None or msg.stream_id in self.streams
 
     def offer(self, msg: Published) -> int:
-        key = (msg.stream_id, "video" if msg.kind == "video" else "overlay")
+        key: tuple[Any, ...] = (msg.stream_id, "video" if msg.kind == "video" else "overlay")
+        if msg.kind == "alert":  # a robot's drift alert: its own key, never replaced by an overlay
+            key = (msg.stream_id, "alert", (msg.payload or {}).get("robot"))
         return self.queue.put(msg, key=key)
 
 

@@ -7,6 +7,11 @@ WAL mode, so a process killed at any moment (SIGKILL, power cut of the
 process, not of the disk) loses no record that was committed before: SQLite's
 write-ahead log is replayed by the next reader.
 
+Drift alerts (:class:`~xrbridge.core.drift.DriftAlert`) go to the ``alerts``
+table (:meth:`SqliteRecordStore.add_alert`), as in the PostgreSQL store.
+The schema is versioned (``PRAGMA user_version``); opening an older file
+migrates it in place, a file of a newer xrbridge is refused.
+
 The default database file is ``xrbridge.db`` in the working directory.
 """
 
@@ -27,7 +32,10 @@ from xrbridge.errors import RecordError
 __all__ = ["DEFAULT_DB", "RecordStore", "SqliteRecordStore"]
 
 DEFAULT_DB = "xrbridge.db"
-_SCHEMA_VERSION = 2  # 2: + verdict (JSON of the CarVerdict, NULL without fusion)
+#: ``PRAGMA user_version``; each step is applied in place to an older file:
+#: 1 records; 2 + verdict (JSON of the CarVerdict, NULL without fusion);
+#: 3 + the drift alerts table (the PostgreSQL store's ``alerts``, same columns)
+_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,6 +51,34 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 """
+_ALERTS = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at REAL NOT NULL,      -- unix seconds, UTC wall clock of the write
+    bridge TEXT NOT NULL,
+    stream_id TEXT NOT NULL,
+    robot TEXT NOT NULL,
+    state TEXT NOT NULL,            -- raised | cleared
+    rate REAL NOT NULL,
+    defective INTEGER NOT NULL,
+    cars INTEGER NOT NULL,
+    car_id INTEGER NOT NULL,        -- the car that tipped it
+    t REAL NOT NULL                 -- that car's last capture time
+);
+"""
+_ALERT_COLUMNS = (
+    "id",
+    "recorded_at",
+    "bridge",
+    "stream_id",
+    "robot",
+    "state",
+    "rate",
+    "defective",
+    "cars",
+    "car_id",
+    "t",
+)
 
 
 class SqliteRecordStore:
@@ -61,23 +97,46 @@ class SqliteRecordStore:
         try:
             # One connection shared by the bridge's inference threads, serialised by _lock.
             self._db = sqlite3.connect(
-                str(self.path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                str(self.path),
+                timeout=busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a process
             # crash (the OS holds the log); only a power loss may lose the last ones.
             self._db.execute("PRAGMA synchronous=NORMAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, _SCHEMA_VERSION):
+            if not 0 <= version <= _SCHEMA_VERSION:
                 raise RecordError(
-                    f"{self.path}: record schema version {version}, expected {_SCHEMA_VERSION}"
+                    f"{self.path}: record schema version {version} is newer than this "
+                    f"xrbridge knows ({_SCHEMA_VERSION}); upgrade xrbridge"
                 )
-            self._db.executescript(_SCHEMA)
-            if version == 1:  # a version-1 file: add the verdict column, keep every record
-                self._db.execute("ALTER TABLE records ADD COLUMN verdict TEXT")
-            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            if version < _SCHEMA_VERSION:
+                self._migrate(version)
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open record database {self.path}: {exc}") from exc
+
+    def _migrate(self, version: int) -> None:
+        """Bring a file of schema ``version`` (0: new) to the current one, in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")  # two bridges opening one new file migrate once
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # under the lock
+            if version == 0:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+            elif version == 1:  # add the verdict column, keep every record
+                db.execute("ALTER TABLE records ADD COLUMN verdict TEXT")
+            if version < 3:
+                db.execute(_ALERTS)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def __enter__(self) -> SqliteRecordStore:
         return self
@@ -159,3 +218,40 @@ class SqliteRecordStore:
             )
             for r in rows
         ]
+
+    def add_alert(self, alert: Any, at: float | None = None, bridge: str = "") -> int:
+        """Write a :class:`~xrbridge.core.drift.DriftAlert` (one transaction); returns its id."""
+        args = (
+            at or time.time(),
+            bridge,
+            alert.stream_id,
+            alert.robot,
+            alert.state,
+            float(alert.rate),
+            int(alert.defective),
+            int(alert.cars),
+            int(alert.car_id),
+            float(alert.t),
+        )
+        with self._lock:
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO alerts (recorded_at, bridge, stream_id, robot, state, rate,"
+                    " defective, cars, car_id, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    args,
+                )
+            except sqlite3.Error as exc:
+                raise RecordError(f"cannot write alert to {self.path}: {exc}") from exc
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """All drift alerts, oldest first, as dicts (the PostgreSQL store's keys)."""
+        try:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts ORDER BY id"
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot read alerts from {self.path}: {exc}") from exc
+        return [dict(zip(_ALERT_COLUMNS, r, strict=True)) for r in rows]

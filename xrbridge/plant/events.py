@@ -2,7 +2,7 @@
 
 Topics (each ``<...>`` one topic level; none may be empty or hold ``/ + #``)::
 
-    xrbridge/<plant>/<line>/<stream>/verdict          a car left: OK / NOK        QoS 1
+    xrbridge/<plant>/<line>/<stream>/verdict          a car left: OK/NOK/INCOMPLETE QoS 1
     xrbridge/<plant>/<line>/<stream>/defect           a defect was confirmed      QoS 1
     xrbridge/<plant>/<line>/<stream>/health           the stream's counters       QoS 1, retained
     xrbridge/<plant>/<line>/<stream>/alert/<robot>    drift raised / cleared      QoS 1, retained
@@ -110,10 +110,22 @@ def decode(payload: bytes) -> dict[str, Any]:
     return d
 
 
-def verdict_body(record: Any, robots_defective: list[str] | None = None) -> dict[str, Any]:
+def verdict_body(
+    record: Any, robots_defective: list[str] | None = None, scene: Any = None
+) -> dict[str, Any]:
     """A car left: from its inspection record (``xrbridge.core.records.InspectionRecord``).
 
-    ``verdict`` is ``NOK`` when the record holds a confirmed defect, else ``OK``.
+    With the record's :class:`~xrbridge.core.verdict.CarVerdict` (pipelines with
+    fusion, the default): ``verdict`` is its status (``OK`` / ``NOK`` /
+    ``INCOMPLETE``) with ``confidence``, ``reason``, ``views_seen``,
+    ``views_missing`` and the confirmed ``defects`` (type guess, size class,
+    severity, confidence, position on the underbody and, with ``scene`` (a
+    :class:`~xrbridge.plant.robots.RobotScene`), the sealant region and robot).
+    ``verdict_source`` is ``"car_verdict"``.
+
+    Without one (a pipeline without fusion) the old rule: ``NOK`` when the
+    record holds a confirmed defect, else ``OK``, ``confidence`` null,
+    ``verdict_source`` ``"record"``.
     """
     views = [
         {
@@ -124,15 +136,62 @@ def verdict_body(record: Any, robots_defective: list[str] | None = None) -> dict
         }
         for v in record.views
     ]
-    body: dict[str, Any] = {
-        "car_id": int(record.car_id),
-        "verdict": "NOK" if record.n_defects else "OK",
-        "n_defects": int(record.n_defects),
-        "model": record.model,
-        "t_first": float(record.t_first),
-        "t_last": float(record.t_last),
-        "views": views,
-    }
+    body: dict[str, Any] = {"car_id": int(record.car_id)}
+    cv = getattr(record, "verdict", None)
+    if cv is None:
+        body.update(
+            verdict="NOK" if record.n_defects else "OK",
+            verdict_source="record",
+            confidence=None,
+            reason="",
+            n_defects=int(record.n_defects),
+            views_seen=[v.view for v in record.views],
+            views_missing=[],
+            defects=[],
+        )
+    else:
+        # the record's per-view defects carry the view-normalised centroid (-> region, robot)
+        uv = {(v.view, d.defect_id): d.centroid_uv for v in record.views for d in v.defects}
+        defects = []
+        for d in cv.defects:
+            region = robot = None
+            if scene is not None and (d.view, d.defect_id) in uv:
+                region, robot = scene.region_robot(d.view, uv[(d.view, d.defect_id)])
+            defects.append(
+                {
+                    "defect_id": int(d.defect_id),
+                    "view": d.view,
+                    "type_guess": d.type_guess,
+                    "size_class": d.size_class,
+                    "severity": d.severity,
+                    "confidence": round(float(d.confidence), 4),
+                    "centroid_ub": [round(float(x), 2) for x in d.centroid_ub],
+                    "location": d.location,
+                    "length_px": round(float(d.length_px), 2),
+                    "area_px": round(float(d.area_px), 2),
+                    "area_mm2": None if d.area_mm2 is None else round(float(d.area_mm2), 2),
+                    "peak_score": round(float(d.peak_score), 4),
+                    "frames": int(d.frames),
+                    "region": region,
+                    "robot": robot,
+                }
+            )
+        body.update(
+            verdict=cv.status,
+            verdict_source="car_verdict",
+            confidence=round(float(cv.confidence), 4),
+            reason=cv.reason,
+            n_defects=len(cv.defects),
+            views_seen=list(cv.views_seen),
+            views_missing=list(cv.views_missing),
+            defects=defects,
+        )
+    body.update(
+        model=record.model,
+        t_first=float(record.t_first),
+        t_last=float(record.t_last),
+        views=views,
+    )
     if robots_defective is not None:
         body["robots_defective"] = sorted(robots_defective)
     return body

@@ -6,8 +6,9 @@ when plant settings are given:
 - :meth:`PlantSinks.on_records` receives the inspection records of the cars
   that left (inference threads): each becomes a ``verdict`` event, goes
   through the stream's drift monitor, and a changed robot state becomes an
-  ``alert`` event (retained) and a row of the record store's alerts (when
-  the store keeps alerts: the PostgreSQL store does);
+  ``alert`` event (retained), a row of the record store's alerts (both
+  stores keep them), and a ``robot_alert`` message to the bridge's
+  subscribers (WebSocket and the viewer, gRPC ``Subscribe.Alerts``);
 - :meth:`PlantSinks.on_published` (a hub sink, event loop) sends a
   ``defect`` event the first time a defect of a car is confirmed;
 - a health task sends every stream's counters every ``health_s`` seconds.
@@ -69,6 +70,7 @@ class PlantSinks:
         self._seen: set[tuple[str, int, int]] = set()
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
     def from_settings(settings: Any, hub: Any, store: Any = None) -> PlantSinks:
@@ -84,6 +86,7 @@ class PlantSinks:
 
     # -- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self.publisher is not None:
             for sid in self.hub.streams:  # stream ids become topic levels: refuse bad ones now
                 self.publisher.topics.stream(sid, "verdict")
@@ -122,10 +125,11 @@ class PlantSinks:
                 changed = mon.update(obs)
                 if self.publisher is not None:
                     self.publisher.publish(
-                        "verdict", rec.stream_id, verdict_body(rec, sorted(obs.defective))
+                        "verdict", rec.stream_id, verdict_body(rec, sorted(obs.defective), self.robots)
                     )
                 for alert in changed:
                     self.alerts.append(alert)
+                    self._to_subscribers(alert)
                     if self.publisher is not None:
                         self.publisher.publish(
                             "alert",
@@ -141,6 +145,20 @@ class PlantSinks:
                             self.store.add_alert(alert)
                         except RecordError:
                             self.hub.metrics.errors.inc("records")
+
+    def _to_subscribers(self, alert: Any) -> None:
+        """The alert to the bridge's subscribers, published on the event loop (any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        import time
+
+        from xrbridge.bridge.hub import Published
+        from xrbridge.wire.alert import alert_to_dict
+
+        msg = Published(alert.stream_id, "alert", time.perf_counter(), payload=alert_to_dict(alert))
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the bridge is stopping
+            loop.call_soon_threadsafe(self.hub.publish, msg)
 
     def on_published(self, msg: Any) -> None:
         """Hub sink (event loop): a defect event when a car's defect is first confirmed."""

@@ -47,14 +47,23 @@ class RobotScene:
         return frozenset(out)
 
     def observe(self, record: Any) -> CarObservation:
-        """A drift observation from an inspection record (``xrbridge.core.records.InspectionRecord``)."""
+        """A drift observation from an inspection record (``xrbridge.core.records.InspectionRecord``).
+
+        With the record's car verdict, only the views it saw well enough (or
+        found a defect on) count as inspected: an INCOMPLETE car's missing
+        view neither raises nor dilutes its robots' rates.
+        """
         defective = set()
         for v in record.views:
             for d in v.defects:
                 _region, robot = self.region_robot(v.view, d.centroid_uv)
                 if robot is not None:
                     defective.add(robot)
-        inspected = self.robots_of_views([v.view for v in record.views])
+        seen = [v.view for v in record.views]
+        verdict = getattr(record, "verdict", None)
+        if verdict is not None:  # a view the car verdict calls missing says nothing of its robots
+            seen = [v for v in seen if v in verdict.views_seen or v in {d.view for d in verdict.defects}]
+        inspected = self.robots_of_views(seen)
         return CarObservation(
             record.stream_id,
             int(record.car_id),

@@ -1,0 +1,74 @@
+"""The viewer's robot drift alerts panel in headless Chromium, fed the golden msgpack messages.
+
+The page's own msgpack decoder reads ``tests/golden/robot_alert_v1.msgpack``
+(``center_left`` raised) and ``robot_alert_v1_cleared.msgpack`` (the same
+robot cleared), plus a second robot raised later (the decoded golden message
+with another robot name); the panel must keep one line per robot (the newest
+state), raised robots first. Skipped only when no Chromium binary is
+installed (CI installs Debian's ``chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _render(tmp_path: Path, script: str) -> str:
+    html = (ROOT / "xrbridge" / "bridge" / "static" / "index.html").read_text(encoding="utf-8")
+    page = tmp_path / "viewer.html"
+    page.write_text(html.replace("</body>", f"<script>\n{script}\n</script>\n</body>"), "utf-8")
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium)")
+def test_alerts_panel_keeps_the_newest_state_per_robot_raised_first(tmp_path: Path) -> None:
+    raised, cleared = (
+        base64.b64encode((GOLDEN / f"{n}.msgpack").read_bytes()).decode()
+        for n in ("robot_alert_v1", "robot_alert_v1_cleared")
+    )
+    out = _render(
+        tmp_path,
+        "const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));\n"
+        f"const up = mpDecode(bytes({raised!r})), down = mpDecode(bytes({cleared!r}));\n"
+        "window.__xrbridge_alert(up);\n"
+        "document.body.setAttribute('data-first', document.getElementById('robotalerts').innerHTML);\n"
+        "window.__xrbridge_alert(down);\n"
+        "window.__xrbridge_alert({...up, robot: 'back_right', car_id: 200, t: 600.0, rate: 0.4});\n"
+        "document.body.setAttribute('data-alerts', String(window.__xrbridge.nalerts));\n",
+    )
+    assert 'data-alerts="3"' in out
+    first = re.search(r'data-first="(.*?)"', out, re.S)
+    assert first and "a-raised" in first.group(1) and "center_left" in first.group(1)
+    panel = re.search(r'<ol id="robotalerts">(.*?)</ol>', out, re.S)
+    assert panel, out[-2000:]
+    items = re.findall(r'<li class="a-(\w+)" data-robot="(\w+)">(.*?)</li>', panel.group(1), re.S)
+    assert [(s, r) for s, r, _ in items] == [("raised", "back_right"), ("cleared", "center_left")]
+    assert "40% of 25 cars (8 with a defect)" in items[0][2] and "car 200" in items[0][2]
+    assert "8% of 25 cars (2 with a defect)" in items[1][2] and "threshold 8%" in items[1][2]
