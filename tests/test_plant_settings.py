@@ -56,3 +56,50 @@ def test_a_stream_id_that_is_no_topic_level_is_refused_at_start(tmp_path: Path) 
 
     with pytest.raises(UsageError, match="must not start with '_'"):
         asyncio.run(go())
+
+
+def test_infer_every_per_stream_from_toml_env_and_flags(tmp_path: Path) -> None:
+    cfg = tmp_path / "plant.toml"
+    cfg.write_text('[bridge]\nsources = ["a=push", "b=push"]\ninfer_every = 3\n')
+    s = load_settings(env={}, config=cfg)
+    assert (s.infer_every_for("a"), s.infer_every_for("b")) == (3, 3)
+    s = load_settings(env={"XRBRIDGE_INFER_EVERY": "2,b=6"}, config=cfg)
+    assert (s.infer_every_for("a"), s.infer_every_for("b")) == (2, 6)
+    assert load_settings(env={}, sources=("a=push",)).infer_every_for("a") == 1
+    for bad, msg in (
+        (("0",), "infer_every must be N or ID=N with N >= 1"),
+        (("a=x",), "infer_every must be N or ID=N with N >= 1 .*got 'a=x'"),
+        (("=3",), "infer_every must be N or ID=N"),
+        (("c=3",), "infer_every names unknown stream 'c'; streams: a, b"),
+    ):
+        with pytest.raises(UsageError, match=msg):
+            load_settings(env={}, sources=("a=push", "b=push"), infer_every=bad)
+
+
+def test_infer_every_reaches_each_streams_pipeline(tmp_path: Path) -> None:
+    import cv2
+
+    from tests.bridge_support import scene_dir
+    from xrbridge.core.types import Frame
+
+    b = Bridge(_settings(tmp_path, sources=("a=push", "b=push"), infer_every=("a=3",)))
+    try:
+        cap = cv2.VideoCapture(str(scene_dir() / "line.mp4"))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 70)  # a car in view
+        imgs = [cap.read()[1] for _ in range(24)]
+        cap.release()
+        runs = {}
+        for sid in ("a", "b"):
+            proc = b.hub.factory(sid, b.model)
+            assert proc.pipeline.config.infer_every == {"a": 3, "b": 1}[sid]
+            runs[sid] = []
+            for i, img in enumerate(imgs):
+                proc.process(Frame(sid, i, i / 30, img))
+                if proc.model_seconds > 0:
+                    runs[sid].append(i)
+        # the model runs only on frames with a matched car: b on each of them, a on every third
+        assert len(runs["b"]) >= 8, runs
+        assert runs["a"] and all(i % 3 == 0 for i in runs["a"]), runs
+        assert [i for i in runs["b"] if i % 3 == 0] == runs["a"], runs
+    finally:
+        asyncio.run(b.stop())

@@ -34,7 +34,8 @@ def pipeline_factory(settings: Settings, registry: ModelRegistry,
 
     def factory(stream_id: str, model: str) -> Any:
         return build_pipeline(templates, registry, model, stream_id=stream_id,
-                              threads=settings.threads, on_records=on_records)
+                              threads=settings.threads, on_records=on_records,
+                              infer_every=settings.infer_every_for(stream_id))
 
     return factory
 

@@ -86,10 +86,12 @@ class TimedPipeline:
 
 def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
                    stream_id: str, threads: int | None = 1,
-                   on_records: Callable[[list[Any]], None] | None = None) -> Any:
+                   on_records: Callable[[list[Any]], None] | None = None,
+                   infer_every: int = 1) -> Any:
     """A fresh StreamPipeline for ``stream_id`` running the model set ``model``.
 
-    ``on_records``: see :class:`TimedPipeline`.
+    ``on_records``: see :class:`TimedPipeline`. ``infer_every``: the model runs
+    on every N-th frame (the ``infer_every`` setting of the stream).
     """
     from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
 
@@ -101,6 +103,7 @@ def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, 
         )
     fns = {v: m.predict for v, m in models.items()}
     thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
-    config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds)
+    config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds,
+                            infer_every=infer_every)
     return TimedPipeline(StreamPipeline(templates, fns, config), on_records,
                          model_name=model, model_fns=fns, thresholds=thresholds)

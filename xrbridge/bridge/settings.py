@@ -53,6 +53,7 @@ class Settings:
     heartbeat_s: float = _f(5.0, "seconds between heartbeat messages (and WebSocket pings)", kind=float)
     workers: int = _f(2, "inference threads", kind=int)
     threads: int = _f(1, "ONNX Runtime intra-op threads per model", kind=int)
+    infer_every: tuple[str, ...] = _f((), "run the model on every N-th frame, tracking in between: N for every stream, ID=N for one stream (default 1: every frame)", kind=list)
     records_db: str = _f("xrbridge.db", "SQLite file or postgresql://user@host:port/db for the inspection records, one per car (empty: none kept)")
     video_quality: int = _f(70, "JPEG quality of the viewer's video preview", kind=int)
     max_connections: int = _f(512, "open connections per server (WebSocket; gRPC concurrent calls)", kind=int)
@@ -95,6 +96,27 @@ class Settings:
         for spec in self.sources:
             if "=" not in spec:
                 raise UsageError(f"source must be ID=URI (e.g. line=video.mp4, p=push), got {spec!r}")
+        self.infer_every_for("")  # refuse a bad infer_every now, naming it
+
+    def infer_every_for(self, stream_id: str) -> int:
+        """The ``infer_every`` of ``stream_id``: its ``ID=N`` entry, else a bare ``N``, else 1."""
+        ids = {spec.partition("=")[0] for spec in self.sources}
+        every, own = 1, None
+        for spec in self.infer_every:
+            sid, sep, n = spec.rpartition("=")
+            try:
+                val = int(n)
+            except ValueError:
+                val = 0
+            if val < 1 or (sep and not sid):
+                raise UsageError(f"infer_every must be N or ID=N with N >= 1 (e.g. 3, cam2=6), got {spec!r}")
+            if not sep:
+                every = val
+            elif sid not in ids:
+                raise UsageError(f"infer_every names unknown stream {sid!r}; streams: {', '.join(sorted(ids))}")
+            elif sid == stream_id:
+                own = val
+        return own if own is not None else every
 
     @property
     def tls(self) -> bool:
@@ -120,6 +142,12 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     kind = FIELDS[name].metadata["kind"]
     try:
         if kind is list:
+            if isinstance(value, int) and not isinstance(value, bool):  # TOML infer_every = 3
+                return (str(value),)
+            if isinstance(value, list | tuple) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                value = [str(v) for v in value]
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
