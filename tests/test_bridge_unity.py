@@ -58,6 +58,9 @@ def test_harness_decodes_and_draws_the_golden_messages(harness: Path) -> None:
         if want.get("type") == "car_verdict":  # a verdict on its own
             _close(g["verdict"], want)
             continue
+        if want.get("type") == "robot_alert":  # a robot's drift alert
+            _close(g["alert"], want)
+            continue
         _close(g["frame"], want)
         confirmed = [d for d in want["defects"] if d["confirmed"]]
         assert g["contours_drawn"] == len(confirmed)

@@ -85,6 +85,17 @@ public static class Harness
         return sb.Append(']').ToString();
     }
 
+    static string Json(RobotAlert a)
+    {
+        return new StringBuilder("{\"type\":\"robot_alert\",\"schema_version\":1")
+            .Append(",\"stream_id\":").Append(S(a.StreamId)).Append(",\"robot\":").Append(S(a.Robot))
+            .Append(",\"state\":").Append(S(a.State)).Append(",\"rate\":").Append(D(a.Rate))
+            .Append(",\"defective\":").Append(a.Defective).Append(",\"cars\":").Append(a.Cars)
+            .Append(",\"car_id\":").Append(a.CarId).Append(",\"t\":").Append(D(a.T))
+            .Append(",\"cars_seen\":").Append(a.CarsSeen).Append(",\"threshold\":").Append(D(a.Threshold))
+            .Append('}').ToString();
+    }
+
     static string Json(CarVerdict v)
     {
         var sb = new StringBuilder("{\"type\":\"car_verdict\",\"schema_version\":1");
@@ -151,6 +162,24 @@ public static class Harness
                 Console.WriteLine("{\"fuzz\":" + S(Path.GetFileName(path)) + ",\"cases\":" + vcases + ",\"unexpected\":" + vunexpected + "}");
                 continue;
             }
+            if (top != null && top.TryGetValue("type", out kind) && (kind as string) == "robot_alert")
+            {
+                // a robot's drift alert (a message of its own): decode, print, fuzz
+                var a = RobotAlert.FromMsgPack(bytes);
+                Console.WriteLine("{\"golden\":" + S(Path.GetFileName(path)) + ",\"alert\":" + Json(a) + "}");
+                var ar = new System.Random(13);
+                int acases = 0, aunexpected = 0;
+                for (int n = 0; n < bytes.Length; n++) { acases++; aunexpected += Expect(bytes, n, false, false, true); }
+                for (int k = 0; k < 600; k++)
+                {
+                    var b = (byte[])bytes.Clone();
+                    for (int j = 0; j < 1 + ar.Next(4); j++) b[ar.Next(b.Length)] = (byte)ar.Next(256);
+                    acases++; aunexpected += Expect(b, b.Length, true, false, true);
+                }
+                if (aunexpected > 0) failures++;
+                Console.WriteLine("{\"fuzz\":" + S(Path.GetFileName(path)) + ",\"cases\":" + acases + ",\"unexpected\":" + aunexpected + "}");
+                continue;
+            }
             var f = OverlayFrame.FromMsgPack(bytes);
             var ov = NewOverlay();
             ov.Apply(f);
@@ -182,13 +211,13 @@ public static class Harness
     }
 
     // 0 when decoding fails with our exceptions (or, for corruptions, succeeds)
-    static int Expect(byte[] data, int count, bool mayDecode = false, bool verdict = false)
+    static int Expect(byte[] data, int count, bool mayDecode = false, bool verdict = false, bool alert = false)
     {
         try
         {
             var m = MsgPackReader.Decode(data, count) as Dictionary<string, object>;
             if (m == null) throw new SchemaException("not a map");
-            if (verdict) CarVerdict.FromMap(m); else OverlayFrame.FromMap(m);
+            if (alert) RobotAlert.FromMap(m); else if (verdict) CarVerdict.FromMap(m); else OverlayFrame.FromMap(m);
             return mayDecode ? 0 : 1;
         }
         catch (MsgPackException) { return 0; }

@@ -324,4 +324,41 @@ namespace Xrbridge
             return FromMap(m);
         }
     }
+
+    /// <summary>A sealing robot's drift alert changed (msgpack type "robot_alert"; PROTOCOL.md).
+    /// Keep one per (StreamId, Robot): the newest state wins.</summary>
+    public sealed class RobotAlert
+    {
+        public string StreamId, Robot, State;
+        public double Rate, T, Threshold;
+        public long Defective, Cars, CarId, CarsSeen;
+
+        public static RobotAlert FromMap(Dictionary<string, object> m)
+        {
+            const string w = "alert";
+            var type = M.OptStr(m, "type", w);
+            if (type != null && type != "robot_alert") throw new SchemaException("expected type robot_alert, got " + type);
+            long version = M.Long(m, "schema_version", w);
+            if (version != OverlayFrame.SchemaVersion)
+                throw new SchemaException("schema_version must be " + OverlayFrame.SchemaVersion + ", got " + version);
+            var a = new RobotAlert
+            {
+                StreamId = M.Str(m, "stream_id", w), Robot = M.Str(m, "robot", w), State = M.Str(m, "state", w),
+                Rate = M.Dbl(m, "rate", w), Defective = M.Long(m, "defective", w), Cars = M.Long(m, "cars", w),
+                CarId = M.Long(m, "car_id", w), T = M.Dbl(m, "t", w), CarsSeen = M.Long(m, "cars_seen", w),
+                Threshold = M.Dbl(m, "threshold", w),
+            };
+            if (a.State != "raised" && a.State != "cleared")
+                throw new SchemaException("alert.state: expected raised|cleared, got " + a.State);
+            if (a.Rate < 0 || a.Rate > 1) throw new SchemaException("alert.rate: expected [0, 1], got " + a.Rate);
+            return a;
+        }
+
+        public static RobotAlert FromMsgPack(byte[] data)
+        {
+            var m = MsgPackReader.Decode(data) as Dictionary<string, object>;
+            if (m == null) throw new SchemaException("alert message must be a msgpack map");
+            return FromMap(m);
+        }
+    }
 }
