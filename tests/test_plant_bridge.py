@@ -94,6 +94,10 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         sub.loop_stop()
         with psycopg.connect(pg.url) as c:
             rows = c.execute("SELECT bridge, stream_id, car_id, n_defects FROM records").fetchall()
+            stored = dict(
+                ((b, s, car), v["status"])
+                for b, s, car, v in c.execute("SELECT bridge, stream_id, car_id, verdict FROM records")
+            )
     for b in ("b1", "b2"):
         recs = [r for r in rows if r[0] == b]
         verdicts = [d for t, d, _ in got if d["type"] == "verdict" and d["bridge"] == b]
@@ -103,7 +107,12 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
         )
         for d in verdicts:
             n = next(r[3] for r in recs if (r[1], r[2]) == (d["stream"], d["car_id"]))
-            assert d["verdict"] == ("NOK" if n else "OK") and d["n_defects"] == n
+            # the car verdict: NOK with the record's defects; without any, OK or INCOMPLETE
+            assert d["verdict"] in (("NOK",) if n else ("OK", "INCOMPLETE")), d
+            assert d["verdict_source"] == "car_verdict" and d["n_defects"] == n
+            assert 0.0 <= d["confidence"] <= 1.0
+        # the central database keeps the same verdict as the event
+        assert all(stored[(b, d["stream"], d["car_id"])] == d["verdict"] for d in verdicts)
         states = [d["state"] for t, d, _ in got if t == f"xrbridge/p1/l1/_bridge/{b}/status"]
         assert states[0] == "online" and states[-1] == "offline"
         stream = summaries[b]["streams"][0]["stream"]

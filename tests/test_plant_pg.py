@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -64,6 +65,14 @@ def test_round_trip_and_versioned_migrations(db: str) -> None:
         assert [r.id for r in got] == ids
         assert got[0].views == _record(1).views and got[0].n_defects == 1
         assert s.query(since=time.time() + 60) == []
+        assert got[0].verdict is None  # a record without a car verdict
+        # the car verdict round-trips (migration 3)
+        from xrbridge.wire.samples import sample_verdict_incomplete
+
+        v = sample_verdict_incomplete()
+        rid = s.write(dataclasses.replace(_record(3, n_def=0), verdict=v))
+        [back] = [r for r in s.query() if r.id == rid]
+        assert back.verdict == v
     with psycopg.connect(db) as c:
         versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations ORDER BY 1")]
         assert versions == [m[0] for m in MIGRATIONS]

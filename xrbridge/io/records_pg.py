@@ -19,12 +19,14 @@ table (:meth:`PgRecordStore.add_alert`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from xrbridge.core.records import InspectionRecord, views_from_json, views_to_json
+from xrbridge.core.verdict import verdict_from_json, verdict_to_json
 from xrbridge.errors import RecordError, UsageError
 
 #: (version, description, SQL). Append only: never edit or reorder an applied migration.
@@ -66,6 +68,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             car_id BIGINT NOT NULL,
             t DOUBLE PRECISION NOT NULL
         );
+    """,
+    ),
+    (
+        3,
+        "records.verdict: the car verdict",
+        """
+        ALTER TABLE records ADD COLUMN verdict JSONB;  -- CarVerdict JSON, NULL: none
     """,
     ),
 )
@@ -211,13 +220,16 @@ class PgRecordStore:
             record.model,
             record.n_defects,
             views,
+            None
+            if record.verdict is None
+            else json.dumps(verdict_to_json(record.verdict), separators=(",", ":")),
         )
 
         def run(conn: Any) -> int:
             row = conn.execute(
                 "INSERT INTO records (recorded_at, bridge, stream_id, car_id, t_first, t_last,"
-                " model, n_defects, views) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
-                " RETURNING id",
+                " model, n_defects, views, verdict)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb) RETURNING id",
                 args,
             ).fetchone()
             return int(row[0])
@@ -230,8 +242,8 @@ class PgRecordStore:
     def query(self, since: float | None = None) -> list[InspectionRecord]:
         """Records with ``recorded_at >= since`` (unix seconds; None: all), oldest first."""
         sql = (
-            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views::text"
-            " FROM records"
+            "SELECT id, recorded_at, stream_id, car_id, t_first, t_last, model, views::text,"
+            " verdict::text FROM records"
         )
         args: tuple[Any, ...] = ()
         if since is not None:
@@ -251,6 +263,7 @@ class PgRecordStore:
                 views=views_from_json(r[7]),
                 recorded_at=r[1],
                 id=r[0],
+                verdict=None if r[8] is None else verdict_from_json(json.loads(r[8])),
             )
             for r in rows
         ]
