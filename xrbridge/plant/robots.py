@@ -11,6 +11,7 @@ so to that region's robot.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 
 from xrbridge.core.drift import CarObservation, RegionLocator, RobotMap
 from xrbridge.errors import TemplateError
+
+_log = logging.getLogger("xrbridge.plant")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +104,26 @@ def scene_robots(scene: dict[str, Any], specs: Sequence[str] = ()) -> RobotScene
     return RobotScene(locator, robots)
 
 
+#: A line whose sealant regions are unknown: no defect is placed on a robot, no drift alert.
+NO_ROBOTS = RobotScene(RegionLocator({}, {}), RobotMap({}))
+
+
 def load_robot_scene(scene_dir: Path | None, specs: Sequence[str] = ()) -> RobotScene:
-    """:func:`scene_robots` of ``scene_dir/scene.json`` (default: the embedded line)."""
-    if scene_dir is None or not (Path(scene_dir) / "scene.json").is_file():
+    """:func:`scene_robots` of ``scene_dir/scene.json`` (``None``: the embedded line).
+
+    A templates folder without a ``scene.json`` gives :data:`NO_ROBOTS`: the
+    regions of another line (the simulator's) would put defects on the wrong
+    robots and raise alerts on a real line, so drift stays off (logged once).
+    """
+    if scene_dir is None:
         from xrbridge.sim import embedded_line_dir
 
         scene_dir = embedded_line_dir()
+    elif not (Path(scene_dir) / "scene.json").is_file():
+        _log.warning(
+            "no scene.json in %s: sealant regions unknown, robot drift alerts are off", scene_dir
+        )
+        return NO_ROBOTS
     path = Path(scene_dir) / "scene.json"
     try:
         scene = json.loads(path.read_text(encoding="utf-8"))
