@@ -1,0 +1,237 @@
+"""``xrbridge synth``: defects drawn into real pixels, masks that match them, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from xrbridge.cli import main
+from xrbridge.names import DEFECTS
+from xrbridge.synth import (DefectParams, Track, detect_tracks, render_defect, sample,
+                            tracks_from_roi)
+from xrbridge.synth.blend import light_direction, poisson_fill
+from xrbridge.synth.tracks import rasterize
+
+W, H = 200, 140
+BEADS = [Track("r1", np.array([[12.0, 40.0], [100.0, 34.0], [188.0, 44.0]]), 9.0),
+         Track("r2", np.array([[20.0, 104.0], [180.0, 100.0]]), 8.0)]
+
+
+def scene_image(seed: int) -> np.ndarray:
+    """Brushed grey metal with two bright dome-shaded beads, lit from the top left."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    metal = 95 + 0.1 * xx + 8 * np.sin(yy / 23.0) + rng.normal(0, 3, (H, W))
+    height = np.zeros((H, W), np.float32)
+    for tr in BEADS:
+        m = rasterize([tr], (H, W))
+        d = cv2.distanceTransform((m > 0).astype(np.uint8), cv2.DIST_L2, 5)
+        height = np.maximum(height, np.sqrt(np.clip(d / (tr.width / 2), 0, 1)) * tr.width / 2)
+    gx = cv2.Sobel(height, cv2.CV_32F, 1, 0) / 8
+    gy = cv2.Sobel(height, cv2.CV_32F, 0, 1) / 8
+    shade = 1.0 + 0.5 * (-gx * -0.6 - gy * -0.8)
+    bead = (height > 0).astype(np.float32)
+    grey = metal * (1 - bead) + (175 * shade + rng.normal(0, 3, (H, W))) * bead
+    grey = cv2.GaussianBlur(grey, (0, 0), 0.7)
+    img = np.clip(np.stack([grey * 0.97, grey, grey * 1.03], -1), 0, 255).astype(np.uint8)
+    return img
+
+
+def make_category(root: Path, n_train: int = 2, n_test: int = 3, paths: bool = True,
+                  roi: bool = False) -> Path:
+    for split, n, base in (("train", n_train, 0), ("test", n_test, 100)):
+        d = root / split / "good"
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            cv2.imwrite(str(d / f"{split}{i:02d}.png"), scene_image(base + i))
+    if paths:
+        doc = {"version": 1, "image_size": [W, H], "regions": [t.to_dict() for t in BEADS]}
+        (root / "paths.json").write_text(json.dumps(doc))
+    if roi:
+        cv2.imwrite(str(root / "roi.png"), rasterize(BEADS, (H, W), extra=6.0))
+    return root
+
+
+def params(typ: str, track: Track, s0: float = 50.0) -> DefectParams:
+    w = track.width
+    amount = {"missing": 0.0, "misalignment": 1.7 * w, "bifurcation": 0.7 * w,
+              "narrowing": 0.45, "hole": 0.6}[typ]
+    length = 0.85 * w if typ == "hole" else 3.3 * w
+    return DefectParams(typ, "medium", track.name, s0, length, amount, 1, 3.0)
+
+
+@pytest.mark.parametrize("typ", DEFECTS)
+def test_mask_matches_the_changed_pixels(typ: str) -> None:
+    img = scene_image(1)
+    tr = BEADS[0]
+    light = light_direction(img, [(sample(t).p, sample(t).n, t.width / 2) for t in BEADS])
+    out, mask = render_defect(img, sample(tr), tr.width, params(typ, tr),
+                              np.random.default_rng(0), light)
+    changed = np.abs(out.astype(np.int16) - img).max(-1) > 0
+    inside = mask > 0
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert set(np.unique(mask)) == {0, 255}
+    # nothing changes outside the mask ...
+    assert not (changed & ~inside).any()
+    # ... and the mask is not bigger than the change: most of it is visibly changed
+    visible = np.abs(out.astype(np.int16) - img).max(-1) > 8
+    assert visible[inside].mean() > (0.15 if typ == "hole" else 0.3), visible[inside].mean()
+    n, lab = cv2.connectedComponents(mask)
+    assert n == 2  # one defect, one region
+    # the defect sits on the bead it was drawn on
+    bead = rasterize([tr], img.shape[:2]) > 0
+    assert (bead & inside).sum() > 0.5 * min(bead.sum(), inside.sum()) * 0.2
+
+
+def test_defects_change_what_they_say() -> None:
+    img = scene_image(2)
+    tr = BEADS[0]
+    sp = sample(tr)
+    light = np.array([-0.6, -0.8])
+    grey = lambda a: a.astype(np.float32).mean(-1)  # noqa: E731
+    bead = rasterize([tr], img.shape[:2]) > 0
+    # missing: the bead's bright pixels are gone over the stretch
+    out, m = render_defect(img, sp, tr.width, params("missing", tr), np.random.default_rng(0),
+                           light)
+    sel = bead & (m > 0)
+    assert grey(out)[sel].mean() < grey(img)[sel].mean() - 40
+    # misalignment: bright pixels appear off the bead
+    out, m = render_defect(img, sp, tr.width, params("misalignment", tr),
+                           np.random.default_rng(0), light)
+    off = ~rasterize([tr], img.shape[:2], extra=2.0).astype(bool) & (m > 0)
+    assert (grey(out)[off] > 150).sum() > 60
+    # narrowing: fewer bright pixels in the mask, none new outside the bead
+    out, m = render_defect(img, sp, tr.width, params("narrowing", tr), np.random.default_rng(0),
+                           light)
+    inside = m > 0
+    assert (grey(out)[inside] > 150).sum() < 0.75 * (grey(img)[inside] > 150).sum()
+    # hole: a dark void inside the bead
+    out, m = render_defect(img, sp, tr.width, params("hole", tr), np.random.default_rng(0),
+                           light)
+    assert grey(out)[m > 0].min() < grey(img)[m > 0].min() - 20
+
+
+def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:
+    yy, xx = np.mgrid[0:40, 0:40].astype(np.float32)
+    target = np.dstack([50 + xx] * 3)
+    region = np.zeros((40, 40), bool)
+    region[10:30, 10:30] = True
+    guide = np.zeros_like(target)  # flat guide: the membrane interpolates the ramp
+    out = poisson_fill(target, guide, region, ~region)
+    assert np.abs(out - target).max() < 0.1
+
+
+def test_detection_finds_the_beads() -> None:
+    img = scene_image(3)
+    tracks, mask = detect_tracks(img)
+    truth = rasterize(BEADS, img.shape[:2]) > 0
+    iou = (truth & (mask > 0)).sum() / (truth | (mask > 0)).sum()
+    assert len(tracks) >= 2 and iou > 0.5, (len(tracks), iou)
+    roi_tracks = tracks_from_roi(img, rasterize(BEADS, img.shape[:2], extra=6.0))
+    assert len(roi_tracks) == 2
+    for t in roi_tracks:
+        assert 5.0 <= t.width <= 12.0, t.width
+
+
+def run_cli(*argv: str) -> int:
+    return main(["synth", "--no-progress", *map(str, argv)])
+
+
+def test_cli_writes_an_mvtec_set_whose_masks_match(tmp_path: Path, capsys) -> None:
+    cat = make_category(tmp_path / "cat")
+    out = tmp_path / "out"
+    prev = tmp_path / "grid.png"
+    assert run_cli("--data", cat, "--out", out, "--count", 10, "--seed", 3, "--preview",
+                   prev) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["defective_images"] == 10 and summary["sealant"] == "paths"
+    assert len(list((out / "train" / "good").glob("*.png"))) == 2
+    assert len(list((out / "test" / "good").glob("*.png"))) == 3
+    labels = json.loads((out / "labels.json").read_text())["images"]
+    n = 0
+    for typ in DEFECTS:
+        for p in sorted((out / "test" / typ).glob("*.png")):
+            n += 1
+            lab = labels[p.stem]
+            assert lab["category"] == typ and lab["split"] == "test"
+            d = lab["defects"][0]
+            assert d["type"] == typ and d["size"] in ("small", "medium", "large")
+            assert d["region"] in ("r1", "r2") and d["length"] > 0
+            img = cv2.imread(str(p))
+            src = cv2.imread(str(cat / lab["source"]))
+            mask = cv2.imread(str(out / "ground_truth" / typ / f"{p.stem}_mask.png"), 0)
+            changed = np.abs(img.astype(np.int16) - src).max(-1) > 0
+            assert mask.any() and not (changed & (mask == 0)).any()
+            assert changed[mask > 0].mean() > 0.3
+    assert n == 10
+    assert cv2.imread(str(prev)).shape[0] > 100
+    # same seed, same data set; another seed, another one
+    out2 = tmp_path / "out2"
+    assert run_cli("--data", cat, "--out", out2, "--count", 10, "--seed", 3) == 0
+    out3 = tmp_path / "out3"
+    assert run_cli("--data", cat, "--out", out3, "--count", 10, "--seed", 4) == 0
+    capsys.readouterr()
+    same = [(out / "test" / t / p.name).read_bytes() == p.read_bytes()
+            for t in DEFECTS for p in (out2 / "test" / t).glob("*.png")]
+    assert same and all(same)
+    assert json.loads((out3 / "labels.json").read_text()) != json.loads(
+        (out / "labels.json").read_text())
+
+
+def test_cli_options_types_size_per_image(tmp_path: Path, capsys) -> None:
+    cat = make_category(tmp_path / "cat")
+    out = tmp_path / "out"
+    assert run_cli("--data", cat, "--out", out, "--types", "hole,missing", "--size", "large",
+                   "--per-image", 2, "--count", 4) == 0
+    labels = json.loads((out / "labels.json").read_text())["images"]
+    bad = [v for v in labels.values() if v["category"] != "good"]
+    assert len(bad) == 4 and {v["category"] for v in bad} == {"hole", "missing"}
+    for v in bad:
+        assert len(v["defects"]) == 2 and all(d["size"] == "large" for d in v["defects"])
+        assert {d["region"] for d in v["defects"]} == {"r1", "r2"}  # regions in turn
+    assert not any((out / "test" / "narrowing").glob("*"))
+
+
+def test_cli_roi_and_detection_sources(tmp_path: Path, capsys) -> None:
+    cat = make_category(tmp_path / "cat", paths=False, roi=True)
+    assert run_cli("--data", cat, "--out", tmp_path / "o1", "--count", 2) == 0
+    assert json.loads(capsys.readouterr().out)["sealant"] == "roi"
+    assert run_cli("--data", cat, "--out", tmp_path / "o2", "--count", 2, "--sealant",
+                   "detect") == 0
+    assert json.loads(capsys.readouterr().out)["sealant"] == "detect"
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("xrbridge synth: error:")
+    return err
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    (empty / "train" / "good").mkdir(parents=True)
+    assert run_cli("--data", empty, "--out", tmp_path / "o") == 2
+    assert "no good images" in _one_line_error(capsys)
+
+    flat = tmp_path / "flat"
+    (flat / "test" / "good").mkdir(parents=True)
+    cv2.imwrite(str(flat / "test" / "good" / "a.png"), np.full((H, W, 3), 120, np.uint8))
+    assert run_cli("--data", flat, "--out", tmp_path / "o") == 2
+    assert "--paths" in _one_line_error(capsys)
+
+    cat = make_category(tmp_path / "cat")
+    doc = json.loads((cat / "paths.json").read_text())
+    doc["regions"][0]["points"][1] = [250.0, 30.0]
+    (cat / "paths.json").write_text(json.dumps(doc))
+    assert run_cli("--data", cat, "--out", tmp_path / "o") == 2
+    err = _one_line_error(capsys)
+    assert "outside" in err and "r1" in err and "200x140" in err
+
+    assert run_cli("--data", cat, "--out", tmp_path / "o", "--types", "crack") == 2
+    assert "missing" in _one_line_error(capsys)
+    assert run_cli("--data", cat, "--out", cat / "sub") == 2
+    assert "outside --data" in _one_line_error(capsys)

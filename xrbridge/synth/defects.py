@@ -1,0 +1,255 @@
+"""The five sealant defects drawn into an image's pixels, each with its exact mask.
+
+Every defect is a change of the bead's geometry over a stretch of a track,
+drawn in the track's own frame (arc length ``s`` along the centre line, offset
+``t`` along the normal):
+
+- the bead-free surface ``B`` under the stretch is re-synthesised: the metal
+  strip beside the bead is copied over it (same panel, same texture, same
+  noise) and Poisson-blended into the surrounding metal so no seam, colour
+  jump or ghost of the bead remains;
+- the new bead is drawn over ``B`` piece by piece: each piece (centre offset
+  ``o(s)``, radius ``r(s)``) samples the original bead at
+  ``t' = (t - o) * r0 / r``, so it keeps the bead's own colour, dome shading,
+  crest highlight, blur and noise;
+- missing: no piece over the stretch (tapered ends); misalignment: the piece
+  moves sideways by ``amount`` px; bifurcation: two thinner pieces diverge by
+  ``+-amount`` px; narrowing: the radius drops to ``amount`` x r0; hole: an
+  elliptic void (``amount`` x the bead width across) shows the darkened metal
+  with a shadowed and a lit wall, the estimated light deciding which is which;
+- the change is faded in over the mask's padding, then the sensor noise lost
+  by resampling is added back at the image's measured level.
+
+The mask is the stretch's union of old and new bead extents plus ``pad`` px
+(the simulator's convention); the image is unchanged outside it, by
+construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from xrbridge.errors import InputError
+from xrbridge.names import DEFECTS
+from xrbridge.synth.blend import noise_sigma, poisson_fill
+from xrbridge.synth.tracks import Sampled
+
+
+@dataclass(frozen=True, slots=True)
+class DefectParams:
+    """One defect on a track.
+
+    ``s0``/``length``: stretch along the track (px). ``amount``: misalignment
+    and bifurcation offset (px), narrowing width factor, hole width factor.
+    ``side``: +1/-1, direction of a misalignment (and which neighbour strip
+    fills the surface). ``pad``: mask margin (px).
+    """
+
+    type: str
+    size: str
+    region: str
+    s0: float
+    length: float
+    amount: float
+    side: int
+    pad: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"type": self.type, "size": self.size, "region": self.region,
+                "s0": round(self.s0, 2), "length": round(self.length, 2),
+                "amount": round(self.amount, 3), "side": self.side, "pad": round(self.pad, 2)}
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def bump(x: np.ndarray, ramp: float = 0.25) -> np.ndarray:
+    """0 outside [0, 1], 1 in the middle, smooth ramps of ``ramp`` at both ends."""
+    return _smoothstep(x / ramp) * _smoothstep((1.0 - x) / ramp) * ((x >= 0) & (x <= 1))
+
+
+def _pieces(p: DefectParams, s: np.ndarray, r0: float,
+            ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """New bead pieces at arc lengths ``s``: [(offset, radius, source shift along s)];
+    radius 0 = no bead there."""
+    x = (s - p.s0) / p.length
+    inside = (x >= 0) & (x <= 1)
+    b = bump(x)
+    r = np.full(s.shape, r0)
+    off = np.zeros_like(s)
+    if p.type == "missing":
+        edge = np.minimum(np.abs(s - p.s0), np.abs(s - p.s0 - p.length))
+        taper = np.clip(edge / (1.2 * r0), 0.35, 1.0)
+        r = np.where(inside, 0.0, np.where(edge < 1.2 * r0, r0 * taper, r0))
+        return [(off, r, 0.0)]
+    if p.type == "misalignment":
+        return [(p.side * p.amount * bump(x, 0.3), r, 0.0)]
+    if p.type == "narrowing":
+        return [(off, r * (1.0 - (1.0 - p.amount) * b), 0.0)]
+    if p.type == "bifurcation":
+        split = b > 0.12
+        rr = np.where(split, r * (1.0 - 0.4 * b), r)
+        r2 = np.where(split, rr, 0.0)
+        return [(off + p.amount * b, rr, 0.0), (off - p.amount * b, r2, 1.5 * r0)]
+    return [(off, r, 0.0)]  # hole: the bead stays, a void is cut into it
+
+
+def _extent(p: DefectParams, r0: float) -> float:
+    """How far beyond [s0, s0 + length] the geometry changes (px)."""
+    return 1.2 * r0 + 1.0 if p.type == "missing" else 1.0
+
+
+def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return cv2.remap(image, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectParams,
+                  rng: np.random.Generator, light: np.ndarray,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw defect ``p`` on the bead ``track`` (``width`` px wide) of ``image``.
+
+    image: (H, W, 3) uint8 BGR. light: (2,) unit vector towards the light.
+    Returns ``(defective image (H, W, 3) uint8, mask (H, W) uint8 255 = defect)``;
+    pixels outside the mask are identical to ``image``. Raises InputError for
+    an unknown type or a stretch that does not fit on the track.
+    """
+    if p.type not in DEFECTS:
+        raise InputError(f"unknown defect type {p.type!r}; valid: {', '.join(DEFECTS)}")
+    if p.s0 < 0 or p.s0 + p.length > track.length or p.length <= 0:
+        raise InputError(f"defect stretch {p.s0:.1f}..{p.s0 + p.length:.1f} px does not fit on "
+                         f"a {track.length:.1f} px track")
+    H, W = image.shape[:2]
+    r0 = width / 2.0
+    pad = p.pad
+    ext = _extent(p, r0)
+    band = r0 + max(2.0, 0.35 * width)  # surface re-synthesised out to here
+    s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
+    reach = band + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
+
+    # ---- crop around the stretch and the (s, t) frame of its pixels ----------------
+    sel = (track.s >= s_lo) & (track.s <= s_hi)
+    ps, ns, ss = track.p[sel], track.n[sel], track.s[sel]
+    x0 = max(0, int(np.floor(ps[:, 0].min() - reach)))
+    y0 = max(0, int(np.floor(ps[:, 1].min() - reach)))
+    x1 = min(W, int(np.ceil(ps[:, 0].max() + reach)) + 1)
+    y1 = min(H, int(np.ceil(ps[:, 1].max() + reach)) + 1)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    pix = np.stack([xx, yy], -1).astype(np.float64)
+    d2 = ((pix[:, :, None, :] - ps[None, None, :, :]) ** 2).sum(-1)
+    near = np.argmin(d2, axis=2)
+    dvec = pix - ps[near]
+    nrm = ns[near]
+    tan = np.stack([nrm[..., 1], -nrm[..., 0]], -1)
+    s = ss[near] + (dvec * tan).sum(-1)
+    t = (dvec * nrm).sum(-1)
+    # only pixels whose nearest centre point is inside the stretch's window belong to it
+    own = (near > 0) & (near < len(ss) - 1)
+
+    crop = image[y0:y1, x0:x1].astype(np.float32)
+    soft = lambda v: np.clip(v + 0.5, 0.0, 1.0)  # noqa: E731 - 1 px anti-aliased edge
+
+    def to_xy(s_src: np.ndarray, t_src: np.ndarray) -> np.ndarray:
+        pp, nn = track.at(s_src)
+        return pp + nn * t_src[..., None]
+
+    # ---- the bead-free surface B over the band ------------------------------------
+    a0 = soft(r0 - np.abs(t)) * own
+    in_s = (s >= p.s0 - ext) & (s <= p.s0 + p.length + ext)
+    region = own & in_s & (np.abs(t) <= band)
+    region[[0, -1], :] = False
+    region[:, [0, -1]] = False
+    # candidate donors: the metal strips beside the bead, at a few distances on both
+    # sides. A donor must be as calm as the metal around the stretch (its strongest
+    # gradients no stronger): a weld, hole or panel edge copied in would give the
+    # fill away. Without one, the surface is filled smoothly from its boundary
+    # (membrane) and the noise step below restores the grain.
+    ring = ~region & (a0 < 0.05) & own & (np.abs(t) <= band + 3) & in_s
+
+    def grad98(img: np.ndarray, where: np.ndarray) -> float:
+        g = img.mean(-1) if img.ndim == 3 else img
+        gx = np.abs(np.diff(g, axis=1, append=g[:, -1:]))
+        gy = np.abs(np.diff(g, axis=0, append=g[-1:, :]))
+        v = np.maximum(gx, gy)[where]
+        return float(np.percentile(v, 98)) if v.size else 0.0
+
+    guide = np.zeros_like(crop)
+    if region.any() and ring.any():
+        limit = 1.3 * grad98(crop, ring) + 1.0
+        cands = []
+        for k in (1.0, 1.5, 2.0):
+            for side in (p.side, -p.side):
+                g = _remap(image, to_xy(s, t + side * (k * 2.0 * band + 2.0))).astype(np.float32)
+                cands.append((grad98(g, region), k, side, g))
+        cands.sort(key=lambda v: v[:3])
+        if cands[0][0] <= limit:
+            guide = cands[0][3]
+    fixed = ~region & (a0 < 0.05)
+    surface = poisson_fill(crop, guide, region, fixed)
+
+    # ---- the new bead over the surface ------------------------------------------
+    out = surface.copy()
+    alpha_new = np.zeros(s.shape, np.float32)
+    for off, rad, s_shift in _pieces(p, s, r0):
+        a = soft(rad - np.abs(t - off)) * (rad > 0.3) * own
+        t_src = np.where(rad > 0.3, (t - off) * r0 / np.maximum(rad, 0.3), t)
+        bead = _remap(image, to_xy(s + s_shift, t_src)).astype(np.float32)
+        out = out * (1 - a[..., None]) + bead * a[..., None]
+        alpha_new = np.maximum(alpha_new, a)
+    # outside the band the surface is the original image, where beads stay as they were
+    keep = ~region & (alpha_new < 1e-3)
+    out[keep] = crop[keep]
+
+    # ---- hole: a void through the bead, with a shadowed and a lit wall -------------
+    if p.type == "hole":
+        mid = p.s0 + p.length / 2
+        a_ax, b_ax = p.length / 2, max(1.0, r0 * p.amount)
+        u, v = (s - mid) / a_ax, t / b_ax
+        rho = np.sqrt(u * u + v * v)
+        ah = (np.clip((1.0 - rho) * min(a_ax, b_ax) + 0.5, 0, 1) * own).astype(np.float32)
+        # direction from the hole's centre, in image axes
+        pp, nn = track.at(np.full(1, mid))
+        tg = np.array([nn[0, 1], -nn[0, 0]])
+        q = u[..., None] * tg + v[..., None] * nn[0]
+        ql = (q * light).sum(-1)  # > 0: on the light's side of the hole
+        floor = surface * (0.5 - 0.18 * np.clip(ql, -1, 1))[..., None]
+        ring = np.clip(1.0 - (rho - 1.0) / 0.6, 0, 1) * (rho >= 1.0) * a0
+        out = out * (1.0 - 0.28 * (ql / np.maximum(rho, 1e-6)) * ring)[..., None]
+        out = out * (1 - ah[..., None]) + floor * ah[..., None]
+        core = own & (np.abs(s - mid) <= a_ax + 1) & (np.abs(t) <= r0 + 1)
+    else:
+        hi = np.full(s.shape, r0)
+        lo = np.full(s.shape, -r0)
+        for off, rad, _ in _pieces(p, s, r0):
+            hi = np.maximum(hi, off + rad)
+            lo = np.minimum(lo, off - rad)
+        if p.type == "missing":
+            hi, lo = np.maximum(hi, band), np.minimum(lo, -band)
+        core = own & in_s & (t <= hi + 0.5) & (t >= lo - 0.5)
+
+    # ---- fade in over the padding, add back the noise the resampling smoothed ----------
+    core8 = core.astype(np.uint8)
+    rad_px = max(1, int(round(pad)))
+    kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rad_px + 1, 2 * rad_px + 1))
+    mask_c = cv2.dilate(core8, kern) > 0
+    dist = cv2.distanceTransform((1 - core8).astype(np.uint8), cv2.DIST_L2, 3)
+    wgt = np.clip(1.0 - dist / max(pad, 1.0), 0.0, 1.0) * mask_c
+    changed = np.abs(out - crop).max(-1) > 0.5
+    sig_o = noise_sigma(crop, ~mask_c & own)
+    sig_n = noise_sigma(out, core & changed)
+    extra = float(np.sqrt(max(sig_o**2 - sig_n**2, 0.0)))
+    if extra > 0:
+        noise = rng.normal(0.0, extra, s.shape).astype(np.float32)
+        out = out + (noise * (core & changed))[..., None]
+    res = crop + (out - crop) * wgt[..., None]
+    result = image.copy()
+    result[y0:y1, x0:x1] = np.clip(np.rint(res), 0, 255).astype(np.uint8)
+    mask = np.zeros((H, W), np.uint8)
+    diff = np.abs(result[y0:y1, x0:x1].astype(np.int16) - image[y0:y1, x0:x1]).max(-1) > 0
+    mask[y0:y1, x0:x1] = np.where(mask_c | diff, 255, 0).astype(np.uint8)
+    return result, mask
