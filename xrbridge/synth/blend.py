@@ -68,12 +68,16 @@ def poisson_fill(target: np.ndarray, guide: np.ndarray, region: np.ndarray,
 
 def noise_sigma(img: np.ndarray, where: np.ndarray) -> float:
     """Sensor-noise level of ``img`` ((H, W, C) float32) over ``where`` ((H, W) bool):
-    robust (MAD) standard deviation of the fine-scale residual, grey levels."""
+    robust (MAD) standard deviation of the fine-scale residual, grey levels,
+    over the flatter half of ``where`` (edges and lines would count as noise)."""
     if not where.any():
         return 0.0
-    g = img.mean(axis=2) if img.ndim == 3 else img
+    g = (img.mean(axis=2) if img.ndim == 3 else img).astype(np.float32)
     res = g - cv2.GaussianBlur(g, (0, 0), 1.0)
-    v = res[where]
+    sm = cv2.GaussianBlur(g, (0, 0), 1.5)
+    grad = np.hypot(cv2.Sobel(sm, cv2.CV_32F, 1, 0), cv2.Sobel(sm, cv2.CV_32F, 0, 1))
+    flat = where & (grad <= np.percentile(grad[where], 50))
+    v = res[flat] if flat.sum() >= 16 else res[where]
     return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
@@ -105,3 +109,29 @@ def light_direction(image: np.ndarray, samples: list[tuple[np.ndarray, np.ndarra
     sol, *_ = np.linalg.lstsq(N, D, rcond=None)
     norm = float(np.linalg.norm(sol))
     return sol / norm if norm > 1e-6 else np.array([0.0, -1.0])
+
+
+def edge_sigma(gray: np.ndarray, points: np.ndarray, normals: np.ndarray, radius: float) -> float:
+    """Blur of the bead's edges in ``gray`` ((H, W) float32), as a Gaussian sigma (px).
+
+    Across the bead at ``points`` (N, 2) along ``normals``: the step from bead
+    to metal has height ``c`` and steepest slope ``g``; a step blurred by a
+    Gaussian of sigma ``s`` has ``g = c / (s * sqrt(2 pi))``. Median over the
+    samples and both edges, at least 0.4 px.
+    """
+    ts = np.arange(-2.0 * radius, 2.0 * radius + 0.01, 0.25)
+    pts = points[:, None, :] + normals[:, None, :] * ts[None, :, None]
+    prof = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    slope = np.abs(np.gradient(prof, 0.25, axis=1))
+    sig = []
+    for side in (ts < 0, ts > 0):
+        inner = np.abs(ts) < 0.4 * radius
+        outer = np.abs(ts) > 1.6 * radius
+        c = np.abs(np.median(prof[:, inner], 1) - np.median(prof[:, outer & side], 1))
+        near = side & (np.abs(ts) > 0.5 * radius) & (np.abs(ts) < 1.5 * radius)
+        g = slope[:, near].max(1)
+        ok = (c > 10) & (g > 1e-3)
+        sig.append(c[ok] / (g[ok] * np.sqrt(2 * np.pi)))
+    v = np.concatenate(sig)
+    return float(max(0.4, np.median(v))) if v.size >= 5 else 0.8

@@ -34,7 +34,7 @@ import numpy as np
 
 from xrbridge.errors import InputError
 from xrbridge.names import DEFECTS
-from xrbridge.synth.blend import noise_sigma, poisson_fill
+from xrbridge.synth.blend import edge_sigma, noise_sigma, poisson_fill
 from xrbridge.synth.tracks import Sampled
 
 
@@ -45,7 +45,8 @@ class DefectParams:
     ``s0``/``length``: stretch along the track (px). ``amount``: misalignment
     and bifurcation offset (px), narrowing width factor, hole width factor.
     ``side``: +1/-1, direction of a misalignment (and which neighbour strip
-    fills the surface). ``pad``: mask margin (px).
+    fills the surface). ``pad``: mask margin (px). ``seam``: how much darker
+    the panel joint under a missing bead shows (0 = no joint).
     """
 
     type: str
@@ -56,11 +57,13 @@ class DefectParams:
     amount: float
     side: int
     pad: float
+    seam: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {"type": self.type, "size": self.size, "region": self.region,
                 "s0": round(self.s0, 2), "length": round(self.length, 2),
-                "amount": round(self.amount, 3), "side": self.side, "pad": round(self.pad, 2)}
+                "amount": round(self.amount, 3), "side": self.side, "pad": round(self.pad, 2),
+                "seam": round(self.seam, 3)}
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -83,9 +86,13 @@ def _pieces(p: DefectParams, s: np.ndarray, r0: float,
     r = np.full(s.shape, r0)
     off = np.zeros_like(s)
     if p.type == "missing":
+        # the bead thins towards the gap and ends in a rounded cap (as a nozzle that
+        # stops leaves it), not in a cut
         edge = np.minimum(np.abs(s - p.s0), np.abs(s - p.s0 - p.length))
         taper = np.clip(edge / (1.2 * r0), 0.35, 1.0)
-        r = np.where(inside, 0.0, np.where(edge < 1.2 * r0, r0 * taper, r0))
+        rc = 0.35 * r0
+        cap = rc * np.sqrt(np.clip(1.0 - (edge / rc) ** 2, 0.0, 1.0))
+        r = np.where(inside, cap, np.where(edge < 1.2 * r0, r0 * taper, r0))
         return [(off, r, 0.0)]
     if p.type == "misalignment":
         return [(p.side * p.amount * bump(x, 0.3), r, 0.0)]
@@ -128,7 +135,8 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
     r0 = width / 2.0
     pad = p.pad
     ext = _extent(p, r0)
-    band = r0 + max(2.0, 0.35 * width)  # surface re-synthesised out to here
+    # surface re-synthesised out to here; a removed bead takes its contact shadow along
+    band = r0 + max(2.0, (0.75 if p.type == "missing" else 0.35) * width)
     s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
     reach = band + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
 
@@ -152,7 +160,15 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
     own = (near > 0) & (near < len(ss) - 1)
 
     crop = image[y0:y1, x0:x1].astype(np.float32)
-    soft = lambda v: np.clip(v + 0.5, 0.0, 1.0)  # noqa: E731 - 1 px anti-aliased edge
+    # new edges as soft as the bead's own (optics, motion blur): a crisper edge than
+    # the rest of the image is what gives a pasted shape away
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    sig_e = edge_sigma(gray, ps[::3], ns[::3], r0)
+    ramp = max(1.0, 2.5 * sig_e)
+
+    def soft(v: np.ndarray) -> np.ndarray:
+        x = np.clip(v / ramp + 0.5, 0.0, 1.0)
+        return x * x * (3 - 2 * x)
 
     def to_xy(s_src: np.ndarray, t_src: np.ndarray) -> np.ndarray:
         pp, nn = track.at(s_src)
@@ -192,6 +208,12 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
     fixed = ~region & (a0 < 0.05)
     surface = poisson_fill(crop, guide, region, fixed)
 
+    if p.type == "missing" and p.seam > 0:
+        # sealant is laid over a panel joint: where it is missing the joint shows, a
+        # thin dark line along the centre (``seam`` = how much darker)
+        line = np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0) * region
+        surface = surface * (1.0 - p.seam * line)[..., None]
+
     # ---- the new bead over the surface ------------------------------------------
     out = surface.copy()
     alpha_new = np.zeros(s.shape, np.float32)
@@ -199,6 +221,11 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
         a = soft(rad - np.abs(t - off)) * (rad > 0.3) * own
         t_src = np.where(rad > 0.3, (t - off) * r0 / np.maximum(rad, 0.3), t)
         bead = _remap(image, to_xy(s + s_shift, t_src)).astype(np.float32)
+        # a bead squeezed into less width is a minified copy: filter it as a camera would
+        squeeze = np.clip(r0 / np.maximum(rad, 0.3) - 1.0, 0.0, 1.0)
+        if squeeze.max() > 0.05:
+            smooth = cv2.GaussianBlur(bead, (0, 0), 0.9)
+            bead = bead + (smooth - bead) * squeeze[..., None]
         out = out * (1 - a[..., None]) + bead * a[..., None]
         alpha_new = np.maximum(alpha_new, a)
     # outside the band the surface is the original image, where beads stay as they were
@@ -211,7 +238,7 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
         a_ax, b_ax = p.length / 2, max(1.0, r0 * p.amount)
         u, v = (s - mid) / a_ax, t / b_ax
         rho = np.sqrt(u * u + v * v)
-        ah = (np.clip((1.0 - rho) * min(a_ax, b_ax) + 0.5, 0, 1) * own).astype(np.float32)
+        ah = (soft((1.0 - rho) * min(a_ax, b_ax)) * own).astype(np.float32)
         # direction from the hole's centre, in image axes
         pp, nn = track.at(np.full(1, mid))
         tg = np.array([nn[0, 1], -nn[0, 0]])
@@ -240,11 +267,14 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
     dist = cv2.distanceTransform((1 - core8).astype(np.uint8), cv2.DIST_L2, 3)
     wgt = np.clip(1.0 - dist / max(pad, 1.0), 0.0, 1.0) * mask_c
     changed = np.abs(out - crop).max(-1) > 0.5
-    sig_o = noise_sigma(crop, ~mask_c & own)
+    sig_o = noise_sigma(crop, ~mask_c & own & (a0 < 0.05))  # the metal's grain, not bead edges
     sig_n = noise_sigma(out, core & changed)
     extra = float(np.sqrt(max(sig_o**2 - sig_n**2, 0.0)))
     if extra > 0:
-        noise = rng.normal(0.0, extra, s.shape).astype(np.float32)
+        # camera noise is not white (blur, compression): shape it a little, then scale it
+        # so that it measures like the image's own
+        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, s.shape).astype(np.float32), (0, 0), 0.6)
+        noise *= extra / max(noise_sigma(noise[..., None], np.ones(s.shape, bool)), 1e-6)
         out = out + (noise * (core & changed))[..., None]
     res = crop + (out - crop) * wgt[..., None]
     result = image.copy()

@@ -16,7 +16,8 @@ hole           0.55 / 0.85 / 1.3 w         void width factor 0.6
 =============  ==========================  ===================================
 
 with ``L`` drawn uniformly in 1.4-2.1 w (small), 2.8-3.8 w (medium),
-4.8-6.4 w (large); amounts jitter by +-10 %.
+4.8-6.4 w (large); amounts jitter by +-10 %. A missing bead uncovers the panel
+joint it sealed: a thin line 35-55 % darker along its centre.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def draw_params(typ: str, size: str, track: Track, sampled: Sampled, rng: np.ran
         amount = AMOUNT[typ][size] * w * float(rng.uniform(0.9, 1.1))
     elif typ in AMOUNT:
         amount = AMOUNT[typ][size] * float(rng.uniform(0.92, 1.08))
-    margin = 2.0 * w
+    margin = 0.9 * w  # as close to a track end as the renderer goes (10 px at w = 11)
     free = sampled.length - length - 2 * margin
     if free <= 0:
         return None
@@ -71,8 +72,9 @@ def draw_params(typ: str, size: str, track: Track, sampled: Sampled, rng: np.ran
         s0 = margin + float(rng.uniform(0, free))
         if all(s0 + length + margin < a or s0 > b + margin for a, b in taken):
             side = int(rng.choice([-1, 1]))
+            seam = float(rng.uniform(0.35, 0.55)) if typ == "missing" else 0.0
             return DefectParams(typ, size, track.name, s0, length, amount, side,
-                                max(2.0, 0.25 * w))
+                                max(2.0, 0.25 * w), seam)
     return None
 
 
