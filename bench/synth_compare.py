@@ -35,8 +35,10 @@ def link_set(src: Path, typ: str, dst: Path, name: str, prefix: str) -> int:
     for p in sorted((src / "test" / typ).glob("*.png")):
         stem = f"{prefix}{p.stem}"
         os.symlink(p.resolve(), dst / "test" / name / f"{stem}.png")
-        os.symlink((src / "ground_truth" / typ / f"{p.stem}_mask.png").resolve(),
-                   dst / "ground_truth" / name / f"{stem}_mask.png")
+        os.symlink(
+            (src / "ground_truth" / typ / f"{p.stem}_mask.png").resolve(),
+            dst / "ground_truth" / name / f"{stem}_mask.png",
+        )
         n += 1
     return n
 
@@ -73,9 +75,26 @@ def main() -> int:
     counts = build(args, cat)
     ev = args.work / f"eval_{args.view}_{args.label}"
     if not (ev / "records.csv").is_file():
-        subprocess.run([sys.executable, "-m", "xrbridge", "eval", "--model", str(args.model),
-                        "--data", str(cat), "--out", str(ev), "--no-report", "--no-progress",
-                        "--threads", "1"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "xrbridge",
+                "eval",
+                "--model",
+                str(args.model),
+                "--data",
+                str(cat),
+                "--out",
+                str(ev),
+                "--no-report",
+                "--no-progress",
+                "--threads",
+                "1",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     metrics = json.loads((ev / "metrics.json").read_text())
     details = json.loads((ev / "details.json").read_text())
     rows = {r["defect"]: r for r in details.get("per_defect", [])}
@@ -92,17 +111,22 @@ def main() -> int:
     table = []
     for typ in DEFECTS:
         r, s = rows.get(f"r_{typ}", {}), rows.get(f"s_{typ}", {})
-        table.append({"type": typ, "n_rendered": counts[f"r_{typ}"], "n_synth": counts[f"s_{typ}"],
-                      "image_auroc_rendered": r.get("image_auroc"),
-                      "image_auroc_synth": s.get("image_auroc"),
-                      "pixel_auroc_rendered": r.get("pixel_auroc"),
-                      "pixel_auroc_synth": s.get("pixel_auroc")})
+        table.append(
+            {
+                "type": typ,
+                "n_rendered": counts[f"r_{typ}"],
+                "n_synth": counts[f"s_{typ}"],
+                "image_auroc_rendered": r.get("image_auroc"),
+                "image_auroc_synth": s.get("image_auroc"),
+                "pixel_auroc_rendered": r.get("pixel_auroc"),
+                "pixel_auroc_synth": s.get("pixel_auroc"),
+            }
+        )
     det: dict[str, dict[str, list[int]]] = {}
     for rec in bad:
         src, typ = rec["defect"].split("_", 1)
         key = "rendered" if src == "r" else "synth"
-        cell = det.setdefault(f"{typ}/{size(float(rec['area_ratio']))}", {}).setdefault(
-            key, [0, 0])
+        cell = det.setdefault(f"{typ}/{size(float(rec['area_ratio']))}", {}).setdefault(key, [0, 0])
         cell[0] += int(float(rec["score"]) >= thr)
         cell[1] += 1
     for src in ("r", "s"):
@@ -114,32 +138,54 @@ def main() -> int:
                     cell[0] += int(float(rec["score"]) >= thr)
                     cell[1] += 1
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"view": args.view, "model": args.label, "threshold_image": thr,
-              "size_bounds": [float(b1), float(b2)], "n_good": sum(
-                  1 for r in recs if r["defect"] == "good"),
-              "per_type": table, "detection_by_size": det}
+    result = {
+        "view": args.view,
+        "model": args.label,
+        "threshold_image": thr,
+        "size_bounds": [float(b1), float(b2)],
+        "n_good": sum(1 for r in recs if r["defect"] == "good"),
+        "per_type": table,
+        "detection_by_size": det,
+    }
     (args.out / "compare.json").write_text(json.dumps(result, indent=1) + "\n")
 
     def f3(x: object) -> str:
         return "-" if x is None else f"{float(x):.3f}"  # type: ignore[arg-type]
 
-    lines = [f"# synth vs rendered defects: {args.view}, {args.label}", "",
-             f"Test/good images: {result['n_good']}; image threshold {thr:.3f} "
-             f"(the model's calibrated one). Produced by `bench/synth_compare.py`.", "",
-             "| type | n rendered | n synth | image AUROC rendered | image AUROC synth | diff "
-             "| pixel AUROC rendered | pixel AUROC synth | diff |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# synth vs rendered defects: {args.view}, {args.label}",
+        "",
+        f"Test/good images: {result['n_good']}; image threshold {thr:.3f} "
+        f"(the model's calibrated one). Produced by `bench/synth_compare.py`.",
+        "",
+        "| type | n rendered | n synth | image AUROC rendered | image AUROC synth | diff "
+        "| pixel AUROC rendered | pixel AUROC synth | diff |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for t in table:
-        di = (None if t["image_auroc_synth"] is None or t["image_auroc_rendered"] is None
-              else t["image_auroc_synth"] - t["image_auroc_rendered"])
-        dp = (None if t["pixel_auroc_synth"] is None or t["pixel_auroc_rendered"] is None
-              else t["pixel_auroc_synth"] - t["pixel_auroc_rendered"])
-        lines.append(f"| {t['type']} | {t['n_rendered']} | {t['n_synth']} | "
-                     f"{f3(t['image_auroc_rendered'])} | {f3(t['image_auroc_synth'])} | {f3(di)} | "
-                     f"{f3(t['pixel_auroc_rendered'])} | {f3(t['pixel_auroc_synth'])} | {f3(dp)} |")
-    lines += ["", f"Detection rate at the image threshold per size class (area-ratio tertiles "
-              f"over both sets: {b1:.5f} / {b2:.5f}):", "",
-              "| type / size | rendered | synth |", "|---|---|---|"]
+        di = (
+            None
+            if t["image_auroc_synth"] is None or t["image_auroc_rendered"] is None
+            else t["image_auroc_synth"] - t["image_auroc_rendered"]
+        )
+        dp = (
+            None
+            if t["pixel_auroc_synth"] is None or t["pixel_auroc_rendered"] is None
+            else t["pixel_auroc_synth"] - t["pixel_auroc_rendered"]
+        )
+        lines.append(
+            f"| {t['type']} | {t['n_rendered']} | {t['n_synth']} | "
+            f"{f3(t['image_auroc_rendered'])} | {f3(t['image_auroc_synth'])} | {f3(di)} | "
+            f"{f3(t['pixel_auroc_rendered'])} | {f3(t['pixel_auroc_synth'])} | {f3(dp)} |"
+        )
+    lines += [
+        "",
+        f"Detection rate at the image threshold per size class (area-ratio tertiles "
+        f"over both sets: {b1:.5f} / {b2:.5f}):",
+        "",
+        "| type / size | rendered | synth |",
+        "|---|---|---|",
+    ]
     for key in sorted(det, key=lambda k: (k.startswith("all"), k)):
         cells = []
         for src in ("rendered", "synth"):

@@ -56,7 +56,8 @@ def main() -> int:
             rows["roi"].append(iou(truth, rasterize(tracks_from_roi(img, roi), truth.shape) > 0))
             rows["paths"].append(iou(truth, paths))
         result[view] = {k: round(float(np.mean(v)), 3) for k, v in rows.items()} | {
-            "n": len(rows["detect"])}
+            "n": len(rows["detect"])
+        }
         print(view, json.dumps(result[view]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -41,11 +41,11 @@ def crop_at(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     if n < 2:
         return None
     k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    cx, cy = (int(round(v)) for v in cent[k])
+    cx, cy = (round(float(v)) for v in cent[k])
     H, W = mask.shape
     x0 = int(np.clip(cx - S // 2, 0, W - S))
     y0 = int(np.clip(cy - S // 2, 0, H - S))
-    return img[y0:y0 + S, x0:x0 + S], (lab[y0:y0 + S, x0:x0 + S] == k)
+    return img[y0 : y0 + S, x0 : x0 + S], (lab[y0 : y0 + S, x0 : x0 + S] == k)
 
 
 def blockiness(g: np.ndarray, where: np.ndarray) -> float:
@@ -75,9 +75,11 @@ def features(img: np.ndarray, m: np.ndarray) -> np.ndarray:
     for where in (m, ring):
         f += list(np.histogram(g[where], 16, (0, 256))[0] / max(where.sum(), 1))
         f += list(np.histogram(mag[where], 16, (0, 400))[0] / max(where.sum(), 1))
-        f += [float(res[where].std()) if where.any() else 0.0,
-              float(np.abs(cv2.Laplacian(g, cv2.CV_32F))[where].mean()) if where.any() else 0.0,
-              blockiness(g, where)]
+        f += [
+            float(res[where].std()) if where.any() else 0.0,
+            float(np.abs(cv2.Laplacian(g, cv2.CV_32F))[where].mean()) if where.any() else 0.0,
+            blockiness(g, where),
+        ]
     hog = []
     for cy in range(4):
         for cx in range(4):
@@ -88,8 +90,11 @@ def features(img: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.asarray(f + hog + list(thumb), np.float32)
 
 
-def crops(root: Path, typ: str, good_from: Path | None = None,
-          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def crops(
+    root: Path,
+    typ: str,
+    good_from: Path | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Features of defect crops, and (with ``good_from``) of the same places in the
     good source images."""
     labels = {}
@@ -113,10 +118,12 @@ def crops(root: Path, typ: str, good_from: Path | None = None,
 
 def cv_auroc(X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
     out = {}
-    models = {"logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(
-                  C=0.1, max_iter=2000)),
-              "boosting": lambda: HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08,
-                                                                 random_state=seed)}
+    models = {
+        "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)),
+        "boosting": lambda: HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.08, random_state=seed
+        ),
+    }
     k = int(min(5, np.bincount(y).min()))
     if k < 2:
         return {"logreg": float("nan"), "boosting": float("nan")}
@@ -133,8 +140,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rendered", required=True, type=Path, nargs="+")
     ap.add_argument("--synth", required=True, type=Path)
-    ap.add_argument("--synth-input", type=Path, default=None,
-                    help="the category synth read (for the power check)")
+    ap.add_argument(
+        "--synth-input",
+        type=Path,
+        default=None,
+        help="the category synth read (for the power check)",
+    )
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args()
     result: dict[str, object] = {}
@@ -159,11 +170,14 @@ def main() -> int:
             powy += [yp]
         result[typ] = row
         print(typ, json.dumps(row))
-    result["all"] = {"n": int(sum(len(y) for y in ally)),
-                     "synth_vs_rendered": cv_auroc(np.concatenate(allX), np.concatenate(ally))}
+    result["all"] = {
+        "n": int(sum(len(y) for y in ally)),
+        "synth_vs_rendered": cv_auroc(np.concatenate(allX), np.concatenate(ally)),
+    }
     if powX:
         result["all"]["power_defect_vs_good"] = cv_auroc(  # type: ignore[index]
-            np.concatenate(powX), np.concatenate(powy))
+            np.concatenate(powX), np.concatenate(powy)
+        )
     print("all", json.dumps(result["all"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -11,14 +11,22 @@ import pytest
 
 from xrbridge.cli import main
 from xrbridge.names import DEFECTS
-from xrbridge.synth import (DefectParams, Track, detect_tracks, render_defect, sample,
-                            tracks_from_roi)
+from xrbridge.synth import (
+    DefectParams,
+    Track,
+    detect_tracks,
+    render_defect,
+    sample,
+    tracks_from_roi,
+)
 from xrbridge.synth.blend import light_direction, poisson_fill
 from xrbridge.synth.tracks import rasterize
 
 W, H = 200, 140
-BEADS = [Track("r1", np.array([[12.0, 40.0], [100.0, 34.0], [188.0, 44.0]]), 9.0),
-         Track("r2", np.array([[20.0, 104.0], [180.0, 100.0]]), 8.0)]
+BEADS = [
+    Track("r1", np.array([[12.0, 40.0], [100.0, 34.0], [188.0, 44.0]]), 9.0),
+    Track("r2", np.array([[20.0, 104.0], [180.0, 100.0]]), 8.0),
+]
 
 
 def scene_image(seed: int) -> np.ndarray:
@@ -41,8 +49,9 @@ def scene_image(seed: int) -> np.ndarray:
     return img
 
 
-def make_category(root: Path, n_train: int = 2, n_test: int = 3, paths: bool = True,
-                  roi: bool = False) -> Path:
+def make_category(
+    root: Path, n_train: int = 2, n_test: int = 3, paths: bool = True, roi: bool = False
+) -> Path:
     for split, n, base in (("train", n_train, 0), ("test", n_test, 100)):
         d = root / split / "good"
         d.mkdir(parents=True, exist_ok=True)
@@ -58,8 +67,13 @@ def make_category(root: Path, n_train: int = 2, n_test: int = 3, paths: bool = T
 
 def params(typ: str, track: Track, s0: float = 50.0) -> DefectParams:
     w = track.width
-    amount = {"missing": 0.0, "misalignment": 1.7 * w, "bifurcation": 0.7 * w,
-              "narrowing": 0.45, "hole": 0.6}[typ]
+    amount = {
+        "missing": 0.0,
+        "misalignment": 1.7 * w,
+        "bifurcation": 0.7 * w,
+        "narrowing": 0.45,
+        "hole": 0.6,
+    }[typ]
     length = 0.85 * w if typ == "hole" else 3.3 * w
     return DefectParams(typ, "medium", track.name, s0, length, amount, 1, 3.0)
 
@@ -69,8 +83,9 @@ def test_mask_matches_the_changed_pixels(typ: str) -> None:
     img = scene_image(1)
     tr = BEADS[0]
     light = light_direction(img, [(sample(t).p, sample(t).n, t.width / 2) for t in BEADS])
-    out, mask = render_defect(img, sample(tr), tr.width, params(typ, tr),
-                              np.random.default_rng(0), light)
+    out, mask = render_defect(
+        img, sample(tr), tr.width, params(typ, tr), np.random.default_rng(0), light
+    )
     changed = np.abs(out.astype(np.int16) - img).max(-1) > 0
     inside = mask > 0
     assert out.shape == img.shape and out.dtype == np.uint8
@@ -80,7 +95,7 @@ def test_mask_matches_the_changed_pixels(typ: str) -> None:
     # ... and the mask is not bigger than the change: most of it is visibly changed
     visible = np.abs(out.astype(np.int16) - img).max(-1) > 8
     assert visible[inside].mean() > (0.15 if typ == "hole" else 0.3), visible[inside].mean()
-    n, lab = cv2.connectedComponents(mask)
+    n, _ = cv2.connectedComponents(mask)
     assert n == 2  # one defect, one region
     # the defect sits on the bead it was drawn on
     bead = rasterize([tr], img.shape[:2]) > 0
@@ -95,28 +110,30 @@ def test_defects_change_what_they_say() -> None:
     grey = lambda a: a.astype(np.float32).mean(-1)  # noqa: E731
     bead = rasterize([tr], img.shape[:2]) > 0
     # missing: the bead's bright pixels are gone over the stretch
-    out, m = render_defect(img, sp, tr.width, params("missing", tr), np.random.default_rng(0),
-                           light)
+    out, m = render_defect(
+        img, sp, tr.width, params("missing", tr), np.random.default_rng(0), light
+    )
     sel = bead & (m > 0)
     assert grey(out)[sel].mean() < grey(img)[sel].mean() - 40
     # misalignment: bright pixels appear off the bead
-    out, m = render_defect(img, sp, tr.width, params("misalignment", tr),
-                           np.random.default_rng(0), light)
+    out, m = render_defect(
+        img, sp, tr.width, params("misalignment", tr), np.random.default_rng(0), light
+    )
     off = ~rasterize([tr], img.shape[:2], extra=2.0).astype(bool) & (m > 0)
     assert (grey(out)[off] > 150).sum() > 60
     # narrowing: fewer bright pixels in the mask, none new outside the bead
-    out, m = render_defect(img, sp, tr.width, params("narrowing", tr), np.random.default_rng(0),
-                           light)
+    out, m = render_defect(
+        img, sp, tr.width, params("narrowing", tr), np.random.default_rng(0), light
+    )
     inside = m > 0
     assert (grey(out)[inside] > 150).sum() < 0.75 * (grey(img)[inside] > 150).sum()
     # hole: a dark void inside the bead
-    out, m = render_defect(img, sp, tr.width, params("hole", tr), np.random.default_rng(0),
-                           light)
+    out, m = render_defect(img, sp, tr.width, params("hole", tr), np.random.default_rng(0), light)
     assert grey(out)[m > 0].min() < grey(img)[m > 0].min() - 20
 
 
 def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:
-    yy, xx = np.mgrid[0:40, 0:40].astype(np.float32)
+    _, xx = np.mgrid[0:40, 0:40].astype(np.float32)
     target = np.dstack([50 + xx] * 3)
     region = np.zeros((40, 40), bool)
     region[10:30, 10:30] = True
@@ -145,8 +162,7 @@ def test_cli_writes_an_mvtec_set_whose_masks_match(tmp_path: Path, capsys) -> No
     cat = make_category(tmp_path / "cat")
     out = tmp_path / "out"
     prev = tmp_path / "grid.png"
-    assert run_cli("--data", cat, "--out", out, "--count", 10, "--seed", 3, "--preview",
-                   prev) == 0
+    assert run_cli("--data", cat, "--out", out, "--count", 10, "--seed", 3, "--preview", prev) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["defective_images"] == 10 and summary["sealant"] == "paths"
     assert len(list((out / "train" / "good").glob("*.png"))) == 2
@@ -175,18 +191,37 @@ def test_cli_writes_an_mvtec_set_whose_masks_match(tmp_path: Path, capsys) -> No
     out3 = tmp_path / "out3"
     assert run_cli("--data", cat, "--out", out3, "--count", 10, "--seed", 4) == 0
     capsys.readouterr()
-    same = [(out / "test" / t / p.name).read_bytes() == p.read_bytes()
-            for t in DEFECTS for p in (out2 / "test" / t).glob("*.png")]
+    same = [
+        (out / "test" / t / p.name).read_bytes() == p.read_bytes()
+        for t in DEFECTS
+        for p in (out2 / "test" / t).glob("*.png")
+    ]
     assert same and all(same)
     assert json.loads((out3 / "labels.json").read_text()) != json.loads(
-        (out / "labels.json").read_text())
+        (out / "labels.json").read_text()
+    )
 
 
 def test_cli_options_types_size_per_image(tmp_path: Path, capsys) -> None:
     cat = make_category(tmp_path / "cat")
     out = tmp_path / "out"
-    assert run_cli("--data", cat, "--out", out, "--types", "hole,missing", "--size", "large",
-                   "--per-image", 2, "--count", 4) == 0
+    assert (
+        run_cli(
+            "--data",
+            cat,
+            "--out",
+            out,
+            "--types",
+            "hole,missing",
+            "--size",
+            "large",
+            "--per-image",
+            2,
+            "--count",
+            4,
+        )
+        == 0
+    )
     labels = json.loads((out / "labels.json").read_text())["images"]
     bad = [v for v in labels.values() if v["category"] != "good"]
     assert len(bad) == 4 and {v["category"] for v in bad} == {"hole", "missing"}
@@ -200,8 +235,9 @@ def test_cli_roi_and_detection_sources(tmp_path: Path, capsys) -> None:
     cat = make_category(tmp_path / "cat", paths=False, roi=True)
     assert run_cli("--data", cat, "--out", tmp_path / "o1", "--count", 2) == 0
     assert json.loads(capsys.readouterr().out)["sealant"] == "roi"
-    assert run_cli("--data", cat, "--out", tmp_path / "o2", "--count", 2, "--sealant",
-                   "detect") == 0
+    assert (
+        run_cli("--data", cat, "--out", tmp_path / "o2", "--count", 2, "--sealant", "detect") == 0
+    )
     assert json.loads(capsys.readouterr().out)["sealant"] == "detect"
 
 

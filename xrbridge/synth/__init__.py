@@ -14,6 +14,17 @@ from xrbridge.synth.detect import DetectConfig, detect_tracks, tracks_from_roi
 from xrbridge.synth.generate import SynthConfig, synthesize
 from xrbridge.synth.tracks import Track, load_paths, paths_doc, sample, tracks_from_scene
 
-__all__ = ["DefectParams", "DetectConfig", "SynthConfig", "Track", "detect_tracks",
-           "load_paths", "paths_doc", "render_defect", "sample", "synthesize",
-           "tracks_from_roi", "tracks_from_scene"]
+__all__ = [
+    "DefectParams",
+    "DetectConfig",
+    "SynthConfig",
+    "Track",
+    "detect_tracks",
+    "load_paths",
+    "paths_doc",
+    "render_defect",
+    "sample",
+    "synthesize",
+    "tracks_from_roi",
+    "tracks_from_scene",
+]

@@ -16,8 +16,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
 
-def poisson_fill(target: np.ndarray, guide: np.ndarray, region: np.ndarray,
-                 fixed: np.ndarray) -> np.ndarray:
+def poisson_fill(
+    target: np.ndarray, guide: np.ndarray, region: np.ndarray, fixed: np.ndarray
+) -> np.ndarray:
     """Fill ``region`` of ``target`` with the gradients of ``guide``.
 
     target, guide: (H, W, C) float32, same shape. region: (H, W) bool, the
@@ -59,8 +60,9 @@ def poisson_fill(target: np.ndarray, guide: np.ndarray, region: np.ndarray,
     rows.append(np.arange(n))
     cols.append(np.arange(n))
     vals.append(diag)
-    A = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                   shape=(n, n)).tocsc()
+    A = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).tocsc()
     sol = spsolve(A, rhs)
     out[ys, xs] = np.asarray(sol, np.float32).reshape(n, -1)
     return out
@@ -81,8 +83,10 @@ def noise_sigma(img: np.ndarray, where: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
-def light_direction(image: np.ndarray, samples: list[tuple[np.ndarray, np.ndarray, float]],
-                    ) -> np.ndarray:
+def light_direction(
+    image: np.ndarray,
+    samples: list[tuple[np.ndarray, np.ndarray, float]],
+) -> np.ndarray:
     """Estimate the in-plane light direction from how beads are shaded.
 
     A bead is a dome: its flank facing the light is brighter. For sample
@@ -96,10 +100,20 @@ def light_direction(image: np.ndarray, samples: list[tuple[np.ndarray, np.ndarra
     for p, n, r in samples:
         a = p + n * (r / 2)
         b = p - n * (r / 2)
-        va = cv2.remap(g, a[:, 0:1].astype(np.float32), a[:, 1:2].astype(np.float32),
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
-        vb = cv2.remap(g, b[:, 0:1].astype(np.float32), b[:, 1:2].astype(np.float32),
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+        va = cv2.remap(
+            g,
+            a[:, 0:1].astype(np.float32),
+            a[:, 1:2].astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )[:, 0]
+        vb = cv2.remap(
+            g,
+            b[:, 0:1].astype(np.float32),
+            b[:, 1:2].astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )[:, 0]
         ns.append(n)
         ds.append(va - vb)
     if not ns:
@@ -121,8 +135,13 @@ def edge_sigma(gray: np.ndarray, points: np.ndarray, normals: np.ndarray, radius
     """
     ts = np.arange(-2.0 * radius, 2.0 * radius + 0.01, 0.25)
     pts = points[:, None, :] + normals[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    prof = cv2.remap(
+        gray,
+        pts[..., 0].astype(np.float32),
+        pts[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     slope = np.abs(np.gradient(prof, 0.25, axis=1))
     sig = []
     for side in (ts < 0, ts > 0):

@@ -60,10 +60,17 @@ class DefectParams:
     seam: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
-        return {"type": self.type, "size": self.size, "region": self.region,
-                "s0": round(self.s0, 2), "length": round(self.length, 2),
-                "amount": round(self.amount, 3), "side": self.side, "pad": round(self.pad, 2),
-                "seam": round(self.seam, 3)}
+        return {
+            "type": self.type,
+            "size": self.size,
+            "region": self.region,
+            "s0": round(self.s0, 2),
+            "length": round(self.length, 2),
+            "amount": round(self.amount, 3),
+            "side": self.side,
+            "pad": round(self.pad, 2),
+            "seam": round(self.seam, 3),
+        }
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -76,8 +83,11 @@ def bump(x: np.ndarray, ramp: float = 0.25) -> np.ndarray:
     return _smoothstep(x / ramp) * _smoothstep((1.0 - x) / ramp) * ((x >= 0) & (x <= 1))
 
 
-def _pieces(p: DefectParams, s: np.ndarray, r0: float,
-            ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def _pieces(
+    p: DefectParams,
+    s: np.ndarray,
+    r0: float,
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """New bead pieces at arc lengths ``s``: [(offset, radius, source shift along s)];
     radius 0 = no bead there."""
     x = (s - p.s0) / p.length
@@ -112,13 +122,23 @@ def _extent(p: DefectParams, r0: float) -> float:
 
 
 def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.remap(
+        image,
+        pts[..., 0].astype(np.float32),
+        pts[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
 
 
-def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectParams,
-                  rng: np.random.Generator, light: np.ndarray,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def render_defect(
+    image: np.ndarray,
+    track: Sampled,
+    width: float,
+    p: DefectParams,
+    rng: np.random.Generator,
+    light: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw defect ``p`` on the bead ``track`` (``width`` px wide) of ``image``.
 
     image: (H, W, 3) uint8 BGR. light: (2,) unit vector towards the light.
@@ -129,8 +149,10 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
     if p.type not in DEFECTS:
         raise InputError(f"unknown defect type {p.type!r}; valid: {', '.join(DEFECTS)}")
     if p.s0 < 0 or p.s0 + p.length > track.length or p.length <= 0:
-        raise InputError(f"defect stretch {p.s0:.1f}..{p.s0 + p.length:.1f} px does not fit on "
-                         f"a {track.length:.1f} px track")
+        raise InputError(
+            f"defect stretch {p.s0:.1f}..{p.s0 + p.length:.1f} px does not fit on "
+            f"a {track.length:.1f} px track"
+        )
     H, W = image.shape[:2]
     r0 = width / 2.0
     pad = p.pad
@@ -240,7 +262,7 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
         rho = np.sqrt(u * u + v * v)
         ah = (soft((1.0 - rho) * min(a_ax, b_ax)) * own).astype(np.float32)
         # direction from the hole's centre, in image axes
-        pp, nn = track.at(np.full(1, mid))
+        _, nn = track.at(np.full(1, mid))
         tg = np.array([nn[0, 1], -nn[0, 0]])
         q = u[..., None] * tg + v[..., None] * nn[0]
         ql = (q * light).sum(-1)  # > 0: on the light's side of the hole
@@ -261,7 +283,7 @@ def render_defect(image: np.ndarray, track: Sampled, width: float, p: DefectPara
 
     # ---- fade in over the padding, add back the noise the resampling smoothed ----------
     core8 = core.astype(np.uint8)
-    rad_px = max(1, int(round(pad)))
+    rad_px = max(1, round(pad))
     kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rad_px + 1, 2 * rad_px + 1))
     mask_c = cv2.dilate(core8, kern) > 0
     dist = cv2.distanceTransform((1 - core8).astype(np.uint8), cv2.DIST_L2, 3)

@@ -55,10 +55,12 @@ def thin(mask: np.ndarray) -> np.ndarray:
         changed = False
         for step in (0, 1):
             p = img
-            n = [np.roll(np.roll(p, -dy, 0), -dx, 1) for dy, dx in
-                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]
+            n = [
+                np.roll(np.roll(p, -dy, 0), -dx, 1)
+                for dy, dx in ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+            ]
             b = sum(x.astype(np.int16) for x in n)
-            seq = n + [n[0]]
+            seq = [*n, n[0]]
             a = sum(((seq[i] == 0) & (seq[i + 1] == 1)).astype(np.int16) for i in range(8))
             p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
             if step == 0:
@@ -93,8 +95,10 @@ def branches(skel: np.ndarray, min_len: int) -> list[tuple[np.ndarray, bool]]:
         if len(xs) < min_len:
             continue
         pix = set(zip(ys.tolist(), xs.tolist(), strict=True))
-        nb = {q: [(q[0] + dy, q[1] + dx) for dy, dx in _N8 if (q[0] + dy, q[1] + dx) in pix]
-              for q in pix}
+        nb = {
+            q: [(q[0] + dy, q[1] + dx) for dy, dx in _N8 if (q[0] + dy, q[1] + dx) in pix]
+            for q in pix
+        }
         ends = [q for q, v in nb.items() if len(v) <= 1]
         closed = not ends
         start = min(ends) if ends else min(pix)
@@ -138,14 +142,19 @@ def _simplify(pts: np.ndarray, closed: bool) -> np.ndarray:
 def bead_response(gray: np.ndarray, cfg: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
     """Top-hat (bright beads) and black-hat (dark beads) responses: (H, W) float32 each."""
     g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
-    k = int(round(1.8 * cfg.max_width)) | 1
+    k = round(1.8 * cfg.max_width) | 1
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    return (cv2.morphologyEx(g, cv2.MORPH_TOPHAT, disc),
-            cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, disc))
+    return (
+        cv2.morphologyEx(g, cv2.MORPH_TOPHAT, disc),
+        cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, disc),
+    )
 
 
-def _segment(resp: np.ndarray, roi: np.ndarray | None, cfg: DetectConfig,
-             ) -> tuple[np.ndarray, list[tuple[np.ndarray, float, bool]], float]:
+def _segment(
+    resp: np.ndarray,
+    roi: np.ndarray | None,
+    cfg: DetectConfig,
+) -> tuple[np.ndarray, list[tuple[np.ndarray, float, bool]], float]:
     """Threshold one response; returns (bead mask, [(points, width, closed)], total length)."""
     area = resp if roi is None else resp[roi > 0]
     if area.size == 0 or float(area.max()) <= 1e-6:
@@ -166,7 +175,7 @@ def _segment(resp: np.ndarray, roi: np.ndarray | None, cfg: DetectConfig,
         if stats[c, cv2.CC_STAT_AREA] < 4 * cfg.min_width**2:
             continue
         x, y, w, h = (int(v) for v in stats[c, :4])
-        comp = (lab[y:y + h, x:x + w] == c).astype(np.uint8)
+        comp = (lab[y : y + h, x : x + w] == c).astype(np.uint8)
         comp_p = np.pad(comp, 1)
         dist = cv2.distanceTransform(comp_p, cv2.DIST_L2, 5)[1:-1, 1:-1]
         sk = thin(comp)
@@ -184,17 +193,18 @@ def _segment(resp: np.ndarray, roi: np.ndarray | None, cfg: DetectConfig,
         edge = np.minimum.reduce([xs + x, ys + y, W - 1 - xs - x, H - 1 - ys - y]) < 4
         if edge.mean() > 0.5:  # a frame border or crop edge, not a bead
             continue
-        keep[y:y + h, x:x + w][comp > 0] = 255
+        keep[y : y + h, x : x + w][comp > 0] = 255
         for pts, closed in branches(sk, max(3, int(cfg.min_elongation * width / 2))):
-            pts = pts + (x, y)
+            pts = pts + np.array([x, y], np.float64)
             found.append((pts, width, closed))
             # longer and higher-contrast structures make a polarity more bead-like
             total += len(pts) * float(np.median(resp[pts[:, 1].astype(int), pts[:, 0].astype(int)]))
     return keep, found, total
 
 
-def detect_tracks(image: np.ndarray, roi: np.ndarray | None = None,
-                  cfg: DetectConfig | None = None) -> tuple[list[Track], np.ndarray]:
+def detect_tracks(
+    image: np.ndarray, roi: np.ndarray | None = None, cfg: DetectConfig | None = None
+) -> tuple[list[Track], np.ndarray]:
     """Detect sealant beads in ``image`` ((H, W, 3) BGR or (H, W) uint8).
 
     ``roi``: optional (H, W) mask; detection only inside it. Returns
@@ -213,13 +223,15 @@ def detect_tracks(image: np.ndarray, roi: np.ndarray | None = None,
     mask, found, _ = best
     tracks = []
     for i, (pts, width, closed) in enumerate(sorted(found, key=lambda f: -len(f[0]))):
-        tracks.append(Track(f"track_{i + 1:02d}", _simplify(_smooth(pts, closed), closed),
-                            width, closed))
+        tracks.append(
+            Track(f"track_{i + 1:02d}", _simplify(_smooth(pts, closed), closed), width, closed)
+        )
     return tracks, mask
 
 
-def tracks_from_roi(image: np.ndarray, roi: np.ndarray,
-                    cfg: DetectConfig | None = None) -> list[Track]:
+def tracks_from_roi(
+    image: np.ndarray, roi: np.ndarray, cfg: DetectConfig | None = None
+) -> list[Track]:
     """Bead centre lines from the ROI mask's skeleton, widths measured in the image.
 
     The ROI (255 = analysed) is the bead plus a margin, so its skeleton is the
@@ -258,12 +270,17 @@ def profile_width(gray: np.ndarray, line: Sampled, half: float) -> float:
     ts = np.linspace(-half, half, max(5, int(4 * half) + 1))
     step = ts[1] - ts[0]
     pts = line.p[:, None, :] + line.n[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    prof = cv2.remap(
+        gray,
+        pts[..., 0].astype(np.float32),
+        pts[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     ends = np.concatenate([prof[:, :2], prof[:, -2:]], axis=1)
     c = np.abs(prof - np.median(ends, axis=1, keepdims=True))
     mid = len(ts) // 2
-    peak = c[:, max(0, mid - 2):mid + 3].max(1, keepdims=True)
+    peak = c[:, max(0, mid - 2) : mid + 3].max(1, keepdims=True)
     above = c >= 0.5 * np.maximum(peak, 1e-6)
     widths = []
     for row, pk in zip(above, peak[:, 0], strict=True):

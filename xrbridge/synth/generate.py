@@ -32,8 +32,15 @@ from xrbridge.synth.blend import light_direction
 from xrbridge.synth.defects import render_defect
 from xrbridge.synth.detect import DetectConfig, detect_tracks, tracks_from_roi
 from xrbridge.synth.plan import SIZES, plan_image
-from xrbridge.synth.tracks import (Sampled, Track, check_inside, load_paths, paths_doc,
-                                    refine, sample)
+from xrbridge.synth.tracks import (
+    Sampled,
+    Track,
+    check_inside,
+    load_paths,
+    paths_doc,
+    refine,
+    sample,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -92,8 +99,10 @@ def _split(data: Path, seed: int) -> tuple[list[Path], list[Path]]:
     train = _images(data / "train" / "good")
     test = _images(data / "test" / "good")
     if not train and not test:
-        raise DatasetError(f"{data} has no good images: provide PNG/JPG files under "
-                           f"{data}/train/good (and/or {data}/test/good)")
+        raise DatasetError(
+            f"{data} has no good images: provide PNG/JPG files under "
+            f"{data}/train/good (and/or {data}/test/good)"
+        )
     if test:
         return train, test
     if len(train) < 2:
@@ -102,8 +111,10 @@ def _split(data: Path, seed: int) -> tuple[list[Path], list[Path]]:
     order = rng.permutation(len(train))
     n_test = max(1, len(train) // 4)
     held = {int(i) for i in order[:n_test]}
-    return ([p for i, p in enumerate(train) if i not in held],
-            [p for i, p in enumerate(train) if i in held])
+    return (
+        [p for i, p in enumerate(train) if i not in held],
+        [p for i, p in enumerate(train) if i in held],
+    )
 
 
 class TrackSource:
@@ -113,8 +124,9 @@ class TrackSource:
         H, W = first.shape[:2]
         self.kind = ""
         self.fixed: list[Track] | None = None
-        paths = cfg.paths or (cfg.data / "paths.json" if (cfg.data / "paths.json").is_file()
-                              else None)
+        paths = cfg.paths or (
+            cfg.data / "paths.json" if (cfg.data / "paths.json").is_file() else None
+        )
         roi_path = cfg.data / "roi.png"
         self.detect = cfg.detect
         if cfg.sealant in ("auto", "paths") and paths is not None:
@@ -122,8 +134,10 @@ class TrackSource:
             check_inside(tracks, W, H, f"paths file {paths}")
             self.kind, self.fixed = "paths", tracks
         elif cfg.sealant == "paths":
-            raise InputError(f"no paths file: provide --paths FILE or {cfg.data}/paths.json "
-                             "(format: docs/synth.md)")
+            raise InputError(
+                f"no paths file: provide --paths FILE or {cfg.data}/paths.json "
+                "(format: docs/synth.md)"
+            )
         elif cfg.sealant in ("auto", "roi") and roi_path.is_file():
             roi = cv2.imread(str(roi_path), cv2.IMREAD_GRAYSCALE)
             if roi is None or roi.shape != (H, W):
@@ -131,8 +145,10 @@ class TrackSource:
                 raise InputError(f"{roi_path}: expected a {W}x{H} mask like the images, got {got}")
             tracks = tracks_from_roi(first, roi, cfg.detect)
             if not tracks:
-                raise InputError(f"{roi_path} holds no bead-shaped area: provide --paths FILE "
-                                 "(format: docs/synth.md)")
+                raise InputError(
+                    f"{roi_path} holds no bead-shaped area: provide --paths FILE "
+                    "(format: docs/synth.md)"
+                )
             self.kind, self.fixed = "roi", tracks
         elif cfg.sealant == "roi":
             raise InputError(f"no ROI mask: provide {roi_path} (255 = sealant) or --paths FILE")
@@ -144,8 +160,10 @@ class TrackSource:
             return self.fixed
         tracks, _ = detect_tracks(image, None, self.detect)
         if not tracks:
-            raise InputError(f"no sealant bead found in {where}: provide --paths FILE (polylines "
-                             "with bead widths, docs/synth.md) or a CAT/roi.png mask")
+            raise InputError(
+                f"no sealant bead found in {where}: provide --paths FILE (polylines "
+                "with bead widths, docs/synth.md) or a CAT/roi.png mask"
+            )
         return tracks
 
 
@@ -164,8 +182,10 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
     t_start = time.perf_counter()
     data, out = Path(cfg.data), Path(cfg.out)
     if not data.is_dir():
-        raise DatasetError(f"--data {data} is not a folder: expected a category in the MVTec "
-                           "layout (CAT/train/good/*.png)")
+        raise DatasetError(
+            f"--data {data} is not a folder: expected a category in the MVTec "
+            "layout (CAT/train/good/*.png)"
+        )
     if out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
         raise UsageError(f"--out {out} must lie outside --data {data}")
     train, bases = _split(data, cfg.seed)
@@ -194,8 +214,14 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
     cache: dict[int, tuple[np.ndarray, list[Track], list[Sampled], np.ndarray]] = {}
     previews: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
     skipped = 0
-    bar = tqdm(range(count), desc="synth", unit="img", disable=not cfg.progress,
-               file=sys.stderr, leave=False)
+    bar = tqdm(
+        range(count),
+        desc="synth",
+        unit="img",
+        disable=not cfg.progress,
+        file=sys.stderr,
+        leave=False,
+    )
     for i in bar:
         typ = cfg.types[i % len(cfg.types)]
         size = cfg.size or SIZES[(i // len(cfg.types)) % len(SIZES)]
@@ -205,13 +231,16 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
                 cache.clear()
             img = first if bi == 0 else read_image(bases[bi])
             if img.shape[:2] != (H, W):
-                raise ImageError(f"{bases[bi]}: expected {W}x{H} like {bases[0].name}, "
-                                 f"got {img.shape[1]}x{img.shape[0]}")
+                raise ImageError(
+                    f"{bases[bi]}: expected {W}x{H} like {bases[0].name}, "
+                    f"got {img.shape[1]}x{img.shape[0]}"
+                )
             tracks = source.tracks(img, str(bases[bi]))
             gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
             sampled = [refine(sample(t), t.width, gray) for t in tracks]
-            light = light_direction(img, [(s.p, s.n, t.width / 2)
-                                          for s, t in zip(sampled, tracks, strict=True)])
+            light = light_direction(
+                img, [(s.p, s.n, t.width / 2) for s, t in zip(sampled, tracks, strict=True)]
+            )
             cache[bi] = (img, tracks, sampled, light)
         img, tracks, sampled, light = cache[bi]
         rng = np.random.default_rng([cfg.seed, 1, i])
@@ -223,27 +252,50 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
         mask = np.zeros((H, W), np.uint8)
         defects = []
         for slot in slots:
-            cur, m = render_defect(cur, sampled[slot.track], tracks[slot.track].width,
-                                   slot.params, rng, light)
+            cur, m = render_defect(
+                cur, sampled[slot.track], tracks[slot.track].width, slot.params, rng, light
+            )
             ys, xs = np.nonzero(m)
-            defects.append(slot.params.to_dict() | {
-                "area_px": int(len(xs)),
-                "bbox": [int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1]})
+            defects.append(
+                slot.params.to_dict()
+                | {
+                    "area_px": len(xs),
+                    "bbox": [
+                        int(xs.min()),
+                        int(ys.min()),
+                        int(np.ptp(xs)) + 1,
+                        int(np.ptp(ys)) + 1,
+                    ],
+                }
+            )
             mask = np.maximum(mask, m)
         stem = f"{i:04d}_{bases[bi].stem}"
         cv2.imwrite(str(out / "test" / typ / f"{stem}.png"), cur)
         cv2.imwrite(str(out / "ground_truth" / typ / f"{stem}_mask.png"), mask)
-        labels[stem] = {"split": "test", "category": typ,
-                        "source": str(bases[bi].relative_to(data)),
-                        "area_ratio": round(float((mask > 0).mean()), 6), "defects": defects}
+        labels[stem] = {
+            "split": "test",
+            "category": typ,
+            "source": str(bases[bi].relative_to(data)),
+            "area_ratio": round(float((mask > 0).mean()), 6),
+            "defects": defects,
+        }
         if cfg.preview is not None and sum(1 for v in previews if v[3] == typ) < 1:
             previews.append((img, cur, mask, typ))
     bar.close()
     ref_tracks = source.fixed if source.fixed is not None else cache[next(iter(cache))][1]
     (out / "paths.json").write_text(json.dumps(paths_doc(ref_tracks, (W, H)), indent=1) + "\n")
-    (out / "labels.json").write_text(json.dumps(
-        {"version": 1, "sealant": source.kind, "seed": cfg.seed,
-         "images": dict(sorted(labels.items()))}, indent=1) + "\n")
+    (out / "labels.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "sealant": source.kind,
+                "seed": cfg.seed,
+                "images": dict(sorted(labels.items())),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     if cfg.preview is not None and previews:
         from xrbridge.synth.preview import preview_grid
 
@@ -251,7 +303,15 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
         cv2.imwrite(str(cfg.preview), preview_grid(previews))
     seconds = time.perf_counter() - t_start
     written = count - skipped
-    return {"out": str(out), "sealant": source.kind, "tracks": len(ref_tracks),
-            "defective_images": written, "skipped": skipped,
-            "train_good": len(train), "test_good": len(bases), "image_size": [W, H],
-            "seconds": round(seconds, 2), "images_per_s": round(written / max(seconds, 1e-9), 2)}
+    return {
+        "out": str(out),
+        "sealant": source.kind,
+        "tracks": len(ref_tracks),
+        "defective_images": written,
+        "skipped": skipped,
+        "train_good": len(train),
+        "test_good": len(bases),
+        "image_size": [W, H],
+        "seconds": round(seconds, 2),
+        "images_per_s": round(written / max(seconds, 1e-9), 2),
+    }

@@ -49,8 +49,14 @@ class Slot:
     params: DefectParams
 
 
-def draw_params(typ: str, size: str, track: Track, sampled: Sampled, rng: np.random.Generator,
-                taken: list[tuple[float, float]]) -> DefectParams | None:
+def draw_params(
+    typ: str,
+    size: str,
+    track: Track,
+    sampled: Sampled,
+    rng: np.random.Generator,
+    taken: list[tuple[float, float]],
+) -> DefectParams | None:
     """Parameters of one defect on ``track``, away from its ends and from the
     stretches in ``taken`` ((s0, s1) pairs); None when it does not fit."""
     w = track.width
@@ -73,13 +79,21 @@ def draw_params(typ: str, size: str, track: Track, sampled: Sampled, rng: np.ran
         if all(s0 + length + margin < a or s0 > b + margin for a, b in taken):
             side = int(rng.choice([-1, 1]))
             seam = float(rng.uniform(0.35, 0.55)) if typ == "missing" else 0.0
-            return DefectParams(typ, size, track.name, s0, length, amount, side,
-                                max(2.0, 0.25 * w), seam)
+            return DefectParams(
+                typ, size, track.name, s0, length, amount, side, max(2.0, 0.25 * w), seam
+            )
     return None
 
 
-def plan_image(index: int, typ: str, size: str, per_image: int, tracks: list[Track],
-               sampled: list[Sampled], rng: np.random.Generator) -> list[Slot]:
+def plan_image(
+    index: int,
+    typ: str,
+    size: str,
+    per_image: int,
+    tracks: list[Track],
+    sampled: list[Sampled],
+    rng: np.random.Generator,
+) -> list[Slot]:
     """``per_image`` defects of one type for output image ``index``.
 
     Regions are visited in turn (image ``index`` starts at region

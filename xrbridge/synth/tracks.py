@@ -47,9 +47,12 @@ class Track:
         object.__setattr__(self, "points", pts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name,
-                "points": [[round(float(x), 2), round(float(y), 2)] for x, y in self.points],
-                "width": round(float(self.width), 2), "closed": self.closed}
+        return {
+            "name": self.name,
+            "points": [[round(float(x), 2), round(float(y), 2)] for x, y in self.points],
+            "width": round(float(self.width), 2),
+            "closed": self.closed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,8 @@ def check_inside(tracks: list[Track], width: int, height: int, source: str) -> N
                 raise InputError(
                     f"{source}: region {tr.name!r} point ({x:.1f}, {y:.1f}) lies outside the "
                     f"{width}x{height} images; provide points within x 0..{width - 1}, "
-                    f"y 0..{height - 1}")
+                    f"y 0..{height - 1}"
+                )
 
 
 def load_paths(path: Path) -> list[Track]:
@@ -125,16 +129,23 @@ def load_paths(path: Path) -> list[Track]:
         raise InputError(f"paths file {path}: not readable JSON ({exc})") from exc
     regions = doc.get("regions") if isinstance(doc, dict) else None
     if not isinstance(regions, list) or not regions:
-        raise InputError(f"paths file {path}: expected {{\"regions\": [{{\"name\", \"points\", "
-                         f"\"width\"}}, ...]}} with at least one region")
+        raise InputError(
+            f'paths file {path}: expected {{"regions": [{{"name", "points", '
+            f'"width"}}, ...]}} with at least one region'
+        )
     tracks = []
     for i, r in enumerate(regions):
         if not isinstance(r, dict) or "points" not in r or "width" not in r:
-            raise InputError(f"paths file {path}: region {i} needs \"points\" and \"width\"")
+            raise InputError(f'paths file {path}: region {i} needs "points" and "width"')
         try:
-            tracks.append(Track(str(r.get("name", f"region_{i + 1:02d}")),
-                                np.asarray(r["points"], dtype=np.float64), float(r["width"]),
-                                bool(r.get("closed", False))))
+            tracks.append(
+                Track(
+                    str(r.get("name", f"region_{i + 1:02d}")),
+                    np.asarray(r["points"], dtype=np.float64),
+                    float(r["width"]),
+                    bool(r.get("closed", False)),
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise InputError(f"paths file {path}: region {i}: {exc}") from exc
     size = doc.get("image_size")
@@ -156,8 +167,15 @@ def tracks_from_scene(scene: dict[str, Any], view: str) -> list[Track]:
     """The simulator's regions of ``view`` (``scene.json``) in the view crop's pixel grid."""
     rect = scene["views"][view]
     off = np.array([rect["u0"], rect["v0"]], np.float64)
-    return [Track(r["name"], np.asarray(r["polyline_ub"], np.float64) - off,
-                  float(r["bead_width"]), bool(r["closed"])) for r in scene["regions"][view]]
+    return [
+        Track(
+            r["name"],
+            np.asarray(r["polyline_ub"], np.float64) - off,
+            float(r["bead_width"]),
+            bool(r["closed"]),
+        )
+        for r in scene["regions"][view]
+    ]
 
 
 def refine(track: Sampled, width: float, gray: np.ndarray) -> Sampled:
@@ -172,8 +190,13 @@ def refine(track: Sampled, width: float, gray: np.ndarray) -> Sampled:
     r = width / 2.0
     ts = np.linspace(-width, width, int(4 * width) + 1)
     pts = track.p[:, None, :] + track.n[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    prof = cv2.remap(
+        gray,
+        pts[..., 0].astype(np.float32),
+        pts[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     outer = np.abs(ts) >= 0.8 * width
     bg = np.median(prof[:, outer], axis=1, keepdims=True)
     inner = np.abs(ts) <= 0.8 * width
