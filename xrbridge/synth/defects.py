@@ -158,7 +158,7 @@ def render_defect(
     pad = p.pad
     ext = _extent(p, r0)
     # surface re-synthesised out to here; a removed bead takes its contact shadow along
-    band = r0 + max(2.0, (0.75 if p.type == "missing" else 0.35) * width)
+    band = r0 + max(2.0, (0.5 if p.type == "missing" else 0.35) * width)
     s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
     reach = band + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
 
@@ -267,8 +267,12 @@ def render_defect(
         q = u[..., None] * tg + v[..., None] * nn[0]
         ql = (q * light).sum(-1)  # > 0: on the light's side of the hole
         floor = surface * (0.5 - 0.18 * np.clip(ql, -1, 1))[..., None]
-        ring = np.clip(1.0 - (rho - 1.0) / 0.6, 0, 1) * (rho >= 1.0) * a0
-        out = out * (1.0 - 0.28 * (ql / np.maximum(rho, 1e-6)) * ring)[..., None]
+        # the bead slopes down into the void over about its radius: the slope facing
+        # away from the light darkens, the one facing it brightens, the crest is lost
+        d_out = (rho - 1.0) * min(a_ax, b_ax)
+        ring = np.clip(1.0 - d_out / r0, 0, 1) * (rho >= 1.0) * a0
+        qdir = np.clip(ql / np.maximum(rho, 1e-6), -1, 1)
+        out = out * (1.0 - ring * (0.15 + 0.35 * qdir))[..., None]
         out = out * (1 - ah[..., None]) + floor * ah[..., None]
         core = own & (np.abs(s - mid) <= a_ax + 1) & (np.abs(t) <= r0 + 1)
     else:

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Reproduces reports/synth/: synth defects vs the renderer's own, on the simulator's views.
+#   A: defect-rich run (train/good, test/good, rendered defects)  C: more rendered defects
+#   B: other good cars, the bases synth draws on (never seen in training)
+# Run from the repository root:  reports/synth/run.sh   (CPU; about an hour on 2 busy cores)
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+W=${W:-/tmp/synth}
+VIEWS=${VIEWS:-lower_center lower_back}
+OUT=reports/synth
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "$W" "$OUT"
+[ -d "$W/simA/dataset" ] || "$PY" -m xrbridge simulate --out "$W/simA" --cars 1 --seed 7 \
+  --dataset-cars 240 --defect-rate 0.6 --train-frames 2 --no-progress > "$W/simA.json"
+[ -d "$W/simB/dataset" ] || "$PY" -m xrbridge simulate --out "$W/simB" --cars 1 --seed 8 \
+  --dataset-cars 80 --defect-rate 0 --train-frames 1 --no-progress > "$W/simB.json"
+[ -d "$W/simC/dataset" ] || "$PY" -m xrbridge simulate --out "$W/simC" --cars 1 --seed 9 \
+  --dataset-cars 200 --defect-rate 1.0 --train-frames 1 --no-progress > "$W/simC.json"
+"$PY" bench/synth_detect.py --data "$W/simA/dataset" --scene "$W/simA/scene.json" --n 8 \
+  --out "$OUT/detect_iou.json"
+for v in $VIEWS; do
+  # synth's input: B's good images of the view as test/good, the view's regions as paths.json
+  "$PY" - "$W" "$v" <<'PYEOF'
+import json, shutil, sys
+from pathlib import Path
+from xrbridge.synth import paths_doc, tracks_from_scene
+w, view = Path(sys.argv[1]), sys.argv[2]
+src, dst = w / "simB" / "dataset" / view, w / f"inB_{view}"
+shutil.rmtree(dst, ignore_errors=True)
+(dst / "test" / "good").mkdir(parents=True)
+for sub in ("train/good", "test/good"):
+    for p in sorted((src / sub).glob("*.png")):
+        shutil.copyfile(p, dst / "test" / "good" / p.name)
+shutil.copyfile(src / "roi.png", dst / "roi.png")
+scene = json.loads((w / "simB" / "scene.json").read_text())
+(dst / "paths.json").write_text(json.dumps(paths_doc(tracks_from_scene(scene, view), (520, 400))))
+PYEOF
+  "$PY" -m xrbridge synth --data "$W/inB_$v" --out "$W/synB_$v" --count 200 --seed 1 --no-progress \
+    > "$OUT/synth_$v.json"
+  md="$W/models/pc_$v"
+  [ -f "$md/manifest.json" ] || "$PY" -m xrbridge train --model patchcore --data "$W/simA/dataset/$v" \
+    --out "$md" --image-size 256 --quiet > "$W/train_pc_$v.log"
+  "$PY" bench/synth_compare.py --view "$v" --model "$md" --label patchcore \
+    --rendered "$W/simA/dataset/$v" "$W/simC/dataset/$v" --synth "$W/synB_$v" \
+    --work "$W/compare" --out "$OUT/${v}_patchcore"
+  "$PY" bench/synth_realism.py --rendered "$W/simA/dataset/$v" "$W/simC/dataset/$v" \
+    --synth "$W/synB_$v" --synth-input "$W/inB_$v" --out "$OUT/realism_$v.json"
+done
+"$PY" bench/synth_speed.py --data "$W/simA/dataset/lower_center" --scene "$W/simA/scene.json" \
+  --view lower_center --count 50 --out "$OUT/speed.json"
