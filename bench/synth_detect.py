@@ -3,10 +3,9 @@
 On the simulator's data set views, the true bead footprint is the layout's
 bead polylines drawn at their bead width (``xrbridge.sim.sealant.bead_mask``
 with no margin; the per-car jitter of about a pixel is not in it). For each
-image: IoU of the bead mask from automatic detection (no ROI, no paths), of
-the tracks found from the view's ROI mask (drawn at their measured width),
-and of the paths file drawn at its widths (the reference: what a perfect
-centre line and width give under the jitter).
+image: IoU of the bead mask from automatic detection (no ROI, no paths) and
+of the tracks found from the view's ROI mask (drawn at their measured width).
+A paths file made from ``scene.json`` is the truth itself (IoU 1).
 
     python bench/synth_detect.py --data SIM/dataset --scene SIM/scene.json --n 10
 """
@@ -24,7 +23,7 @@ import numpy as np
 from xrbridge.names import VIEWS
 from xrbridge.sim.layout import build_layout
 from xrbridge.sim.sealant import bead_mask
-from xrbridge.synth import detect_tracks, tracks_from_roi, tracks_from_scene
+from xrbridge.synth import detect_tracks, tracks_from_roi
 from xrbridge.synth.tracks import rasterize
 
 
@@ -45,8 +44,7 @@ def main() -> int:
     for view in VIEWS:
         truth = bead_mask(layout, view, 0.0) > 0
         roi = cv2.imread(str(args.data / view / "roi.png"), 0)
-        paths = rasterize(tracks_from_scene(scene, view), truth.shape) > 0
-        rows = {"detect": [], "roi": [], "paths": [], "detect_s": []}
+        rows = {"detect": [], "roi": [], "detect_s": []}
         for p in sorted((args.data / view / "test" / "good").glob("*.png"))[: args.n]:
             img = cv2.imread(str(p))
             t0 = time.perf_counter()
@@ -54,7 +52,6 @@ def main() -> int:
             rows["detect_s"].append(time.perf_counter() - t0)
             rows["detect"].append(iou(truth, m > 0))
             rows["roi"].append(iou(truth, rasterize(tracks_from_roi(img, roi), truth.shape) > 0))
-            rows["paths"].append(iou(truth, paths))
         result[view] = {k: round(float(np.mean(v)), 3) for k, v in rows.items()} | {
             "n": len(rows["detect"])
         }
