@@ -131,6 +131,43 @@ def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
     )
 
 
+def shadow_profile(gray: np.ndarray, t: np.ndarray, where: np.ndarray, r0: float,
+                   depth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brightness of the metal beside a bead relative to the metal further out.
+
+    gray: (h, w) float32; t: (h, w) offset from the centre line; where: (h, w)
+    bool metal pixels to learn from. Returns ``(d, f_plus, f_minus)``: distance
+    past the bead's edge (px) and the factor on each side (1 = unshadowed).
+    """
+    d_all = np.abs(t) - r0
+    d = np.arange(0.0, depth + 0.01, 0.5)
+    out = []
+    for side in (1.0, -1.0):
+        sel = where & (np.sign(t) == side) & (d_all >= 0)
+        if sel.sum() < 20:
+            out.append(np.ones_like(d))
+            continue
+        dv, gv = d_all[sel], gray[sel]
+        far_sel = dv >= depth - 2.0
+        far = float(np.median(gv[far_sel])) if far_sel.sum() >= 5 else float(np.median(gv))
+        f = np.ones_like(d)
+        for i, di in enumerate(d):
+            b = np.abs(dv - di) <= 0.5
+            if b.sum() >= 3:
+                f[i] = float(np.median(gv[b])) / max(far, 1.0)
+        f = np.clip(f, 0.3, 1.0)
+        # a shadow fades outwards: keep the profile monotone from the far end
+        f = np.minimum.accumulate(f[::-1])[::-1]
+        out.append(f)
+    return d, out[0], out[1]
+
+
+def _shadow_reach(f: np.ndarray, step: float = 0.5) -> float:
+    """Distance past the edge where the shadow factor reaches 0.96 (px)."""
+    idx = np.nonzero(f >= 0.96)[0]
+    return float(idx[0] * step) if len(idx) else float((len(f) - 1) * step)
+
+
 def render_defect(
     image: np.ndarray,
     track: Sampled,
@@ -159,8 +196,9 @@ def render_defect(
     ext = _extent(p, r0)
     # surface re-synthesised out to here; a removed bead takes its contact shadow along
     band = r0 + max(2.0, (0.5 if p.type == "missing" else 0.35) * width)
+    band_max = r0 + 1.0 * width  # how far a contact shadow is looked for
     s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
-    reach = band + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
+    reach = band_max + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
 
     # ---- crop around the stretch and the (s, t) frame of its pixels ----------------
     sel = (track.s >= s_lo) & (track.s <= s_hi)
@@ -199,6 +237,14 @@ def render_defect(
     # ---- the bead-free surface B over the band ------------------------------------
     a0 = soft(r0 - np.abs(t)) * own
     in_s = (s >= p.s0 - ext) & (s <= p.s0 + p.length + ext)
+    shadow = None
+    if p.type != "hole":
+        # the bead's contact shadow, learnt beside the stretch: it follows the new
+        # geometry (a thinner or displaced bead uncovers lit metal where it was dark)
+        near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
+        shadow = shadow_profile(gray[y0:y1, x0:x1], t, near & (a0 < 0.05), r0, band_max - r0)
+        reach_d = max(_shadow_reach(f) for f in shadow[1:])
+        band = float(np.clip(r0 + reach_d, band, r0 + 0.9 * width))
     region = own & in_s & (np.abs(t) <= band)
     region[[0, -1], :] = False
     region[:, [0, -1]] = False
@@ -235,6 +281,19 @@ def render_defect(
         # thin dark line along the centre (``seam`` = how much darker)
         line = np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0) * region
         surface = surface * (1.0 - p.seam * line)[..., None]
+
+    if shadow is not None:
+        dist_new = np.full(s.shape, np.inf)
+        side_new = np.ones(s.shape)
+        for off, rad, _ in _pieces(p, s, r0):
+            dd = np.where(rad > 0.3, np.abs(t - off) - rad, np.inf)
+            closer = dd < dist_new
+            dist_new = np.where(closer, dd, dist_new)
+            side_new = np.where(closer, np.sign(t - off + 1e-9), side_new)
+        d = np.clip(dist_new, 0.0, None)
+        f = np.where(side_new > 0, np.interp(d, shadow[0], shadow[1], right=1.0),
+                     np.interp(d, shadow[0], shadow[2], right=1.0))
+        surface = np.where(region[..., None], surface * f[..., None], surface)
 
     # ---- the new bead over the surface ------------------------------------------
     out = surface.copy()
