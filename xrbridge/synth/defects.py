@@ -243,8 +243,9 @@ def render_defect(
         # geometry (a thinner or displaced bead uncovers lit metal where it was dark)
         near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
         shadow = shadow_profile(gray[y0:y1, x0:x1], t, near & (a0 < 0.05), r0, band_max - r0)
-        reach_d = max(_shadow_reach(f) for f in shadow[1:])
-        band = float(np.clip(r0 + reach_d, band, r0 + 0.9 * width))
+        if p.type != "missing":  # (a removed bead's mask stays at half a width past it)
+            reach_d = max(_shadow_reach(f) for f in shadow[1:])
+            band = float(np.clip(r0 + reach_d, band, r0 + 0.9 * width))
     region = own & in_s & (np.abs(t) <= band)
     region[[0, -1], :] = False
     region[:, [0, -1]] = False
