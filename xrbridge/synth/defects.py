@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from xrbridge.errors import InputError
 from xrbridge.names import DEFECTS
@@ -209,8 +210,7 @@ def render_defect(
     y1 = min(H, int(np.ceil(ps[:, 1].max() + reach)) + 1)
     yy, xx = np.mgrid[y0:y1, x0:x1]
     pix = np.stack([xx, yy], -1).astype(np.float64)
-    d2 = ((pix[:, :, None, :] - ps[None, None, :, :]) ** 2).sum(-1)
-    near = np.argmin(d2, axis=2)
+    near = cKDTree(ps).query(pix.reshape(-1, 2))[1].reshape(pix.shape[:2])
     dvec = pix - ps[near]
     nrm = ns[near]
     tan = np.stack([nrm[..., 1], -nrm[..., 0]], -1)
