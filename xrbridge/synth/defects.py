@@ -132,8 +132,9 @@ def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
     )
 
 
-def shadow_profile(gray: np.ndarray, t: np.ndarray, where: np.ndarray, r0: float,
-                   depth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def shadow_profile(
+    gray: np.ndarray, t: np.ndarray, where: np.ndarray, r0: float, depth: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Brightness of the metal beside a bead relative to the metal further out.
 
     gray: (h, w) float32; t: (h, w) offset from the centre line; where: (h, w)
@@ -199,7 +200,9 @@ def render_defect(
     band = r0 + max(2.0, (0.5 if p.type == "missing" else 0.35) * width)
     band_max = r0 + 1.0 * width  # how far a contact shadow is looked for
     s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
-    reach = band_max + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
+    reach = (
+        band_max + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
+    )
 
     # ---- crop around the stretch and the (s, t) frame of its pixels ----------------
     sel = (track.s >= s_lo) & (track.s <= s_hi)
@@ -292,8 +295,11 @@ def render_defect(
             dist_new = np.where(closer, dd, dist_new)
             side_new = np.where(closer, np.sign(t - off + 1e-9), side_new)
         d = np.clip(dist_new, 0.0, None)
-        f = np.where(side_new > 0, np.interp(d, shadow[0], shadow[1], right=1.0),
-                     np.interp(d, shadow[0], shadow[2], right=1.0))
+        f = np.where(
+            side_new > 0,
+            np.interp(d, shadow[0], shadow[1], right=1.0),
+            np.interp(d, shadow[0], shadow[2], right=1.0),
+        )
         surface = np.where(region[..., None], surface * f[..., None], surface)
 
     # ---- the new bead over the surface ------------------------------------------
