@@ -36,13 +36,14 @@ the cells that are hot; well under a millisecond.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from xrbridge.core.hints import sector
+from xrbridge.core.matching import ViewTemplate
 from xrbridge.core.regions import check_map, simplify_polygon
 from xrbridge.core.severity import SizeConfig, classify
 from xrbridge.core.verdict import CarVerdict, VerdictDefect, ViewCoverage
@@ -291,7 +292,8 @@ class Fusion:
         ex = np.clip(np.minimum(xs, W - xs) / c.edge_px, 0.0, 1.0)
         ey = np.clip(np.minimum(ys, H - ys) / c.edge_px, 0.0, 1.0)
         edge = c.edge_floor + (1.0 - c.edge_floor) * np.minimum(ey[:, None], ex[None, :])
-        return (base * edge).astype(np.float32)
+        out: np.ndarray = (base * edge).astype(np.float32)
+        return out
 
     # -------------------------------------------------------------------- API
 
@@ -507,6 +509,7 @@ class Fusion:
         if car is None or view not in car.grids or car.grids[view].hot_now is None:
             return []
         gr = car.grids[view]
+        assert gr.hot_now is not None
         hot = gr.hot_now.copy()
         gated = self._gates(gr)
         if gated is not None:
@@ -652,16 +655,12 @@ def _replace(
     )
 
 
-def geometry_from_templates(
-    templates: Mapping[str, object] | list[object],
-) -> dict[str, ViewGeometry]:
+def geometry_from_templates(templates: Iterable[ViewTemplate]) -> dict[str, ViewGeometry]:
     """ViewGeometry per view from :class:`~xrbridge.core.matching.ViewTemplate` values."""
-    items = templates.values() if isinstance(templates, Mapping) else templates
     out = {}
-    for t in items:
-        view = str(t.view)  # type: ignore[attr-defined]
-        if view not in VIEWS:
-            raise InputError(f"view must be one of {VIEWS}, got {view!r}")
-        h, w = t.image.shape[:2]  # type: ignore[attr-defined]
-        out[view] = ViewGeometry(view, float(t.u0), float(t.v0), int(w), int(h))  # type: ignore[attr-defined]
+    for t in templates:
+        if t.view not in VIEWS:
+            raise InputError(f"view must be one of {VIEWS}, got {t.view!r}")
+        h, w = t.image.shape[:2]
+        out[t.view] = ViewGeometry(t.view, float(t.u0), float(t.v0), int(w), int(h))
     return out
