@@ -71,7 +71,11 @@ class SizeConfig:
 
     ``small_max_px`` / ``medium_max_px``: the longest side (px, or mm with
     ``mm_per_px``) of the defect's core region up to which it is ``small`` /
-    ``medium``; longer is ``large``. The fused region is the defect widened by
+    ``medium``; longer is ``large``. The defaults split the fused lengths of
+    the simulator's defects (six unseen lines, default models) where the
+    classes cross: small missing/misaligned beads measured 16-60 px, medium
+    27-86, large 80-137 (holes and narrowings blur to 16-24 px whatever
+    their size, so their class is mostly ``small``). The fused region is the defect widened by
     the model's map blur (about ``blur_px`` on each side), which is removed
     before classifying. Severity follows size (small -> low, medium ->
     medium, large -> high) and drops one level when the evidence is weak
@@ -82,8 +86,8 @@ class SizeConfig:
     length (``wide_ratio``), then ``misalignment``.
     """
 
-    small_max_px: float = 28.0
-    medium_max_px: float = 52.0
+    small_max_px: float = 40.0
+    medium_max_px: float = 76.0
     blur_px: float = 0.0
     mm_per_px: float | None = None
     weak_confidence: float = 0.6
