@@ -22,6 +22,7 @@ contrast wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -123,7 +124,7 @@ def _smooth(pts: np.ndarray, closed: bool, win: int = 7) -> np.ndarray:
     if len(pts) < win:
         return pts
     k = np.ones(win) / win
-    mode = "wrap" if closed else "edge"
+    mode: Literal["wrap", "edge"] = "wrap" if closed else "edge"
     h = win // 2
     sm = np.stack([np.convolve(np.pad(pts[:, i], h, mode=mode), k, "valid") for i in range(2)], 1)
     if not closed:
@@ -162,7 +163,7 @@ def _segment(
     r8 = np.clip(resp / float(np.percentile(area, 99.5) + 1e-6) * 255, 0, 255).astype(np.uint8)
     vals = r8 if roi is None else r8[roi > 0]
     thr, _ = cv2.threshold(vals.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    m = (r8 > thr).astype(np.uint8)
+    m: np.ndarray = (r8 > thr).astype(np.uint8)
     if roi is not None:
         m &= (roi > 0).astype(np.uint8)
     k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -247,7 +248,7 @@ def tracks_from_roi(
     g = gray.astype(np.float32)
     sk = thin(r)
     roi_dist = cv2.distanceTransform(r, cv2.DIST_L2, 5)
-    tracks = []
+    tracks: list[Any] = []
     for pts, closed in branches(sk, 8):
         ij = pts.astype(int)
         roi_w = 2.0 * float(np.median(roi_dist[ij[:, 1], ij[:, 0]]))

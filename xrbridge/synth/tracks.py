@@ -21,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -89,7 +89,7 @@ def sample(track: Track, step: float = 1.0) -> Sampled:
     p = np.stack([np.interp(s, cum, pts[:, 0]), np.interp(s, cum, pts[:, 1])], axis=1)
     t = np.gradient(p, axis=0)
     k = np.ones(9) / 9.0
-    mode = "wrap" if track.closed else "edge"
+    mode: Literal["wrap", "edge"] = "wrap" if track.closed else "edge"
     t = np.stack([np.convolve(np.pad(t[:, i], 4, mode=mode), k, "valid") for i in range(2)], 1)
     t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
     return Sampled(p, np.stack([-t[:, 1], t[:, 0]], axis=1), s)
