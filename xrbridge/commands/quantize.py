@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from xrbridge.errors import UsageError
     from xrbridge.models.artifact import load_manifest
     from xrbridge.models.data import load_category, load_images
-    from xrbridge.models.efficientad.export import quantize_artifact
+    from xrbridge.models.quantize import quantize_artifact
     from xrbridge.models.preprocess import manifest_roi
 
     if args.images < 1:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 HELP = "train an anomaly model on CAT/train/good; writes MODEL_DIR/model.onnx + manifest.json"
 
@@ -23,16 +24,52 @@ def _size(text: str) -> tuple[int, int]:
     raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}")
 
 
+def _option_flags() -> dict[str, dict[str, Any]]:
+    """Field name -> {type, choices, help, models} over every registered model's options."""
+    from xrbridge.models import options
+    from xrbridge.models.framework import REGISTRY, options_class
+
+    flags: dict[str, dict[str, Any]] = {}
+    for model in REGISTRY:
+        for name, typ, default, meta in options.fields(options_class(model)):
+            if not meta.get("flag", True):
+                continue
+            f = flags.setdefault(name, {"type": typ, "choices": meta.get("choices"), "models": [],
+                                        "help": []})
+            if f["type"] is not typ:
+                raise TypeError(f"option {name}: {model} declares {typ.__name__}, "
+                                f"another model {f['type'].__name__}")
+            f["models"].append(model)
+            text = f"{meta.get('help', '')} (default {default})"
+            if text not in f["help"]:
+                f["help"].append(text)
+    return flags
+
+
+def _add_option_flags(p: argparse.ArgumentParser) -> None:
+    from xrbridge.models.options import flag_name
+
+    g = p.add_argument_group("model options (from each model's options dataclass)")
+    for name, f in _option_flags().items():
+        typ = str if f["type"] is bool else f["type"]
+        help_ = f"[{', '.join(f['models'])}] " + "; ".join(f["help"])
+        g.add_argument(flag_name(name), dest=f"opt_{name}", type=typ, default=None, metavar=typ.__name__.upper(),
+                       choices=f["choices"], help=help_.replace("%", "%%"))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="patchcore | efficientad-s | efficientad-m | ...")
+    from xrbridge.models.framework import available_models
+
+    p.add_argument("--model", required=True, help=" | ".join(available_models()))
     p.add_argument("--data", required=True, type=Path, help="category folder in the MVTec layout")
     p.add_argument("--out", required=True, type=Path, help="MODEL_DIR to write")
     p.add_argument("--roi", default=None,
                    help="ROI mask PNG (default: CAT/roi.png if present; 'none' to disable)")
     p.add_argument("--backbone", default="efficientnet-lite0",
                    help="efficientnet-lite0 (default) | efficientnet-lite1 | efficientnet-lite2")
-    p.add_argument("--image-size", type=_size, default=(256, 256), metavar="N|HxW",
-                   help="model input size, multiples of 32 (default 256)")
+    p.add_argument("--image-size", type=_size, default=None, metavar="N|HxW",
+                   help="model input size, multiples of 32 (default: 256 on the short side, "
+                        "the long side after the training images' aspect ratio, see docs/models.md)")
     p.add_argument("--steps", type=int, default=None, help="training steps (trained models)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -40,26 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction of train/good held out for calibration (default 0.1)")
     p.add_argument("--val", type=Path, default=None,
                    help="validation folder with test/<defect>/ + ground_truth/ for thresholds")
-    g = p.add_argument_group("patchcore")
-    g.add_argument("--coreset-ratio", type=float, default=None, help="bank fraction (default 0.03)")
-    g.add_argument("--max-bank", type=int, default=None, help="bank size cap (default 8192)")
-    g.add_argument("--proj-dim", type=int, default=None, help="PCA dims, 0 = none (default 128)")
-    g.add_argument("--search-budget", type=int, default=None,
-                   help="max bank entries x dims; fewer PCA dims for a larger bank (default 524288)")
-    g.add_argument("--layers", default=None, help="backbone stages (default s8,s16)")
-    g.add_argument("--image-score", choices=("eq4", "topk"), default=None,
-                   help="image score: mean of the top-k patches (default) or eq. 4 on the top patch")
-    g.add_argument("--topk", type=int, default=None, help="patches averaged by --image-score topk (10)")
-    g.add_argument("--position-norm", choices=("0", "1", "auto"), default=None,
-                   help="1 = z-score patch scores per position on held-out good images; "
-                        "auto (default) = 1 with >= 30 held-out images")
-    g.add_argument("--position-prior", type=float, default=None,
-                   help="weight of the pooled statistics against N held-out images (default 30)")
-    g = p.add_argument_group("efficientad-s / efficientad-m")
-    g.add_argument("--distil-steps", type=int, default=None,
-                   help="teacher distillation steps (default 60; the paper: 60,000 on ImageNet)")
-    g.add_argument("--student-crop", type=int, default=None,
-                   help="student training crop side, multiple of 4 (default 128; 0 = whole image)")
+    _add_option_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -74,17 +92,20 @@ def run(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device visible to torch")
-    opts = {"coreset_ratio": args.coreset_ratio, "max_bank": args.max_bank,
-            "proj_dim": args.proj_dim, "search_budget": args.search_budget,
-            "layers": args.layers, "image_score": args.image_score,
-            "topk": args.topk, "position_norm": args.position_norm,
-            "position_prior": args.position_prior,
-            "distil_steps": args.distil_steps, "student_crop": args.student_crop}
+    from xrbridge.models import options
+    from xrbridge.models.framework import options_class
+
+    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    own = {name for name, *_ in options.fields(options_class(args.model))}
+    foreign = sorted(set(given) - own)
+    if foreign:
+        raise UsageError(f"{', '.join(options.flag_name(k) for k in foreign)}: not an option of "
+                         f"{args.model}; its options: {', '.join(options.flag_name(k) for k in own)}")
     cfg = TrainConfig(
         model=args.model, data=args.data, out=args.out, roi=args.roi, backbone=args.backbone,
         image_size=args.image_size, steps=args.steps, seed=args.seed, device=args.device,
         holdout=args.holdout, val=args.val,
-        options={k: v for k, v in opts.items() if v is not None}, progress=not args.quiet,
+        options=given, progress=not args.quiet,
     )
     manifest = train(cfg).manifest
     summary = {"out": str(args.out), "model": manifest["model"], "category": manifest["category"],

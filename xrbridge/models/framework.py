@@ -4,11 +4,15 @@ A model is a folder ``xrbridge/models/<name>/`` with the same files:
 
     model.py        the torch modules
     train.py        the trainer class implementing :class:`Trainer` (fit on good images)
+    options.py      a frozen dataclass of its settings (``xrbridge.models.options``);
+                    ``xrbridge train`` builds the model's flags from it
     anomaly_map.py  raw scores -> smoothed anomaly map and image score
     export.py       the raw inference module that goes into the ONNX graph
     README.md       what it does, its options, its numbers
 
-and registers its trainer in :data:`REGISTRY` by name (``xrbridge.names.MODELS``).
+and registers trainer and options in :data:`REGISTRY` by name (``xrbridge.names.MODELS``).
+Shared pieces live beside the folders: ``features`` (locally aware backbone
+features), ``blur``, ``calibrate``, ``quantize`` (int8), ``textures``.
 :func:`train` does the rest the same way for all of them: loads train/good
 (mixed channels/sizes handled, corrupt images skipped), splits off held-out
 good images, applies the ROI to the input, fits, calibrates the score
@@ -23,7 +27,7 @@ import importlib
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,19 +36,44 @@ import numpy as np
 from xrbridge.errors import DatasetError, UnknownNameError, UsageError
 from xrbridge.names import BACKBONES, MODELS, check_name
 
-#: Model name -> "module:TrainerClass" (imported lazily; torch only when training).
-REGISTRY: dict[str, str] = {
-    "patchcore": "xrbridge.models.patchcore.train:PatchCoreTrainer",
-    "efficientad-s": "xrbridge.models.efficientad.train:EfficientADSTrainer",
-    "efficientad-m": "xrbridge.models.efficientad.train:EfficientADMTrainer",
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One registry line: the trainer class and the options dataclass, as "module:Name".
+
+    The options module must import without torch (``xrbridge train --help`` reads it).
+    """
+
+    trainer: str
+    options: str
+
+
+#: Model name -> its trainer and options (imported lazily; torch only when training).
+#: Adding a model: one folder ``xrbridge/models/<name>/`` and one line here.
+REGISTRY: dict[str, ModelSpec] = {
+    "patchcore": ModelSpec("xrbridge.models.patchcore.train:PatchCoreTrainer",
+                           "xrbridge.models.patchcore.options:PatchCoreOptions"),
+    "efficientad-s": ModelSpec("xrbridge.models.efficientad.train:EfficientADSTrainer",
+                               "xrbridge.models.efficientad.options:EfficientADOptions"),
+    "efficientad-m": ModelSpec("xrbridge.models.efficientad.train:EfficientADMTrainer",
+                               "xrbridge.models.efficientad.options:EfficientADOptions"),
+    "simplenet": ModelSpec("xrbridge.models.simplenet.train:SimpleNetTrainer",
+                           "xrbridge.models.simplenet.options:SimpleNetOptions"),
+    "memseg": ModelSpec("xrbridge.models.memseg.train:MemSegTrainer",
+                        "xrbridge.models.memseg.options:MemSegOptions"),
 }
+
+
+def _load(target: str) -> Any:
+    mod_name, cls_name = target.split(":")
+    return getattr(importlib.import_module(mod_name), cls_name)
 
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     """Everything ``xrbridge train`` needs. ``options`` holds model-specific settings.
 
-    ``image_size`` is (height, width). ``roi``: a mask file, or None to use the
+    ``image_size`` is (height, width); None = :func:`auto_size` of the training images. ``roi``: a mask file, or None to use the
     category's roi.png when present, or the string "none" to train without ROI.
     ``holdout``: fraction of train/good kept out of fitting for calibration.
     """
@@ -54,7 +83,7 @@ class TrainConfig:
     out: Path
     roi: Path | str | None = None
     backbone: str = "efficientnet-lite0"
-    image_size: tuple[int, int] = (256, 256)
+    image_size: tuple[int, int] | None = None
     steps: int | None = None
     seed: int = 0
     device: str = "cpu"
@@ -113,16 +142,25 @@ def get_trainer(name: str, config: TrainConfig) -> Trainer:
         raise UnknownNameError(
             f"model {name!r} is not implemented yet; available: {', '.join(available_models())}"
         )
-    mod_name, cls_name = REGISTRY[name].split(":")
-    cls = getattr(importlib.import_module(mod_name), cls_name)
-    trainer: Trainer = cls(config)
+    trainer: Trainer = _load(REGISTRY[name].trainer)(config)
     return trainer
 
 
-def register(name: str, target: str) -> None:
-    """Register ``"module:Class"`` as trainer of model ``name`` (a name in xrbridge.names.MODELS)."""
+def options_class(name: str) -> type:
+    """The options dataclass of model ``name`` (no torch import)."""
     check_name("model", name, MODELS)
-    REGISTRY[name] = target
+    if name not in REGISTRY:
+        raise UnknownNameError(
+            f"model {name!r} is not implemented yet; available: {', '.join(available_models())}"
+        )
+    cls: type = _load(REGISTRY[name].options)
+    return cls
+
+
+def register(name: str, trainer: str, options: str) -> None:
+    """Register a model (a name in xrbridge.names.MODELS): trainer and options as "module:Class"."""
+    check_name("model", name, MODELS)
+    REGISTRY[name] = ModelSpec(trainer, options)
 
 
 def split_holdout(paths: list[Path], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
@@ -135,6 +173,44 @@ def split_holdout(paths: list[Path], fraction: float, seed: int) -> tuple[list[P
     hold = sorted(int(i) for i in order[:n_hold])
     fit = sorted(int(i) for i in order[n_hold:])
     return [paths[i] for i in fit], [paths[i] for i in hold]
+
+
+#: auto_size: the short side of the model input.
+AUTO_SHORT_SIDE = 256
+#: auto_size: aspect ratios (long / short) below this stay square.
+AUTO_MIN_ASPECT = 1.4
+#: auto_size: the long side is at most this many times the short side.
+AUTO_MAX_ASPECT = 4.0
+
+
+def auto_size(paths: list[Path], sample: int = 24) -> tuple[tuple[int, int], str]:
+    """Model input (height, width) for images like ``paths`` and the rule that chose it.
+
+    256 x 256 unless the images share one elongated shape: when the middle half of
+    the sampled aspect ratios (width / height) lies within 25 % and their median is
+    at least 1.4 : 1 either way, the short side is 256 and the long side keeps the
+    aspect ratio (a multiple of 32, at most 4 x 256): a 1:2.5 part becomes 640 x 256
+    instead of being squashed into a square, so that thin defects keep their width.
+    Mixed shapes (magnetic_tile: 0.4 to 2.6) stay square.
+    """
+    import cv2
+
+    step = max(1, len(paths) // sample)
+    ratios = []
+    for p in paths[::step][:sample]:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is not None and img.size:
+            ratios.append(img.shape[1] / img.shape[0])
+    side = AUTO_SHORT_SIDE
+    if not ratios:
+        return (side, side), "square (no readable image)"
+    q1, med, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+    long_ = max(med, 1 / med)
+    if q3 / q1 > 1.25 or long_ < AUTO_MIN_ASPECT:
+        return (side, side), f"square (median aspect {med:.2f}, quartiles {q1:.2f}-{q3:.2f})"
+    n = int(min(round(side * min(long_, AUTO_MAX_ASPECT) / 32), AUTO_MAX_ASPECT * side / 32)) * 32
+    size = (side, n) if med > 1 else (n, side)
+    return size, f"aspect kept (median aspect {med:.2f}): short side {side}"
 
 
 def resolve_roi(config: TrainConfig, category_roi: Path | None) -> Path | None:
@@ -168,14 +244,19 @@ def train(config: TrainConfig) -> TrainResult:
     from xrbridge.models.preprocess import MEAN, RESIZE, STD, resize_mask
 
     check_name("backbone", config.backbone, BACKBONES)
+    cat = load_category(config.data)
+    size_rule = "given"
+    if config.image_size is None:
+        size, size_rule = auto_size(list(cat.train))
+        config = replace(config, image_size=size)
     trainer = get_trainer(config.model, config)
+    assert config.image_size is not None
     h, w = config.image_size
     if h % 32 or w % 32 or h < 64 or w < 64:
         raise UsageError(f"--image-size must be multiples of 32 and >= 64, got {h}x{w}")
     import torch
 
     torch.manual_seed(config.seed)
-    cat = load_category(config.data)
     roi_path = resolve_roi(config, cat.roi)
     roi = resize_mask(read_roi(roi_path), h, w) if roi_path else None
     fit_paths, hold_paths = split_holdout(list(cat.train), config.holdout, config.seed)
@@ -226,7 +307,7 @@ def train(config: TrainConfig) -> TrainResult:
         "model": config.model,
         "backbone": config.backbone,
         "category": cat.root.name,
-        "input": {"height": h, "width": w, "color": "rgb", "mean": list(MEAN), "std": list(STD),
+        "input": {"height": h, "width": w, "size_rule": size_rule, "color": "rgb", "mean": list(MEAN), "std": list(STD),
                   "resize": RESIZE, "masked_value": -1.0},
         "outputs": {"anomaly_map": [1, 1, h, w], "pred_score": [1]},
         "graph_contains": {"gaussian_blur": True, "score_normalization": True,

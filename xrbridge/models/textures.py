@@ -113,3 +113,9 @@ def random_texture(rng: np.random.Generator, height: int, width: int, kind: str 
     if rng.random() < 0.5:  # sensor-like grain, so that not every texture is perfectly smooth
         img = img + rng.normal(0.0, rng.uniform(0.01, 0.08), img.shape).astype(np.float32)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def texture_images(rng: np.random.Generator, n: int, height: int, width: int) -> np.ndarray:
+    """(n, 3, height, width) float32 textures normalised as model inputs, ``(rgb01 - 0.5) / 0.5``."""
+    arr = np.stack([random_texture(rng, height, width) for _ in range(n)])
+    return np.ascontiguousarray((arr.transpose(0, 3, 1, 2) - 0.5) / 0.5, dtype=np.float32)

@@ -48,7 +48,9 @@ from tqdm import tqdm
 
 from xrbridge.models.efficientad import anomaly_map as amap
 from xrbridge.models.efficientad.model import DistillTarget, EfficientADConfig, EfficientADModel
-from xrbridge.models.textures import random_texture
+from xrbridge.models.efficientad.options import EfficientADOptions
+from xrbridge.models.options import as_dict, parse
+from xrbridge.models.textures import texture_images
 
 #: Quantile above which student-teacher distances count in the hard feature loss.
 HARD_QUANTILE = 0.999
@@ -139,8 +141,7 @@ def distil_augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 def texture_batch(rng: np.random.Generator, n: int, height: int, width: int) -> torch.Tensor:
     """(n, 3, height, width) normalised procedural textures."""
-    arr = np.stack([random_texture(rng, height, width) for _ in range(n)])
-    return _norm(torch.from_numpy(arr).permute(0, 3, 1, 2))
+    return torch.from_numpy(texture_images(rng, n, height, width))
 
 
 # ---------------------------------------------------------------- distillation
@@ -346,13 +347,7 @@ def fit(
 # ---------------------------------------------------------------- framework glue
 #: Options of ``xrbridge train --model efficientad-s|m`` (TrainConfig.options) and defaults.
 _DEFAULT = TrainConfig()
-OPTIONS: dict[str, Any] = {
-    "distil_steps": _DEFAULT.distil_steps, "distil_batch": _DEFAULT.distil_batch,
-    "distil_crop": _DEFAULT.distil_crop, "student_crop": _DEFAULT.student_crop,
-    "lr": _DEFAULT.lr, "distil_lr": _DEFAULT.distil_lr,
-    "texture_share": _DEFAULT.texture_share, "stats_images": _DEFAULT.stats_images,
-    "channels": 384, "width": 1.0, "sigma": 4.0, "quantile_share": 0.1,
-}  # fmt: skip
+OPTIONS: dict[str, Any] = as_dict(EfficientADOptions())
 
 
 class EfficientADTrainer:
@@ -369,10 +364,7 @@ class EfficientADTrainer:
     def __init__(self, config: Any) -> None:
         from xrbridge.errors import UsageError
 
-        opts = {**OPTIONS, **{k: v for k, v in config.options.items() if v is not None}}
-        unknown = sorted(set(opts) - set(OPTIONS))
-        if unknown:
-            raise UsageError(f"unknown {self.name} options {unknown}; valid: {', '.join(OPTIONS)}")
+        opts = as_dict(parse(EfficientADOptions, self.name, config.options))
         self.config = config
         self.opts = opts
         steps = config.steps if config.steps is not None else _DEFAULT.steps

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xrbridge.models.patchcore.model import GaussianBlur
+from xrbridge.models.blur import GaussianBlur
 
 #: Image-score aggregations: the paper's eq. 4, or the mean of the k highest patch scores.
 IMAGE_SCORES = ("eq4", "topk")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from xrbridge.models.features import PatchFeatures
 from xrbridge.models.patchcore.anomaly_map import BankScorer
-from xrbridge.models.patchcore.model import PatchFeatures
 
 
 class PatchCoreRaw(nn.Module):

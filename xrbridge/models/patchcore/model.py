@@ -1,85 +1,12 @@
-"""PatchCore's torch modules: locally aware patch features and the memory bank search.
+"""PatchCore's torch modules: the patch features (shared with SimpleNet) and the map smoothing.
 
-Feature path for a (1,3,H,W) input: backbone stages (default ``s8`` and
-``s16``) -> 3x3 average over each position's neighbourhood (the paper's local
-aggregation, p = 3) -> every stage resized to the finest stage's grid
-(h, w) = (H/8, W/8) -> concatenated (C channels) -> projected to D dims with a
-fixed linear map fitted on the training patches (PCA; "none" keeps C).
+Both live outside this folder (:mod:`xrbridge.models.features`,
+:mod:`xrbridge.models.blur`); the names stay importable from here.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+from xrbridge.models.blur import GaussianBlur, gaussian_kernel1d
+from xrbridge.models.features import PatchFeatures
 
-from xrbridge.models.backbones import STAGE_STRIDES, build_backbone
-
-
-class PatchFeatures(nn.Module):
-    """(B,3,H,W) -> (B,D,h,w) patch features on the grid of the finest stage."""
-
-    def __init__(self, backbone: str, layers: tuple[str, ...], pretrained: bool = True) -> None:
-        super().__init__()
-        self.layers = tuple(sorted(layers, key=lambda s: STAGE_STRIDES[s]))
-        self.backbone = build_backbone(backbone, stages=self.layers, pretrained=pretrained)
-        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-        self.stride = STAGE_STRIDES[self.layers[0]]
-        # Projection (C -> D) as a 1x1 conv; identity until fitted.
-        self.proj: nn.Conv2d | None = None
-
-    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B,3,H,W) -> (B,C,h,w) aggregated, concatenated stage features (no projection)."""
-        feats = self.backbone(x)
-        grid = feats[self.layers[0]].shape[-2:]
-        out = []
-        for name in self.layers:
-            f = self.pool(feats[name])
-            if f.shape[-2:] != grid:
-                f = F.interpolate(f, size=(int(grid[0]), int(grid[1])), mode="bilinear",
-                                  align_corners=False)
-            out.append(f)
-        return torch.cat(out, dim=1)
-
-    def set_projection(self, mean: np.ndarray, components: np.ndarray) -> None:
-        """Project y = components @ (f - mean); components (D,C), mean (C,)."""
-        w = torch.from_numpy(components.astype(np.float32))
-        conv = nn.Conv2d(w.shape[1], w.shape[0], 1, bias=True)
-        with torch.no_grad():
-            conv.weight.copy_(w[:, :, None, None])
-            bias = -(w @ torch.from_numpy(mean.astype(np.float32)))
-            conv.bias.copy_(bias)  # type: ignore[union-attr]
-        conv.requires_grad_(False)
-        self.proj = conv
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.raw_features(x)
-        return self.proj(f) if self.proj is not None else f
-
-
-def gaussian_kernel1d(sigma: float) -> torch.Tensor:
-    """Normalised 1-D Gaussian, radius 4 sigma (as anomalib/scipy do)."""
-    radius = max(int(4.0 * sigma + 0.5), 1)
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    return k / k.sum()
-
-
-class GaussianBlur(nn.Module):
-    """Separable Gaussian blur of a (B,1,H,W) map with reflect padding."""
-
-    kx: torch.Tensor
-    ky: torch.Tensor
-
-    def __init__(self, sigma: float) -> None:
-        super().__init__()
-        k = gaussian_kernel1d(sigma)
-        self.radius = (len(k) - 1) // 2
-        self.register_buffer("kx", k.view(1, 1, 1, -1))
-        self.register_buffer("ky", k.view(1, 1, -1, 1))
-
-    def forward(self, m: torch.Tensor) -> torch.Tensor:
-        r = self.radius
-        m = F.conv2d(F.pad(m, (r, r, 0, 0), mode="reflect"), self.kx)
-        return F.conv2d(F.pad(m, (0, 0, r, r), mode="reflect"), self.ky)
+__all__ = ["GaussianBlur", "PatchFeatures", "gaussian_kernel1d"]

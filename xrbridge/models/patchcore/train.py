@@ -47,19 +47,17 @@ from tqdm import tqdm
 
 from xrbridge.errors import UsageError
 from xrbridge.models.backbones import STAGE_NAMES
+from xrbridge.models.features import PatchFeatures
 from xrbridge.models.framework import FitContext, TrainConfig
+from xrbridge.models.options import as_dict, parse
 from xrbridge.models.patchcore.anomaly_map import IMAGE_SCORES, BankScorer
 from xrbridge.models.patchcore.coreset import greedy_coreset
 from xrbridge.models.patchcore.export import PatchCoreRaw
-from xrbridge.models.patchcore.model import PatchFeatures
+from xrbridge.models.patchcore.options import PatchCoreOptions
 from xrbridge.names import check_name
 
-DEFAULTS: dict[str, Any] = {
-    "coreset_ratio": 0.03, "max_bank": 8192, "proj_dim": 128, "search_budget": 8192 * 64,
-    "layers": "s8,s16",
-    "k": 3, "sigma": 4.0, "coreset_proj_dim": 64, "coreset_group_size": 25000, "batch": 8,
-    "refit": 1, "image_score": "topk", "topk": 10, "position_norm": "auto", "position_prior": 30,
-}
+#: The defaults of :class:`PatchCoreOptions` as a plain dict.
+DEFAULTS: dict[str, Any] = as_dict(PatchCoreOptions())
 
 
 POSITION_MIN_IMAGES = 30  # position_norm "auto": fewer held-out images than this -> off
@@ -72,10 +70,7 @@ class PatchCoreTrainer:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        opts = {**DEFAULTS, **{k: v for k, v in config.options.items() if v is not None}}
-        unknown = sorted(set(opts) - set(DEFAULTS))
-        if unknown:
-            raise UsageError(f"unknown patchcore options {unknown}; valid: {', '.join(DEFAULTS)}")
+        opts = as_dict(parse(PatchCoreOptions, "patchcore", config.options))
         self.opts = opts
         self.layers = tuple(s.strip() for s in str(opts["layers"]).split(",") if s.strip())
         for s in self.layers:

@@ -1,0 +1,103 @@
+"""SimpleNet's torch modules: feature adapter, discriminator, and the raw inference module.
+
+Seed paper section 5.4 and the SimpleNet paper (Liu et al., CVPR 2023), adapted
+to the EfficientNet-Lite backbones: the locally aware features PatchCore uses
+(stages s8 + s16, 3x3 average, s16 upsampled to the s8 grid, concatenated: C =
+152 for Lite0) are optionally standardised per channel (a fixed affine map
+learnt from the training patches, so that the anomaly noise's std means the
+same on every backbone), mapped by a bias-free linear adapter (C -> C), and
+scored by a two-layer MLP discriminator (C -> hidden, BatchNorm, LeakyReLU 0.2,
+-> 1). The anomaly score of a patch is ``-D(adapter(f))``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xrbridge.models.blur import GaussianBlur
+from xrbridge.models.features import PatchFeatures
+
+
+class Discriminator(nn.Module):
+    """(N, C) adapted features -> (N,) logits, high = normal."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(dim, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2))
+        self.tail = nn.Linear(hidden, 1, bias=False)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_normal_(m.weight)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.body(q))[:, 0]
+
+
+class SimpleNetHead(nn.Module):
+    """(N, C) raw patch features -> (N, C) adapted features (standardise, bias-free linear)."""
+
+    mean: torch.Tensor
+    inv_std: torch.Tensor
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("inv_std", torch.ones(dim))
+        self.adapter = nn.Linear(dim, dim, bias=False)
+        nn.init.xavier_normal_(self.adapter.weight)
+
+    def set_standardisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.inv_std.copy_(1.0 / std.clamp_min(1e-6))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.adapter((f - self.mean) * self.inv_std)
+
+
+class SimpleNetRaw(nn.Module):
+    """(1,3,H,W) normalised image -> ((1,1,H,W) smoothed raw map, (1,) raw score).
+
+    The map is the patch scores upsampled bilinearly and blurred; the image score
+    is the maximum (or the mean of the ``topk`` highest) patch score inside the ROI.
+    """
+
+    valid: torch.Tensor
+
+    def __init__(
+        self,
+        features: PatchFeatures,
+        head: SimpleNetHead,
+        disc: Discriminator,
+        out_hw: tuple[int, int],
+        sigma: float,
+        valid: torch.Tensor | None,
+        image_score: str = "max",
+        topk: int = 10,
+    ) -> None:
+        super().__init__()
+        self.features, self.head, self.disc = features, head, disc
+        self.out_hw = (int(out_hw[0]), int(out_hw[1]))
+        self.blur = GaussianBlur(sigma)
+        self.topk = int(topk) if image_score == "topk" else 1
+        self.has_valid = valid is not None
+        if valid is not None:
+            self.register_buffer("valid", valid.float().reshape(-1))
+
+    def patch_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(1,3,H,W) -> (1,1,h,w) patch anomaly scores (-discriminator logit)."""
+        f = self.features.raw_features(x)
+        h, w = int(f.shape[-2]), int(f.shape[-1])
+        q = f.reshape(f.shape[1], h * w).t()
+        return (-self.disc(self.head(q))).reshape(1, 1, h, w)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.patch_scores(x)
+        amap = self.blur(F.interpolate(s, size=self.out_hw, mode="bilinear", align_corners=False))
+        flat = s.reshape(-1)
+        if self.has_valid:  # outside the ROI: far below any real score
+            flat = flat * self.valid + (self.valid - 1.0) * 1e4
+        k = min(self.topk, int(flat.shape[0]))
+        score = torch.topk(flat, k, dim=0).values.mean(0, keepdim=True)
+        return amap, score

@@ -1,0 +1,24 @@
+"""SimpleNet's options (``xrbridge train --model simplenet`` flags); see train.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xrbridge.models.options import opt
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleNetOptions:
+    layers: str = opt("s8,s16", "backbone stages, comma-separated")
+    noise_std: float = opt(0.015, "std of the Gaussian anomaly features (the paper: 0.015)")
+    hidden: int = opt(1024, "discriminator hidden units (the paper: 1024)")
+    margin: float = opt(0.5, "truncation threshold of the L1 loss (the paper: 0.5)")
+    feature_norm: bool = opt(True, "standardise each feature channel on the training patches")
+    batch_patches: int = opt(4096, "patches per discriminator step (half normal, half noised)")
+    lr: float = opt(2e-4, "Adam learning rate of the discriminator")
+    adapter_lr: float = opt(1e-4, "AdamW learning rate of the feature adapter")
+    image_score: str = opt(
+        "max", "image score: max of the patch scores or mean of the top-k", choices=("max", "topk")
+    )
+    topk: int = opt(10, "patches averaged by the topk image score")
+    sigma: float = opt(4.0, "Gaussian smoothing of the map at 256 px (scaled with the height)")
