@@ -1,14 +1,13 @@
 """Regression on real data: PatchCore at default settings on mpdd_metal_plate.
 
-The measured metrics are held against tests/data/models_regression.json with a
-margin, so a change that loses accuracy fails (see docs/readme/30-models.md for
-how the table was measured).
+The metrics ``xrbridge eval`` measures are held against
+tests/data/models_regression.json with a margin, so a change that loses
+accuracy fails. The package only: no ``bench/`` import.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,10 @@ def test_patchcore_mpdd_holds_the_committed_metrics(tmp_path: Path) -> None:
     out = tmp_path / "mpdd"
     assert cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
                      "--quiet"]) == 0
-    sys.path.insert(0, str(ROOT))
-    from bench.eval_model import evaluate
-
-    got = evaluate(out, data, threads=None)
+    report = tmp_path / "eval"
+    assert cli.main(["eval", "--model", str(out), "--data", str(data), "--out", str(report),
+                     "--no-report", "--no-progress"]) == 0
+    got = json.loads((report / "metrics.json").read_text())
     want = TABLE["patchcore"]["mpdd_metal_plate"]
     for key, margin in TABLE["margins"].items():
         assert got[key] >= want[key] - margin, f"{key}: {got[key]} < {want[key]} - {margin}"

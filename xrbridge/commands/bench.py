@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+#: fp32 GFLOP/s of a large matrix product in PyTorch on the project's 2-core Xeon (issue 13).
+PEAK_GFLOPS = 300.0
+
 HELP = "time a model (batch 1) in ONNX Runtime; prints JSON (p50/p90/p99 ms, frames/s, GFLOP/s)"
 
 
@@ -16,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--peak-gflops", type=float, default=PEAK_GFLOPS,
+                   help=f"the machine's measured fp32 peak, for the share reached (default {PEAK_GFLOPS:g}: "
+                        "a torch fp32 matrix product on the 2-core AVX-512/AMX Xeon of the project)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         "fps": round(1000.0 / float(t.mean()), 2),
         "gflops": round(flops / 1e9, 4) if flops else None,
         "gflops_per_s": round(flops / 1e9 / (p50 / 1000.0), 2) if flops else None,
+        "peak_gflops_per_s": args.peak_gflops,
+        "share_of_peak": round(flops / 1e9 / (p50 / 1000.0) / args.peak_gflops, 4) if flops else None,
         "provider": model.provider,
         "threads": args.threads if args.threads is not None else (os.cpu_count() or 1),
         "runs": args.runs,

@@ -376,7 +376,7 @@ class EfficientADTrainer:
             steps=int(steps), seed=int(config.seed),
             **{k: type(getattr(_DEFAULT, k))(opts[k]) for k in _SCHEDULE_KEYS},
         )  # fmt: skip
-        h, w = config.image_size
+        h, w = config.image_size or (256, 256)  # None: the framework has not sized it yet
         for key in ("distil_crop", "student_crop"):
             crop = int(opts[key])
             if 0 < crop < min(h, w) and (crop < 36 or crop % 4):
