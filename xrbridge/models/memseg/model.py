@@ -13,9 +13,11 @@ For a (B,3,H,W) input:
    (k_l: the level's mean on the good training images, so a good image gives ~1).
 4. Multi-scale feature fusion: per level a 3x3 conv + coordinate attention, the coarser
    level upsampled and added (top-down), each level weighted by its attention map.
-5. U-Net decoder: upsample, concatenate the fused level, conv, down to stride 2, two
-   output channels (normal, anomalous); the map is the anomalous channel's softmax
-   probability upsampled to H x W.
+5. U-Net decoder: upsample, concatenate the fused level, conv, down to stride 4 (the
+   reference goes on to full resolution; two more stages at 128 and 256 px would double
+   the cost of a training step on a CPU), two output channels (normal, anomalous); the
+   logits are upsampled bilinearly to H x W and the map is the anomalous channel's
+   softmax probability.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class CoordAttention(nn.Module):
 
 
 class MemSegNet(nn.Module):
-    """Memory + attention + fusion + decoder: (B,3,H,W) -> (B,2,H/2,W/2) logits."""
+    """Memory + attention + fusion + decoder: (B,3,H,W) -> (B,2,H/4,W/4) logits."""
 
     mem_s4: torch.Tensor
     mem_s8: torch.Tensor
@@ -89,7 +91,6 @@ class MemSegNet(nn.Module):
         self.dec16 = _conv(w16, w8)
         self.dec8 = _conv(2 * w8, w4)
         self.dec4 = _conv(2 * w4, 16)
-        self.dec2 = _conv(16, 16)
         self.head = nn.Conv2d(16, 2, 3, padding=1)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -144,7 +145,6 @@ class MemSegNet(nn.Module):
         y = self.dec16(f16)
         y = self.dec8(torch.cat([up(y), f8], dim=1))
         y = self.dec4(torch.cat([up(y), f4], dim=1))
-        y = self.dec2(up(y))
         return self.head(y)
 
 
@@ -171,8 +171,8 @@ class MemSegRaw(nn.Module):
             self.register_buffer("valid", valid.float().reshape(-1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = torch.softmax(self.net(x), dim=1)[:, 1:2]
-        amap = self.blur(F.interpolate(p, size=self.out_hw, mode="bilinear", align_corners=False))
+        logits = F.interpolate(self.net(x), size=self.out_hw, mode="bilinear", align_corners=False)
+        amap = self.blur(torch.softmax(logits, dim=1)[:, 1:2])
         flat = amap.reshape(-1)
         if self.has_valid:
             flat = flat * self.valid + (self.valid - 1.0) * 1e4

@@ -10,7 +10,7 @@ from xrbridge.models.options import opt
 @dataclass(frozen=True, slots=True)
 class MemSegOptions:
     memory_images: int = opt(30, "good images in the memory (the paper: 30)")
-    batch: int = opt(8, "images per training step (the paper: 8)")
+    batch: int = opt(4, "images per training step (the paper: 8)")
     lr: float = opt(3e-3, "AdamW learning rate (the paper: 0.003)")
     weight_decay: float = opt(5e-4, "AdamW weight decay (the paper: 5e-4)")
     warmup: float = opt(0.2, "share of the steps with a linear warm-up, then cosine to lr/100")

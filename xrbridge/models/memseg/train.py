@@ -2,8 +2,8 @@
 
 ``fit`` keeps ``memory_images`` (30) of the fit images as the memory (their
 encoder features become buffers of the graph), measures the attention scales
-on them, then trains fusion and decoder for ``steps`` (default 600) steps of
-``batch`` (8) images, each image turned into a simulated anomaly with
+on them, then trains fusion and decoder for ``steps`` (default 400) steps of
+``batch`` (4; the paper 8) images, each image turned into a simulated anomaly with
 probability 0.9 (:mod:`.simulate`), with AdamW (lr 0.003, weight decay 5e-4),
 a linear warm-up over 20 % of the steps and a cosine decay to lr / 100, and
 the loss ``0.7 * focal(gamma 4) + 0.3 * L1`` of the anomalous channel's
@@ -29,7 +29,7 @@ from xrbridge.models.memseg.options import MemSegOptions
 from xrbridge.models.memseg.simulate import simulate
 from xrbridge.models.options import as_dict, parse
 
-DEFAULT_STEPS = 600
+DEFAULT_STEPS = 400
 
 
 def focal_loss(p: torch.Tensor, target: torch.Tensor, gamma: float) -> torch.Tensor:

@@ -10,7 +10,7 @@ q + e, and minimises the truncated L1 loss of the paper,
 (bias-free linear, AdamW) and the discriminator (Adam) are trained together, as
 in the reference; the learning rates fall to 10 % along a cosine.
 
-``steps`` (``--steps``, default 1000) counts discriminator steps.
+``steps`` (``--steps``, default 400) counts discriminator steps.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from xrbridge.models.simplenet.model import Discriminator, SimpleNetHead, Simple
 from xrbridge.models.simplenet.options import SimpleNetOptions
 from xrbridge.names import check_name
 
-DEFAULT_STEPS = 1000
+DEFAULT_STEPS = 400
 
 
 def truncated_l1(
