@@ -3,9 +3,11 @@
 Seed paper section 5.4 and the SimpleNet paper (Liu et al., CVPR 2023), adapted
 to the EfficientNet-Lite backbones: the locally aware features PatchCore uses
 (stages s8 + s16, 3x3 average, s16 upsampled to the s8 grid, concatenated: C =
-152 for Lite0) are optionally standardised per channel (a fixed affine map
-learnt from the training patches, so that the anomaly noise's std means the
-same on every backbone), mapped by a bias-free linear adapter (C -> C), and
+152 for Lite0) are optionally standardised per channel and scaled by
+1/sqrt(C), so that a patch's mean squared distance to the mean patch is 1 (a
+fixed affine map learnt from the training patches: the anomaly noise's std,
+0.015 per channel, then means the same on every backbone, about 19 % of the
+spread of normal patches for Lite0), mapped by a bias-free linear adapter (C -> C), and
 scored by a two-layer MLP discriminator (C -> hidden, BatchNorm, LeakyReLU 0.2,
 -> 1). The anomaly score of a patch is ``-D(adapter(f))``.
 """

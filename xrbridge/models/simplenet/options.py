@@ -13,7 +13,7 @@ class SimpleNetOptions:
     noise_std: float = opt(0.015, "std of the Gaussian anomaly features (the paper: 0.015)")
     hidden: int = opt(1024, "discriminator hidden units (the paper: 1024)")
     margin: float = opt(0.5, "truncation threshold of the L1 loss (the paper: 0.5)")
-    feature_norm: bool = opt(True, "standardise each feature channel on the training patches")
+    feature_norm: bool = opt(True, "standardise the channels on the training patches, scaled to unit mean squared distance to the mean")
     batch_patches: int = opt(1024, "normal patches per step (as many noised copies join them)")
     lr: float = opt(2e-4, "Adam learning rate of the discriminator")
     adapter_lr: float = opt(1e-4, "AdamW learning rate of the feature adapter")

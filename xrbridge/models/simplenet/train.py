@@ -102,8 +102,8 @@ class SimpleNetTrainer:
             feats = feats[:, valid.reshape(-1)]
         feats = feats.reshape(-1, c).contiguous()
         head = SimpleNetHead(c)
-        if o.feature_norm:
-            head.set_standardisation(feats.mean(0), feats.std(0))
+        if o.feature_norm:  # unit mean squared distance to the mean: per channel 1 / sqrt(C)
+            head.set_standardisation(feats.mean(0), feats.std(0) * math.sqrt(c))
         disc = Discriminator(c, o.hidden)
         head, disc = head.to(dev), disc.to(dev)
         opt_a = torch.optim.AdamW(head.parameters(), lr=o.adapter_lr)
