@@ -17,7 +17,7 @@ import numpy as np
 
 def strip(img: np.ndarray, ratio: float = 2.5) -> np.ndarray:
     h, w = img.shape[:2]
-    sw = int(round(h / ratio))
+    sw = round(h / ratio)
     x0 = (w - sw) // 2
     return img[:, x0 : x0 + sw]
 
