@@ -13,12 +13,21 @@ class SimpleNetOptions:
     noise_std: float = opt(0.015, "std of the Gaussian anomaly features (the paper: 0.015)")
     hidden: int = opt(1024, "discriminator hidden units (the paper: 1024)")
     margin: float = opt(0.5, "truncation threshold of the L1 loss (the paper: 0.5)")
-    feature_norm: bool = opt(True, "standardise the channels on the training patches, scaled to unit mean squared distance to the mean")
+    feature_norm: bool = opt(
+        True,
+        "standardise the channels on the training patches, scaled to unit mean squared distance to the mean",
+    )
     batch_patches: int = opt(1024, "normal patches per step (as many noised copies join them)")
-    lr: float = opt(2e-4, "Adam learning rate of the discriminator")
-    adapter_lr: float = opt(1e-4, "AdamW learning rate of the feature adapter")
+    lr: float = opt(
+        1e-3, "Adam learning rate of the discriminator (the reference: 2e-4 over many more steps)"
+    )
+    adapter_lr: float = opt(
+        1e-3, "AdamW learning rate of the feature adapter (the reference: 1e-4)"
+    )
     image_score: str = opt(
-        "max", "image score: max of the patch scores or mean of the top-k", choices=("max", "topk")
+        "max",
+        "image score: max of the smoothed map in the ROI, or mean of its top-k pixels",
+        choices=("max", "topk"),
     )
     topk: int = opt(10, "patches averaged by the topk image score")
     sigma: float = opt(4.0, "Gaussian smoothing of the map at 256 px (scaled with the height)")

@@ -97,6 +97,7 @@ class SimpleNetTrainer:
             valid = torch.from_numpy(
                 cv2.resize(ctx.roi.astype(np.float32), (gw, gh), interpolation=cv2.INTER_AREA) > 0
             )
+        full_valid = torch.from_numpy(ctx.roi) if ctx.roi is not None and ctx.roi.any() else None
         feats = fmap.permute(0, 2, 3, 1).reshape(n, gh * gw, c)
         if valid is not None and bool(valid.any()):
             feats = feats[:, valid.reshape(-1)]
@@ -150,7 +151,9 @@ class SimpleNetTrainer:
         h, w = ctx.images.shape[-2:]
         sigma = float(o.sigma) * h / 256.0
         self._raw = (
-            SimpleNetRaw(self.features, head, disc, (h, w), sigma, valid, o.image_score, o.topk)
+            SimpleNetRaw(
+                self.features, head, disc, (h, w), sigma, full_valid, o.image_score, o.topk
+            )
             .to(dev)
             .eval()
         )
