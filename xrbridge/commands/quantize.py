@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from xrbridge.errors import UsageError
     from xrbridge.models.artifact import load_manifest
     from xrbridge.models.data import load_category, load_images
-    from xrbridge.models.quantize import quantize_artifact
     from xrbridge.models.preprocess import manifest_roi
+    from xrbridge.models.quantize import quantize_artifact
 
     if args.images < 1:
         raise UsageError(f"--images must be >= 1, got {args.images}")
