@@ -83,3 +83,40 @@ def test_option_choices_and_bools_are_checked() -> None:
     assert parse(SimpleNetOptions, "simplenet", {"feature_norm": "0"}).feature_norm is False
     with pytest.raises(UsageError, match="feature_norm: expected bool"):
         parse(SimpleNetOptions, "simplenet", {"feature_norm": "maybe"})
+
+
+def test_efficientad_at_its_default_schedule_says_it_is_a_smoke_test(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from xrbridge import cli
+
+    missing = Path(str(tmp_path)) / "no_such_category"
+    assert (
+        cli.main(
+            ["train", "--model", "efficientad-s", "--data", str(missing), "--out", str(missing)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "smoke test" in err and "--distil-steps 300 --steps 1200" in err
+    assert (
+        cli.main(
+            [
+                "train",
+                "--model",
+                "efficientad-s",
+                "--data",
+                str(missing),
+                "--out",
+                str(missing),
+                "--steps",
+                "1200",
+                "--distil-steps",
+                "300",
+            ]
+        )
+        == 2
+    )
+    assert "smoke test" not in capsys.readouterr().err
