@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peak-gflops", type=float, default=PEAK_GFLOPS,
                    help=f"the machine's measured fp32 peak, for the share reached (default {PEAK_GFLOPS:g}: "
                         "a torch fp32 matrix product on the 2-core AVX-512/AMX Xeon of the project)")
+    p.add_argument("--runtime", default=None, help="onnxruntime | openvino (default: manifest's)")
+    p.add_argument("--precision", default=None, help="fp32 | bf16 (bf16: openvino only)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from xrbridge.errors import UsageError
     from xrbridge.models.artifact import ONNX_FILE
-    from xrbridge.models.runtime import OnnxModel, default_providers
+    from xrbridge.models.runtime import default_providers, load_model
 
     if args.runs < 1:
         raise UsageError(f"--runs must be >= 1, got {args.runs}")
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                  "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}[args.provider]
     if args.provider == "cuda" and "CUDAExecutionProvider" not in default_providers():
         raise UsageError("--provider cuda: this onnxruntime has no CUDAExecutionProvider")
-    model = OnnxModel(args.model, providers=providers, threads=args.threads, warmup=args.warmup)
+    model = load_model(args.model, args.runtime, args.precision, args.threads, args.warmup, providers)
     x = np.random.default_rng(0).standard_normal((1, 3, model.height, model.width)).astype(np.float32)
     times = []
     for _ in range(args.runs):
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         "gflops_per_s": round(flops / 1e9 / (p50 / 1000.0), 2) if flops else None,
         "peak_gflops_per_s": args.peak_gflops,
         "share_of_peak": round(flops / 1e9 / (p50 / 1000.0) / args.peak_gflops, 4) if flops else None,
-        "provider": model.provider,
+        "provider": model.provider, "runtime": type(model).__name__,
         "threads": args.threads if args.threads is not None else (os.cpu_count() or 1),
         "runs": args.runs,
     }

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roi.add_argument("--no-roi", action="store_true", help="ignore CAT/roi.png")
     parser.add_argument("--bins", type=int, default=1 << 16, help="pixel-score bins (power of 2)")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
+    parser.add_argument("--runtime", default=None, help="onnxruntime | openvino (default: manifest's, else onnxruntime)")
+    parser.add_argument("--precision", default=None, help="fp32 | bf16 (bf16: openvino only)")
     parser.add_argument("--grid", type=int, default=3, help="best and worst samples in the grid")
     parser.add_argument(
         "--every",
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from xrbridge.eval.runner import run as run_eval
     from xrbridge.eval.summary import summarise
     from xrbridge.eval.write import run_info, write_outputs
-    from xrbridge.models.runtime import OnnxModel
+    from xrbridge.models.runtime import load_model
 
     if args.bins < 2 or args.bins & (args.bins - 1):
         raise UsageError(f"--bins must be a power of two >= 2, got {args.bins}")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     elif not args.no_roi and (args.data / "roi.png").is_file():
         roi_path = args.data / "roi.png"
     roi = dataset.read_roi(roi_path) if roi_path is not None else None
-    model = OnnxModel(args.model, threads=args.threads)
+    model = load_model(args.model, args.runtime, args.precision, threads=args.threads)
     result = run_eval(model, samples, roi=roi, n_bins=args.bins, progress=not args.no_progress)
     threshold = float(model.manifest["thresholds"]["image"])
     metrics, details = summarise(result, threshold)

@@ -97,3 +97,12 @@ class OnnxModel:
         return self.run(preprocess(image_bgr, self.manifest))
 
     __call__ = predict
+
+
+def load_model(model_dir: str | Path, runtime: str | None = None, precision: str | None = None,
+               threads: int | None = None, warmup: int = 2,
+               providers: list[str] | None = None) -> Any:
+    """OnnxModel or OpenVinoModel, chosen as :func:`xrbridge.models.openvino_runtime.open_model`."""
+    from xrbridge.models.openvino_runtime import open_model
+
+    return open_model(model_dir, runtime, precision, threads, warmup, providers)
