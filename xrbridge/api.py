@@ -104,11 +104,11 @@ class Inspector:
         max_regions: int = 16,
     ) -> None:
         from xrbridge.core.regions import RegionConfig, pixel_threshold
-        from xrbridge.models.runtime import OnnxModel
+        from xrbridge.models.runtime import load_model
 
         if not Path(model_dir).is_dir():
             raise ArtifactError(f"model folder not found: {model_dir}")
-        self._model = OnnxModel(model_dir, threads=threads)
+        self._model = load_model(model_dir, threads=threads)  # the manifest may pick OpenVINO
         self.manifest: dict[str, Any] = self._model.manifest
         self._config = RegionConfig(
             threshold=pixel_threshold(self.manifest),

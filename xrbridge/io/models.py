@@ -23,13 +23,13 @@ def onnx_models(
     Returns (models, per-view pixel thresholds from the manifests, model name).
     Raises ArtifactError (from the runtime or a manifest without thresholds.pixel).
     """
-    from xrbridge.models.runtime import OnnxModel  # type: ignore[import-not-found, unused-ignore]
+    from xrbridge.models.runtime import load_model  # type: ignore[import-not-found, unused-ignore]
 
     models: dict[str, ModelFn] = {}
     thresholds: dict[str, float] = {}
     names = set()
     for view, d in model_dirs.items():
-        m: Any = OnnxModel(Path(d))
+        m: Any = load_model(Path(d))  # ONNX Runtime, or OpenVINO where the manifest says so
         models[view] = m.predict
         thresholds[view] = pixel_threshold(m.manifest)
         names.add(str(m.manifest.get("model", "?")))
