@@ -19,27 +19,30 @@ from xrbridge.models.runtime import OnnxModel, load_model
 SIZE = 64
 
 
-@pytest.fixture(scope="module", params=["patchcore", "efficientad-s"])
-def artifact(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp(f"ov-{request.param}")
+def _train(root: Path, model: str) -> Path:
     cat = make_category(root, n_train=8, n_good=2, n_bad=2, size=SIZE)
     out = root / "model"
-    argv = [
-        "train",
-        "--model",
-        request.param,
-        "--data",
-        str(cat),
-        "--out",
-        str(out),
-        "--image-size",
-        str(SIZE),
-        "--quiet",
-    ]
-    if request.param.startswith("efficientad"):
-        argv += ["--steps", "2"]
+    argv = ["train", "--model", model, "--data", str(cat), "--out", str(out),
+            "--image-size", str(SIZE), "--quiet"]  # fmt: skip
+    if model.startswith("efficientad"):
+        argv += ["--steps", "2", "--distil-steps", "2"]
     assert cli.main(argv) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny PatchCore export (most tests: the runtime choice does not depend on the model)."""
+    return _train(tmp_path_factory.mktemp("ov-patchcore"), "patchcore")
+
+
+@pytest.fixture(scope="module", params=["patchcore", "efficientad-s"])
+def any_artifact(
+    request: pytest.FixtureRequest, artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    if request.param == "patchcore":
+        return artifact
+    return _train(tmp_path_factory.mktemp(f"ov-{request.param}"), request.param)
 
 
 def _inputs(n: int = 3) -> list[np.ndarray]:
@@ -47,7 +50,8 @@ def _inputs(n: int = 3) -> list[np.ndarray]:
     return [rng.standard_normal((1, 3, SIZE, SIZE)).astype(np.float32) for _ in range(n)]
 
 
-def test_openvino_fp32_matches_onnxruntime(artifact: Path) -> None:
+def test_openvino_fp32_matches_onnxruntime(any_artifact: Path) -> None:
+    artifact = any_artifact
     ort_model = OnnxModel(artifact, providers=["CPUExecutionProvider"], threads=1, warmup=0)
     ov_model = ovr.OpenVinoModel(artifact, precision="fp32", threads=1, warmup=1)
     assert ov_model.precision == "fp32" and "OpenVINO" in ov_model.provider
@@ -59,7 +63,8 @@ def test_openvino_fp32_matches_onnxruntime(artifact: Path) -> None:
         assert abs(s_ov - s_ort) < 1e-4
 
 
-def test_openvino_bf16_close_or_reported_as_fp32(artifact: Path) -> None:
+def test_openvino_bf16_close_or_reported_as_fp32(any_artifact: Path) -> None:
+    artifact = any_artifact
     model = ovr.OpenVinoModel(artifact, precision="bf16", threads=1, warmup=0)
     assert model.requested_precision == "bf16"
     assert model.precision == ("bf16" if ovr.cpu_has_bf16() else "fp32")
