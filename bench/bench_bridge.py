@@ -62,10 +62,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from xrbridge.wire.gen import control_pb2, services_pb2_grpc
 
     scene = default_scene_dir()
-    settings = load_settings(env={}, host="127.0.0.1", ws_port=0, grpc_port=0,
-                             sources=(f"line={scene / 'line.mp4'}",), realtime=True, loop=True,
-                             models_dir=str(args.models_dir), templates=str(scene),
-                             threads=args.threads, workers=2)
+    settings = load_settings(
+        env={},
+        host="127.0.0.1",
+        ws_port=0,
+        grpc_port=0,
+        sources=(f"line={scene / 'line.mp4'}",),
+        realtime=True,
+        loop=True,
+        models_dir=str(args.models_dir),
+        templates=str(scene),
+        threads=args.threads,
+        workers=2,
+    )
     bridge = Bridge(settings)
     from xrbridge.bridge.metrics import SampleLog
 
@@ -93,7 +102,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     async def grpc_sub(k: int) -> None:
         async with grpc.aio.insecure_channel(bridge.urls["grpc"]) as ch:
-            call = services_pb2_grpc.SubscribeStub(ch).Overlays(control_pb2.SubscribeRequest(stream_id="line"))
+            call = services_pb2_grpc.SubscribeStub(ch).Overlays(
+                control_pb2.SubscribeRequest(stream_id="line")
+            )
             async for msg in call:
                 counts["grpc"][k] += 1
                 lags["grpc"].append(stream.stats.last_seq - msg.seq)
@@ -101,8 +112,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     call.cancel()
                     return
 
-    stuck = await connect(bridge.urls["websocket"], proxy=None, max_queue=1, max_size=None,
-                          close_timeout=0.5)
+    stuck = await connect(
+        bridge.urls["websocket"], proxy=None, max_queue=1, max_size=None, close_timeout=0.5
+    )
     await stuck.send(msgpack.packb({"type": "subscribe", "streams": ["line"], "video": True}))
     tasks = [asyncio.create_task(ws_sub(k)) for k in range(args.ws)]
     tasks += [asyncio.create_task(grpc_sub(k)) for k in range(args.grpc)]
@@ -134,7 +146,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     n10 = min(10, len(mem_a) // 3) or 1
     slope = float(np.polyfit(np.arange(len(mem_a)), mem_a, 1)[0]) if len(mem_a) > 2 else 0.0
     return {
-        "seconds": round(elapsed, 1), "fps_in": round(frames / elapsed, 2),
+        "seconds": round(elapsed, 1),
+        "fps_in": round(frames / elapsed, 2),
         "subscribers": {"websocket": args.ws, "grpc": args.grpc, "stuck": 1},
         "model": bridge.model,
         "overlays_sent": len(s),
@@ -145,17 +158,30 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "model_ms": {"p50": pct(model[ran_model], 50), "p99": pct(model[ran_model], 99)},
         "pipeline_ms": {"p50": pct(pipe[inferred], 50), "p99": pct(pipe[inferred], 99)},
         "outside_model_ms": {"p50": pct(e2e - model, 50), "p99": pct(e2e - model, 99)},
-        "bridge_overhead_ms": {"p50": pct(e2e - wait - pipe, 50), "p99": pct(e2e - wait - pipe, 99)},
-        "lag_at_send_frames": {"max": int(send_lag.max()) if len(s) else None,
-                               "share_gt1": round(float(np.mean(send_lag > 1)), 4) if len(s) else None},
-        "lag_at_receipt_frames": {k: {"max": int(max(v)) if v else None,
-                           "share_gt1": round(float(np.mean(np.asarray(v) > 1)), 4) if v else None,
-                           "received": len(v)} for k, v in lags.items()},
-        "per_subscriber_overlays": {k: {"min": min(v) if v else 0, "max": max(v) if v else 0}
-                                    for k, v in counts.items()},
-        "rss_mb": {"first10": round(float(mem_a[:n10].mean()), 1),
-                   "last10": round(float(mem_a[-n10:].mean()), 1),
-                   "slope_mb_per_min": round(slope * 60, 2)},
+        "bridge_overhead_ms": {
+            "p50": pct(e2e - wait - pipe, 50),
+            "p99": pct(e2e - wait - pipe, 99),
+        },
+        "lag_at_send_frames": {
+            "max": int(send_lag.max()) if len(s) else None,
+            "share_gt1": round(float(np.mean(send_lag > 1)), 4) if len(s) else None,
+        },
+        "lag_at_receipt_frames": {
+            k: {
+                "max": int(max(v)) if v else None,
+                "share_gt1": round(float(np.mean(np.asarray(v) > 1)), 4) if v else None,
+                "received": len(v),
+            }
+            for k, v in lags.items()
+        },
+        "per_subscriber_overlays": {
+            k: {"min": min(v) if v else 0, "max": max(v) if v else 0} for k, v in counts.items()
+        },
+        "rss_mb": {
+            "first10": round(float(mem_a[:n10].mean()), 1),
+            "last10": round(float(mem_a[-n10:].mean()), 1),
+            "slope_mb_per_min": round(slope * 60, 2),
+        },
         "stuck_subscriber_dropped": int(stuck_dropped),
         "stream": {k: st[k] for k in ("frames_in", "inferred", "predicted", "dropped", "errors")},
     }

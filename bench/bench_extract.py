@@ -63,8 +63,12 @@ def load_ref(ref: str) -> dict[str, types.ModuleType]:
     try:
         for name in CORE:
             path = name.replace(".", "/") + ".py"
-            src = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{path}"], check=True,
-                                 capture_output=True, text=True).stdout
+            src = subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{ref}:{path}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             mod = types.ModuleType(name)
             mod.__file__ = f"{ref}:{path}"
             sys.modules[name] = mod  # so REF's own imports of each other resolve to REF's
@@ -81,8 +85,9 @@ def load_ref(ref: str) -> dict[str, types.ModuleType]:
 
 def ms(per: list[float]) -> dict[str, float]:
     x = np.asarray(per) * 1000.0
-    return {k: round(float(np.percentile(x, q)), 2) for k, q in (("p50", 50), ("p90", 90), ("p99", 99))} | {
-        "max": round(float(x.max()), 2)}
+    return {
+        k: round(float(np.percentile(x, q)), 2) for k, q in (("p50", 50), ("p90", 90), ("p99", 99))
+    } | {"max": round(float(x.max()), 2)}
 
 
 def compare(ref: str, frames: list, templates: Path, truth: Path | None) -> dict[str, Any]:
@@ -92,9 +97,12 @@ def compare(ref: str, frames: list, templates: Path, truth: Path | None) -> dict
 
     base = load_ref(ref)
     new_matcher = load_matcher(templates)
-    ex = {"this_tree": Extractor(new_matcher),
-          "baseline": base["xrbridge.core.extraction"].Extractor(
-              base["xrbridge.core.matching"].TemplateMatcher(new_matcher.templates.values()))}
+    ex = {
+        "this_tree": Extractor(new_matcher),
+        "baseline": base["xrbridge.core.extraction"].Extractor(
+            base["xrbridge.core.matching"].TemplateMatcher(new_matcher.templates.values())
+        ),
+    }
     wall: dict[str, list[float]] = {k: [] for k in ex}
     cpu: dict[str, list[float]] = {k: [] for k in ex}
     recs: dict[str, list[dict[str, object]]] = {k: [] for k in ex}
@@ -111,8 +119,12 @@ def compare(ref: str, frames: list, templates: Path, truth: Path | None) -> dict
         out[k] = {"core_ms": ms(wall[k]), "cpu_ms_mean": round(1000 * float(np.mean(cpu[k])), 2)}
     out["ratio_baseline_over_this"] = {
         q: round(out["baseline"]["core_ms"][q] / max(out["this_tree"]["core_ms"][q], 1e-9), 2)
-        for q in ("p50", "p99")} | {
-        "cpu_mean": round(out["baseline"]["cpu_ms_mean"] / max(out["this_tree"]["cpu_ms_mean"], 1e-9), 2)}
+        for q in ("p50", "p99")
+    } | {
+        "cpu_mean": round(
+            out["baseline"]["cpu_ms_mean"] / max(out["this_tree"]["cpu_ms_mean"], 1e-9), 2
+        )
+    }
     if truth is not None:
         from xrbridge.trackeval import evaluate
 
@@ -130,8 +142,12 @@ def main() -> int:
     ap.add_argument("--line", type=Path, default=None, help="simulator output folder")
     ap.add_argument("--frames", type=int, default=0, help="at most this many frames (0 = all)")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
-    ap.add_argument("--baseline", default=None, metavar="REF",
-                    help="also run REF's matching/tracking on the same frames (a git ref, e.g. main)")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REF",
+        help="also run REF's matching/tracking on the same frames (a git ref, e.g. main)",
+    )
     args = ap.parse_args()
 
     import cv2
@@ -168,8 +184,13 @@ def main() -> int:
 
         c0 = time.process_time()
         t0 = time.perf_counter()
-        summary = extract(video, templates, Path(td) / "out", timestamps=line / "truth.jsonl"
-                          if times is not None else None, progress=False)
+        summary = extract(
+            video,
+            templates,
+            Path(td) / "out",
+            timestamps=line / "truth.jsonl" if times is not None else None,
+            progress=False,
+        )
         e2e_s = time.perf_counter() - t0
         e2e_cpu = time.process_time() - c0
         truth = line / "truth.jsonl" if times is not None else None
@@ -189,7 +210,11 @@ def main() -> int:
         "load_avg_1min": round(os.getloadavg()[0], 1),
         "cars": summary["cars"],
         "opencv_threads": args.threads,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "opencv": cv2.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+        },
     }
     if baseline is not None:
         result["baseline"] = baseline

@@ -64,7 +64,10 @@ def main() -> int:
         ref_x = {"x": np.random.default_rng(0).standard_normal(
             (1, REF_CHANNELS, REF_SIZE, REF_SIZE)).astype(np.float32)}  # fmt: skip
         ref.run(None, ref_x)
-        models = [OnnxModel(d, providers=["CPUExecutionProvider"], threads=args.threads) for d in args.model]
+        models = [
+            OnnxModel(d, providers=["CPUExecutionProvider"], threads=args.threads)
+            for d in args.model
+        ]
         flops = [graph_flops(d / ONNX_FILE) for d in args.model]
         xs = [np.random.default_rng(1).standard_normal((1, 3, m.height, m.width)).astype(np.float32)
               for m in models]  # fmt: skip

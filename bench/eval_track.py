@@ -46,8 +46,14 @@ def render(case: str, cars: int, seed: int, out: Path) -> None:
     from xrbridge.sim import CameraConfig, SimConfig, simulate
 
     speed = {"slow": 250.0, "fast": 700.0}.get(case, 420.0)
-    camera = CameraConfig(drift=0.35, gradient=0.6, highlight=160.0) if case == "harsh_light" else CameraConfig()
-    cfg = SimConfig(cars=cars, seed=seed, drop_frames=0.2, dataset=False, speed=speed, camera=camera)
+    camera = (
+        CameraConfig(drift=0.35, gradient=0.6, highlight=160.0)
+        if case == "harsh_light"
+        else CameraConfig()
+    )
+    cfg = SimConfig(
+        cars=cars, seed=seed, drop_frames=0.2, dataset=False, speed=speed, camera=camera
+    )
     if case == "const_belt":
         from xrbridge.sim import motion
 
@@ -82,9 +88,14 @@ def main() -> int:
             per: dict[str, object] = {}
             for rep in args.representations.split(","):
                 out = Path(td) / f"{case}_{rep}"
-                summary = extract(line / "line.mp4", line / "templates", out,
-                                  match=MatchConfig(representation=rep),
-                                  timestamps=line / "truth.jsonl", progress=False)
+                summary = extract(
+                    line / "line.mp4",
+                    line / "templates",
+                    out,
+                    match=MatchConfig(representation=rep),
+                    timestamps=line / "truth.jsonl",
+                    progress=False,
+                )
                 recs = [json.loads(s) for s in (out / "tracks.jsonl").read_text().splitlines()]
                 peaks = json.loads((out / "peaks.json").read_text())
                 ev = evaluate(recs, truth, peaks)
@@ -96,10 +107,12 @@ def main() -> int:
                 ev["peak_score_min"] = min((p["score"] for p in peaks), default=None)
                 ev["frames_per_s"] = summary["frames_per_s"]
                 per[rep] = ev
-                print(f"{case}/{rep}: rmse {ev['rmse_px']} switches {ev['id_switches']} "
-                      f"missed {ev['cars_missed']}/{ev['views_missed']} peak_err {ev['peak_frame_error_max']} "
-                      f"pred const {ev['pred_err_const']['rmse']} accel {ev['pred_err_accel']['rmse']}",
-                      file=sys.stderr)
+                print(
+                    f"{case}/{rep}: rmse {ev['rmse_px']} switches {ev['id_switches']} "
+                    f"missed {ev['cars_missed']}/{ev['views_missed']} peak_err {ev['peak_frame_error_max']} "
+                    f"pred const {ev['pred_err_const']['rmse']} accel {ev['pred_err_accel']['rmse']}",
+                    file=sys.stderr,
+                )
             result[case] = per
     print(json.dumps(result))
     return 0

@@ -40,7 +40,9 @@ def image_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc_score(labels.astype(int), scores))
 
 
-def pixel_auroc(maps: np.ndarray, masks: np.ndarray, limit: int = 4_000_000, seed: int = 0) -> float:
+def pixel_auroc(
+    maps: np.ndarray, masks: np.ndarray, limit: int = 4_000_000, seed: int = 0
+) -> float:
     v, y = maps.ravel(), masks.ravel()
     if v.size > limit:
         idx = np.random.default_rng(seed).choice(v.size, limit, replace=False)

@@ -51,8 +51,12 @@ def pct(a: list[float]) -> dict[str, float]:
     x = np.asarray(a) * 1000.0
     if x.size == 0:
         return {}
-    return {"p50": round(float(np.percentile(x, 50)), 2), "p99": round(float(np.percentile(x, 99)), 2),
-            "max": round(float(x.max()), 2), "n": int(x.size)}
+    return {
+        "p50": round(float(np.percentile(x, 50)), 2),
+        "p99": round(float(np.percentile(x, 99)), 2),
+        "max": round(float(x.max()), 2),
+        "n": int(x.size),
+    }
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,10 +80,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         from bench_extract import load_ref
 
         ref = load_ref(args.baseline)
-        base_t = build_pipeline(embedded_line_dir(), reg, reg.default(), stream_id="line", threads=1)
+        base_t = build_pipeline(
+            embedded_line_dir(), reg, reg.default(), stream_id="line", threads=1
+        )
         base_p = base_t.pipeline
         # REF's own default settings (the pipeline passes None unless configured).
-        base_p.matcher = ref["xrbridge.core.matching"].TemplateMatcher(list(p.matcher.templates.values()))
+        base_p.matcher = ref["xrbridge.core.matching"].TemplateMatcher(
+            list(p.matcher.templates.values())
+        )
         base_p.extractor = ref["xrbridge.core.extraction"].Extractor(base_p.matcher)
     cpu: dict[str, list[float]] = {"match": [], "outside_model_no_inference": []}
     extract = p.extractor.process
@@ -92,8 +100,19 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
     p.extractor.process = cpu_timed_extract  # type: ignore[method-assign]
     probe: list[float] = []
-    stages: dict[str, list[float]] = {k: [] for k in ("match", "model", "overlay", "outside_model",
-                                                      "msgpack", "protobuf", "jpeg_preview", "total")}
+    stages: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "match",
+            "model",
+            "overlay",
+            "outside_model",
+            "msgpack",
+            "protobuf",
+            "jpeg_preview",
+            "total",
+        )
+    }
     prof = cProfile.Profile()
     for i, (t, img) in enumerate(frames):
         frame = Frame("line", i, t, img)
@@ -140,19 +159,39 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     for (file, line, fn), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         rows.append((tt, ct, nc, f"{Path(file).name}:{line}:{fn}"))
     rows.sort(reverse=True)
-    top = [{"fn": r[3], "own_ms_per_frame": round(r[0] * 1000 / len(frames), 3),
-            "cum_ms_per_frame": round(r[1] * 1000 / len(frames), 3), "calls": r[2]}
-           for r in rows[: args.top]]
-    out: dict[str, Any] = {"frames": len(frames), "model": reg.default(), "frame_size": [info.width, info.height],
-                           "ms": {k: pct(v) for k, v in stages.items()},
-                           "cpu_ms": {k: pct(v) for k, v in cpu.items()},
-                           "sched_probe": {"cpu_ms": args.probe_ms, "wall_ms": pct(probe),
-                                           "load_avg_1min": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()},
-                           "profile_top_own_time": top}
+    top = [
+        {
+            "fn": r[3],
+            "own_ms_per_frame": round(r[0] * 1000 / len(frames), 3),
+            "cum_ms_per_frame": round(r[1] * 1000 / len(frames), 3),
+            "calls": r[2],
+        }
+        for r in rows[: args.top]
+    ]
+    out: dict[str, Any] = {
+        "frames": len(frames),
+        "model": reg.default(),
+        "frame_size": [info.width, info.height],
+        "ms": {k: pct(v) for k, v in stages.items()},
+        "cpu_ms": {k: pct(v) for k, v in cpu.items()},
+        "sched_probe": {
+            "cpu_ms": args.probe_ms,
+            "wall_ms": pct(probe),
+            "load_avg_1min": round(os.getloadavg()[0], 1),
+            "cpus": os.cpu_count(),
+        },
+        "profile_top_own_time": top,
+    }
     if base_p is not None:
         bms = {k: pct(v) for k, v in base_st.items()}
-        out["baseline"] = {"ref": args.baseline, "ms": bms, "ratio_baseline_over_this": {
-            k: {q: round(bms[k][q] / max(out["ms"][k][q], 1e-9), 2) for q in ("p50", "p99")} for k in bms}}
+        out["baseline"] = {
+            "ref": args.baseline,
+            "ms": bms,
+            "ratio_baseline_over_this": {
+                k: {q: round(bms[k][q] / max(out["ms"][k][q], 1e-9), 2) for q in ("p50", "p99")}
+                for k in bms
+            },
+        }
     return out
 
 
@@ -161,7 +200,13 @@ if __name__ == "__main__":
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--top", type=int, default=15)
-    ap.add_argument("--probe-ms", type=float, default=3.0, help="CPU ms of the scheduling probe (default 3)")
-    ap.add_argument("--baseline", default=None, metavar="REF",
-                    help="also time REF's matching/tracking on the same frames (a git ref, e.g. main)")
+    ap.add_argument(
+        "--probe-ms", type=float, default=3.0, help="CPU ms of the scheduling probe (default 3)"
+    )
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REF",
+        help="also time REF's matching/tracking on the same frames (a git ref, e.g. main)",
+    )
     print(json.dumps(main(ap.parse_args()), indent=1))

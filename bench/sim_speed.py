@@ -27,12 +27,21 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             s = simulate(SimConfig(cars=args.cars, seed=args.seed, dataset=False), d, workers=w)
         cpu_fps = s["frames"] / max(s["video_cpu_seconds"], 1e-9)
-        print(json.dumps({
-            "workers": w, "frames": s["frames"], "video_s": s["duration_s"],
-            "wall_s": s["video_seconds"], "cpu_s": s["video_cpu_seconds"],
-            "frames_per_s": s["frames_per_s"], "frames_per_cpu_s": round(cpu_fps, 1),
-            "realtime_factor": s["realtime_factor"],
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "workers": w,
+                    "frames": s["frames"],
+                    "video_s": s["duration_s"],
+                    "wall_s": s["video_seconds"],
+                    "cpu_s": s["video_cpu_seconds"],
+                    "frames_per_s": s["frames_per_s"],
+                    "frames_per_cpu_s": round(cpu_fps, 1),
+                    "realtime_factor": s["realtime_factor"],
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,22 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=900,640"]
-STATE = ("JSON.stringify({frames: window.__xrbridge.frames, overlays: window.__xrbridge.overlays, "
-         "contours: window.__xrbridge.contours, now: window.__xrbridge.now})")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=900,640",
+]
+STATE = (
+    "JSON.stringify({frames: window.__xrbridge.frames, overlays: window.__xrbridge.overlays, "
+    "contours: window.__xrbridge.contours, now: window.__xrbridge.now})"
+)
 
 
 def free_port() -> int:
@@ -94,20 +105,35 @@ def main() -> int:
     args = p.parse_args()
     chrome = shutil.which("chromium") or shutil.which("chromium-browser")
     if chrome is None:
-        print(json.dumps({"ok": False, "error": "chromium not installed (apt-get install chromium)"}))
+        print(
+            json.dumps({"ok": False, "error": "chromium not installed (apt-get install chromium)"})
+        )
         return 2
     extra = ["--models-dir", args.models_dir] if args.models_dir else []
-    demo = subprocess.Popen([sys.executable, "-m", "xrbridge", "demo", "--ws-port", "0", "--grpc-port", "-1",
-                             *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "xrbridge", "demo", "--ws-port", "0", "--grpc-port", "-1", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     browser = None
     try:
         assert demo.stdout is not None
         url = json.loads(demo.stdout.readline())["demo"]["viewer"]
         port = free_port()
         with tempfile.TemporaryDirectory() as profile:
-            browser = subprocess.Popen([chrome, *FLAGS, f"--user-data-dir={profile}",
-                                        f"--remote-debugging-port={port}", url],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            browser = subprocess.Popen(
+                [
+                    chrome,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    f"--remote-debugging-port={port}",
+                    url,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             result = asyncio.run(drive(port, args.out, args.seconds))
             browser.terminate()
             browser.wait(timeout=20)

@@ -45,7 +45,9 @@ def _fallback_models() -> Path:
     import tempfile
 
     out = Path(tempfile.gettempdir()) / "xrbridge-test-models-v1"
-    if all((out / v / "manifest.json").is_file() for v in ("lower_front", "lower_center", "lower_back")):
+    if all(
+        (out / v / "manifest.json").is_file() for v in ("lower_front", "lower_center", "lower_back")
+    ):
         return out
     import torch
     from torch import nn
@@ -74,14 +76,39 @@ def _fallback_models() -> Path:
         ref = torch.from_numpy(normalise(tpl, h, w, None))[None]
         norm = Norm(0.35, 0.0, 1.0)
         manifest = {
-            "schema": 1, "model": "templatediff", "backbone": "none", "category": view,
-            "input": {"height": h, "width": w, "color": "rgb", "mean": [0.5] * 3, "std": [0.5] * 3,
-                      "resize": "cv2.INTER_AREA", "masked_value": -1.0},
+            "schema": 1,
+            "model": "templatediff",
+            "backbone": "none",
+            "category": view,
+            "input": {
+                "height": h,
+                "width": w,
+                "color": "rgb",
+                "mean": [0.5] * 3,
+                "std": [0.5] * 3,
+                "resize": "cv2.INTER_AREA",
+                "masked_value": -1.0,
+            },
             "outputs": {"anomaly_map": [1, 1, h, w], "pred_score": [1]},
-            "graph_contains": {"gaussian_blur": True, "score_normalization": True, "roi_mask": False},
-            "score_normalization": {"method": "fixed", "image": norm.as_dict(), "pixel": norm.as_dict()},
-            "thresholds": {"image": 0.5, "pixel": 0.5}, "roi": {"applied": False, "file": None},
-            "training": {"images": 0, "fingerprint": "template", "steps": 0, "seed": 0, "seconds": 0},
+            "graph_contains": {
+                "gaussian_blur": True,
+                "score_normalization": True,
+                "roi_mask": False,
+            },
+            "score_normalization": {
+                "method": "fixed",
+                "image": norm.as_dict(),
+                "pixel": norm.as_dict(),
+            },
+            "thresholds": {"image": 0.5, "pixel": 0.5},
+            "roi": {"applied": False, "file": None},
+            "training": {
+                "images": 0,
+                "fingerprint": "template",
+                "steps": 0,
+                "seed": 0,
+                "seconds": 0,
+            },
             "versions": artifact.versions(),
         }
         d = tmp / view
@@ -130,9 +157,14 @@ def two_model_sets(tmp: Path) -> Path:
 @contextlib.asynccontextmanager
 async def running(**overrides: Any) -> AsyncIterator[Bridge]:
     """A started bridge on 127.0.0.1 with free ports (settings overridable)."""
-    kw: dict[str, Any] = {"host": "127.0.0.1", "ws_port": 0, "grpc_port": 0,
-                          "models_dir": str(models_dir()), "templates": str(scene_dir()),
-                          "heartbeat_s": 1.0}
+    kw: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "ws_port": 0,
+        "grpc_port": 0,
+        "models_dir": str(models_dir()),
+        "templates": str(scene_dir()),
+        "heartbeat_s": 1.0,
+    }
     kw.update(overrides)
     bridge = Bridge(load_settings(env={}, **kw))
     await bridge.start()

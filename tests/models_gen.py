@@ -27,8 +27,15 @@ def defect(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     return out, mask
 
 
-def make_category(root: Path, n_train: int = 10, n_good: int = 3, n_bad: int = 3,
-                  size: int = 64, seed: int = 0, roi: bool = False) -> Path:
+def make_category(
+    root: Path,
+    n_train: int = 10,
+    n_good: int = 3,
+    n_bad: int = 3,
+    size: int = 64,
+    seed: int = 0,
+    roi: bool = False,
+) -> Path:
     """Write a category in the MVTec layout under ``root``; returns its folder."""
     rng = np.random.default_rng(seed)
     cat = root / "gen"

@@ -17,14 +17,27 @@ from tests.bridge_support import FACTOR, ROOT, clip, models_dir, scene_dir
 from xrbridge.wire.codec import overlay_from_dict
 
 
-def _xr(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "xrbridge", *args], capture_output=True, text=True,
-                          timeout=timeout * FACTOR, cwd=ROOT, env={**os.environ, **(env or {})})
+def _xr(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xrbridge", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout * FACTOR,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "xrbridge", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "xrbridge", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def _first_json(proc: subprocess.Popen[str]) -> dict:
@@ -42,8 +55,18 @@ def car_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_replay_writes_every_frame_as_an_overlay(car_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "overlays.jsonl"
     db = tmp_path / "records.db"
-    r = _xr("replay", str(car_clip), "--out", str(out), "--models-dir", str(models_dir()),
-            "--templates", str(scene_dir()), "--records-db", str(db))
+    r = _xr(
+        "replay",
+        str(car_clip),
+        "--out",
+        str(out),
+        "--models-dir",
+        str(models_dir()),
+        "--templates",
+        str(scene_dir()),
+        "--records-db",
+        str(db),
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     st = summary["streams"][0]
@@ -85,19 +108,37 @@ def test_bad_input_exits_2_with_one_line(car_clip: Path, args: tuple[str, ...], 
 
 def test_serve_from_toml_and_client_records(car_clip: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "bridge.toml"
-    cfg.write_text(f'ws_port = 0\ngrpc_port = 0\nsources = ["line={car_clip}", "cam=push"]\n'
-                   f'loop = true\nmodels_dir = "{models_dir()}"\ntemplates = "{scene_dir()}"\n')
+    cfg.write_text(
+        f'ws_port = 0\ngrpc_port = 0\nsources = ["line={car_clip}", "cam=push"]\n'
+        f'loop = true\nmodels_dir = "{models_dir()}"\ntemplates = "{scene_dir()}"\n'
+    )
     proc = _spawn("serve", "--config", str(cfg), "--heartbeat-s", "1")
     try:
         info = _first_json(proc)
         assert sorted(info["streams"]) == ["cam", "line"]
         rec = tmp_path / "rec.jsonl"
-        r = _xr("client", info["serving"]["websocket"], "--stream", "line", "--count", "10",
-                "--record", str(rec), timeout=60)
+        r = _xr(
+            "client",
+            info["serving"]["websocket"],
+            "--stream",
+            "line",
+            "--count",
+            "10",
+            "--record",
+            str(rec),
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         assert len([overlay_from_dict(json.loads(x)) for x in rec.read_text().splitlines()]) == 10
-        r = _xr("client", "grpc://" + info["serving"]["grpc"], "--stream", "line", "--count", "3",
-                timeout=60)
+        r = _xr(
+            "client",
+            "grpc://" + info["serving"]["grpc"],
+            "--stream",
+            "line",
+            "--count",
+            "3",
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         assert len(r.stdout.strip().splitlines()) == 3
         assert json.loads(r.stdout.splitlines()[0])["stream"] == "line"
@@ -111,8 +152,9 @@ def test_serve_from_toml_and_client_records(car_clip: Path, tmp_path: Path) -> N
 
 def test_demo_once_serves_and_ends(tmp_path: Path) -> None:
     t0 = time.perf_counter()
-    proc = _spawn("demo", "--once", "--ws-port", "0", "--grpc-port", "0",
-                  "--models-dir", str(models_dir()))
+    proc = _spawn(
+        "demo", "--once", "--ws-port", "0", "--grpc-port", "0", "--models-dir", str(models_dir())
+    )
     try:
         info = _first_json(proc)
         assert {"websocket", "viewer", "grpc", "metrics"} <= set(info["demo"])
@@ -136,8 +178,19 @@ def test_demo_once_serves_and_ends(tmp_path: Path) -> None:
 
 
 def test_demo_once_fast_infers_every_frame_and_the_viewer_url_carries_the_token() -> None:
-    proc = _spawn("demo", "--once", "--fast", "--ws-port", "0", "--grpc-port", "0", "--token", "a b",
-                  "--models-dir", str(models_dir()))
+    proc = _spawn(
+        "demo",
+        "--once",
+        "--fast",
+        "--ws-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--token",
+        "a b",
+        "--models-dir",
+        str(models_dir()),
+    )
     try:
         info = _first_json(proc)
         assert info["demo"]["viewer"].endswith("/?token=a%20b")
@@ -157,8 +210,20 @@ def test_busy_grpc_port_exits_2_with_one_line() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = _xr("serve", "--ws-port", "0", "--grpc-port", str(port), "--sources", "p=push",
-                "--models-dir", str(models_dir()), "--records-db", "", timeout=60)
+        r = _xr(
+            "serve",
+            "--ws-port",
+            "0",
+            "--grpc-port",
+            str(port),
+            "--sources",
+            "p=push",
+            "--models-dir",
+            str(models_dir()),
+            "--records-db",
+            "",
+            timeout=60,
+        )
     assert r.returncode == 2, r.stderr
     assert "cannot listen" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -169,8 +234,12 @@ def test_records_into_a_pipe_that_closes_early(tmp_path: Path) -> None:
 
     db = tmp_path / "r.db"
     with SqliteRecordStore(db) as s:
-        s.write_many([InspectionRecord("l", i, 0.0, 1.0, "m", (ViewResult("v", 0.5),)) for i in range(3000)])
+        s.write_many(
+            [InspectionRecord("l", i, 0.0, 1.0, "m", (ViewResult("v", 0.5),)) for i in range(3000)]
+        )
     cmd = f"{sys.executable} -m xrbridge records --db {db} --format csv | head -2"
-    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT, timeout=120 * FACTOR)
+    r = subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT, timeout=120 * FACTOR
+    )
     assert len(r.stdout.splitlines()) == 2
     assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr

@@ -44,10 +44,14 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                 assert lm.active == b.model
                 assert {m.view for m in lm.models} >= {"lower_front", "lower_center", "lower_back"}
                 assert all(m.name == f"{b.model}-{m.view}" for m in lm.models)
-                bad = await ctl.SelectModel(control_pb2.SelectModelRequest(stream_id="line", name="../x"))
+                bad = await ctl.SelectModel(
+                    control_pb2.SelectModelRequest(stream_id="line", name="../x")
+                )
                 assert not bad.ok and "valid:" in bad.message
                 # a name ListModels returned is one SelectModel takes (it selects that set)
-                good = await ctl.SelectModel(control_pb2.SelectModelRequest(stream_id="line", name=lm.models[0].name))
+                good = await ctl.SelectModel(
+                    control_pb2.SelectModelRequest(stream_id="line", name=lm.models[0].name)
+                )
                 assert good.ok and good.active == b.model, good.message
                 # Subscribe (server streaming) while frames are pushed (client streaming)
                 sub = services_pb2_grpc.SubscribeStub(ch)
@@ -57,8 +61,15 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                     for i, img in enumerate(imgs):
                         yield frame_to_proto(Frame("cam", i, i / 30, img), "jpeg")
                         await asyncio.sleep(0.05)
-                    yield frame_pb2.Frame(stream_id="cam", seq=99, t_capture=1.0, width=848, height=480,
-                                          encoding=frame_pb2.IMAGE_ENCODING_JPEG, data=b"\xff\xd8broken")
+                    yield frame_pb2.Frame(
+                        stream_id="cam",
+                        seq=99,
+                        t_capture=1.0,
+                        width=848,
+                        height=480,
+                        encoding=frame_pb2.IMAGE_ENCODING_JPEG,
+                        data=b"\xff\xd8broken",
+                    )
                     yield frame_to_proto(Frame("cam", 100, 2.0, imgs[0][:64, :64].copy()), "png")
 
                 ingest = services_pb2_grpc.FrameIngestStub(ch).Push(frames())
@@ -80,6 +91,7 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                 with pytest.raises(grpc.aio.AioRpcError) as exc:
                     await ctl.GetStatus(control_pb2.GetStatusRequest(stream_id="nope"))
                 assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+
                 # unknown stream on ingest ends that call only
                 async def wrong():
                     yield frame_to_proto(Frame("nope", 0, 0.0, imgs[0]), "jpeg")
@@ -88,7 +100,9 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                     await services_pb2_grpc.FrameIngestStub(ch).Push(wrong())
                 assert exc.value.code() == grpc.StatusCode.NOT_FOUND
                 # health + reflection
-                h = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""))
+                h = await health_pb2_grpc.HealthStub(ch).Check(
+                    health_pb2.HealthCheckRequest(service="")
+                )
                 assert h.status == health_pb2.HealthCheckResponse.SERVING
                 refl = reflection_pb2_grpc.ServerReflectionStub(ch)
 
@@ -98,8 +112,12 @@ def test_ingest_subscribe_control_health_reflection(car_clip: Path) -> None:
                 async for resp in refl.ServerReflectionInfo(ask()):
                     names = {s.name for s in resp.list_services_response.service}
                     break
-                assert {"xrbridge.v1.FrameIngest", "xrbridge.v1.Subscribe", "xrbridge.v1.Control",
-                        "grpc.health.v1.Health"} <= names
+                assert {
+                    "xrbridge.v1.FrameIngest",
+                    "xrbridge.v1.Subscribe",
+                    "xrbridge.v1.Control",
+                    "grpc.health.v1.Health",
+                } <= names
             assert b.metrics.errors.value("bad_image") == 1
             assert b.metrics.errors.value("wrong_size") == 1
 
@@ -115,33 +133,58 @@ def test_grpc_token_required(car_clip: Path) -> None:
                     await ctl.ListModels(control_pb2.ListModelsRequest())
                 assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
                 with pytest.raises(grpc.aio.AioRpcError) as exc:
-                    await ctl.ListModels(control_pb2.ListModelsRequest(),
-                                         metadata=(("authorization", "Bearer wrong"),))
+                    await ctl.ListModels(
+                        control_pb2.ListModelsRequest(),
+                        metadata=(("authorization", "Bearer wrong"),),
+                    )
                 assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
-                ok = await ctl.ListModels(control_pb2.ListModelsRequest(),
-                                          metadata=(("authorization", "Bearer s3cret"),))
+                ok = await ctl.ListModels(
+                    control_pb2.ListModelsRequest(), metadata=(("authorization", "Bearer s3cret"),)
+                )
                 assert ok.active == b.model
             assert b.metrics.errors.value("unauthenticated") == 2
 
     asyncio.run(go())
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command (CI installs it)")
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="needs the openssl command (CI installs it)"
+)
 def test_tls_on_both_servers(car_clip: Path, tmp_path: Path) -> None:
     from websockets.asyncio.client import connect
 
     from tests.bridge_support import pack, recv_until
 
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     async def go() -> None:
         import ssl
 
-        async with running(sources=(f"line={car_clip}",), loop=True, tls_cert=str(cert), tls_key=str(key)) as b:
+        async with running(
+            sources=(f"line={car_clip}",), loop=True, tls_cert=str(cert), tls_key=str(key)
+        ) as b:
             assert b.urls["websocket"].startswith("wss://")
             ctx = ssl.create_default_context(cafile=str(cert))
             async with connect(b.urls["websocket"], ssl=ctx, proxy=None) as ws:
@@ -149,7 +192,9 @@ def test_tls_on_both_servers(car_clip: Path, tmp_path: Path) -> None:
                 await recv_until(ws, "overlay_frame", 20)
             creds = grpc.ssl_channel_credentials(cert.read_bytes())
             async with grpc.aio.secure_channel(b.urls["grpc"], creds) as ch:
-                lm = await services_pb2_grpc.ControlStub(ch).ListModels(control_pb2.ListModelsRequest())
+                lm = await services_pb2_grpc.ControlStub(ch).ListModels(
+                    control_pb2.ListModelsRequest()
+                )
                 assert lm.active == b.model
 
     asyncio.run(go())
@@ -175,7 +220,9 @@ def test_malformed_requests_are_invalid_argument_and_counted() -> None:
                         pass
                 assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
                 # the server still answers good calls
-                ok = await services_pb2_grpc.ControlStub(ch).GetStatus(control_pb2.GetStatusRequest())
+                ok = await services_pb2_grpc.ControlStub(ch).GetStatus(
+                    control_pb2.GetStatusRequest()
+                )
                 assert ok.stream_id == "p"
             assert b.metrics.errors.value("bad_message") == 3
 

@@ -196,7 +196,9 @@ def test_model_switches_keep_car_ids_and_records() -> None:
     records: list[Any] = []
 
     def factory(sid: str, model: str) -> TimedPipeline:
-        p = StreamPipeline(scene.templates, dict(fns), PipelineConfig(stream_id=sid, model_name=model))
+        p = StreamPipeline(
+            scene.templates, dict(fns), PipelineConfig(stream_id=sid, model_name=model)
+        )
         return TimedPipeline(p, records.extend, model_name=model, model_fns=fns, thresholds={})
 
     class SceneSource:

@@ -85,8 +85,10 @@ def test_latest_queue_get_waits_and_close_releases() -> None:
 
 def test_settings_precedence_toml_env_flags(tmp_path: Path) -> None:
     cfg = tmp_path / "bridge.toml"
-    cfg.write_text('ws_port = 9000\ngrpc_port = 9001\nheartbeat_s = 2.5\n'
-                   'sources = ["a=push", "b=camera:0"]\nallowed_origins = ["http://x"]\n')
+    cfg.write_text(
+        "ws_port = 9000\ngrpc_port = 9001\nheartbeat_s = 2.5\n"
+        'sources = ["a=push", "b=camera:0"]\nallowed_origins = ["http://x"]\n'
+    )
     parser = argparse.ArgumentParser()
     S.add_arguments(parser)
     args = parser.parse_args(["--config", str(cfg), "--grpc-port", "7000", "--no-realtime"])
@@ -160,8 +162,14 @@ def test_protocol_accepts_the_documented_messages() -> None:
         (msgpack.packb({"type": "hello", "schema_version": 2}), "schema_version"),
         (msgpack.packb({"type": "subscribe", "streams": "a"}), "bad_message"),
         (msgpack.packb({"type": "subscribe", "streams": [1]}), "bad_message"),
-        (msgpack.packb({"type": "frame", "stream_id": "a", "t_capture": "x", "data": b""}), "bad_message"),
-        (msgpack.packb({"type": "frame", "stream_id": "a", "t_capture": True, "data": b""}), "bad_message"),
+        (
+            msgpack.packb({"type": "frame", "stream_id": "a", "t_capture": "x", "data": b""}),
+            "bad_message",
+        ),
+        (
+            msgpack.packb({"type": "frame", "stream_id": "a", "t_capture": True, "data": b""}),
+            "bad_message",
+        ),
         (b"\x00" * 2048, "too_large"),
         ("text", "bad_message"),
     ],
@@ -235,11 +243,15 @@ def test_predict_overlay_moves_contours_with_the_car() -> None:
     dx, dy = ov.track.vx * dt, ov.track.vy * dt
     assert p.track.x == pytest.approx(ov.track.x + dx)
     for a, b in zip(ov.defects, p.defects, strict=True):
-        np.testing.assert_allclose(b.contour_px, a.contour_px + np.array([dx, dy], np.float32), atol=1e-4)
+        np.testing.assert_allclose(
+            b.contour_px, a.contour_px + np.array([dx, dy], np.float32), atol=1e-4
+        )
         np.testing.assert_array_equal(b.contour_uv, a.contour_uv)  # on the car: unchanged
         assert b.centroid_px[0] == pytest.approx(a.centroid_px[0] + dx)
         if a.hint is not None and a.hint.time_to_station_s is not None:
-            assert b.hint is not None and b.hint.time_to_station_s == pytest.approx(a.hint.time_to_station_s - dt)
+            assert b.hint is not None and b.hint.time_to_station_s == pytest.approx(
+                a.hint.time_to_station_s - dt
+            )
     empty = dataclasses.replace(ov, track=None, defects=())
     assert predict_overlay(empty, seq=1, t=5.0, t_emit=5.0).t_capture == 5.0
 
@@ -251,8 +263,9 @@ def test_registry_finds_sets_by_name_never_paths(tmp_path: Path) -> None:
     def model(d: Path, name: str, view: str) -> None:
         d.mkdir(parents=True)
         (d / "model.onnx").write_bytes(b"")
-        (d / "manifest.json").write_text(json.dumps({"model": name, "category": view,
-                                                     "input": {"height": 64, "width": 96}}))
+        (d / "manifest.json").write_text(
+            json.dumps({"model": name, "category": view, "input": {"height": 64, "width": 96}})
+        )
 
     model(tmp_path / "lower_front", "patchcore", "lower_front")
     model(tmp_path / "lower_back", "patchcore", "lower_back")
@@ -345,7 +358,9 @@ def test_camera_source_reconnects_with_backoff(tmp_path: Path) -> None:
     assert 3 <= dead.reconnects <= 25 and "cannot open" in dead.last_error
 
 
-def test_handled_errors_are_counted_and_logged_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+def test_handled_errors_are_counted_and_logged_rate_limited(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     m = BridgeMetrics()
     caplog.set_level(logging.WARNING, "xrbridge.bridge")
     for _ in range(1000):  # wrong tokens at line rate
@@ -353,4 +368,6 @@ def test_handled_errors_are_counted_and_logged_rate_limited(caplog: pytest.LogCa
     m.error("bad_image", "corrupt jpeg")
     assert m.errors.value("unauthenticated") == 1000
     assert [r.getMessage() for r in caplog.records] == [
-        "unauthenticated: hello: wrong or missing token", "bad_image: corrupt jpeg"]
+        "unauthenticated: hello: wrong or missing token",
+        "bad_image: corrupt jpeg",
+    ]

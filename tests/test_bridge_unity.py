@@ -15,15 +15,21 @@ import pytest
 
 from tests.bridge_support import FACTOR, ROOT, clip, running
 
-pytestmark = pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
-                                reason="needs Debian's mono-mcs + mono-runtime (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("mcs") is None or shutil.which("mono") is None,
+    reason="needs Debian's mono-mcs + mono-runtime (.ci/run installs them)",
+)
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cs")
-    r = subprocess.run([str(ROOT / "unity_client_stub" / "harness" / "build.sh"), str(out)],
-                       capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        [str(ROOT / "unity_client_stub" / "harness" / "build.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return out / "harness.exe"
 
@@ -44,17 +50,25 @@ def _close(a: Any, b: Any, path: str = "") -> None:
 
 
 def test_harness_decodes_and_draws_the_golden_messages(harness: Path) -> None:
-    r = subprocess.run(["mono", str(harness), "--golden", str(ROOT / "tests" / "golden")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["mono", str(harness), "--golden", str(ROOT / "tests" / "golden")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     golden = [x for x in lines if "golden" in x]
     fuzz = [x for x in lines if "fuzz" in x]
     sample = [x["sample"] for x in lines if "sample" in x]
-    assert sample == [{"url": "ws://192.168.1.20:8765/ws", "anchor": "Underbody anchor", "ok": True}]
+    assert sample == [
+        {"url": "ws://192.168.1.20:8765/ws", "anchor": "Underbody anchor", "ok": True}
+    ]
     assert len(golden) == len(list((ROOT / "tests" / "golden").glob("*.msgpack"))) >= 2
     for g in golden:
-        want = json.loads((ROOT / "tests" / "golden" / g["golden"].replace(".msgpack", ".json")).read_text())
+        want = json.loads(
+            (ROOT / "tests" / "golden" / g["golden"].replace(".msgpack", ".json")).read_text()
+        )
         if want.get("type") == "car_verdict":  # a verdict on its own
             _close(g["verdict"], want)
             continue
@@ -74,8 +88,18 @@ def test_harness_decodes_a_live_stream_and_reconnects(harness: Path, tmp_path: P
     async def go() -> dict[str, Any]:
         async with running(sources=(f"line={video}",), loop=True) as b:
             proc = await asyncio.create_subprocess_exec(
-                "mono", str(harness), "--url", b.urls["websocket"], "--frames", "15", "--reconnect",
-                "--timeout", str(40 * FACTOR), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                "mono",
+                str(harness),
+                "--url",
+                b.urls["websocket"],
+                "--frames",
+                "15",
+                "--reconnect",
+                "--timeout",
+                str(40 * FACTOR),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(proc.communicate(), 60 * FACTOR)
             assert proc.returncode == 0, out.decode() + err.decode()
             return json.loads(out.decode().strip().splitlines()[-1])["live"]

@@ -72,7 +72,9 @@ def test_session_overlays_ping_models_status_metrics(car_clip: Path) -> None:
                 await ws.send(pack({"type": "status"}))
                 rep = await recv_until(ws, "status_report")
                 line = next(s for s in rep["streams"] if s["stream"] == "line")
-                assert line["frames_in"] >= 10 and line["inferred"] >= 1 and line["size"] == [848, 480]
+                assert (
+                    line["frames_in"] >= 10 and line["inferred"] >= 1 and line["size"] == [848, 480]
+                )
                 beat = await recv_until(ws, "heartbeat", 5)  # heartbeat_s = 1 in the tests
                 # a count of this client's dropped overlays, stamped with the wall clock (unix s)
                 assert type(beat["dropped"]) is int and beat["dropped"] >= 0
@@ -101,15 +103,37 @@ def test_pushed_frames_are_processed_and_bad_ones_answered() -> None:
             async with connect(b.urls["websocket"], proxy=None) as ws:
                 await ws.send(pack({"type": "subscribe", "streams": []}))
                 for i, img in enumerate(frames):
-                    await ws.send(pack({"type": "frame", "stream_id": "cam", "seq": i,
-                                        "t_capture": i / 30, "data": _jpeg(img)}))
+                    await ws.send(
+                        pack(
+                            {
+                                "type": "frame",
+                                "stream_id": "cam",
+                                "seq": i,
+                                "t_capture": i / 30,
+                                "data": _jpeg(img),
+                            }
+                        )
+                    )
                     await asyncio.sleep(0.02)
                 got = await recv_until(ws, "overlay_frame", 30)
                 assert got["stream_id"] == "cam"
                 cases = [
-                    ({"stream_id": "nope", "t_capture": 1.0, "data": _jpeg(frames[0])}, "unknown_stream"),
-                    ({"stream_id": "cam", "t_capture": 1.0, "data": _jpeg(frames[0][:100, :100])}, "wrong_size"),
-                    ({"stream_id": "cam", "t_capture": 1.0, "data": b"\xff\xd8\xff\xe0garbage"}, "bad_image"),
+                    (
+                        {"stream_id": "nope", "t_capture": 1.0, "data": _jpeg(frames[0])},
+                        "unknown_stream",
+                    ),
+                    (
+                        {
+                            "stream_id": "cam",
+                            "t_capture": 1.0,
+                            "data": _jpeg(frames[0][:100, :100]),
+                        },
+                        "wrong_size",
+                    ),
+                    (
+                        {"stream_id": "cam", "t_capture": 1.0, "data": b"\xff\xd8\xff\xe0garbage"},
+                        "bad_image",
+                    ),
                     ({"stream_id": "cam", "t_capture": 1.0, "data": b"not an image"}, "bad_image"),
                 ]
                 for body, code in cases:
@@ -119,7 +143,9 @@ def test_pushed_frames_are_processed_and_bad_ones_answered() -> None:
             st = b.hub.streams["cam"].stats
             assert st.frames_in == len(frames) and st.inferred >= 1
             errs = {k[0]: v for k, v in b.metrics.errors.items().items()}
-            assert errs["unknown_stream"] == 1 and errs["wrong_size"] == 1 and errs["bad_image"] == 2
+            assert (
+                errs["unknown_stream"] == 1 and errs["wrong_size"] == 1 and errs["bad_image"] == 2
+            )
 
     asyncio.run(go())
 
@@ -141,9 +167,18 @@ def _malformed(rng: random.Random, i: int, limit: int) -> bytes | str:
     if kind == 5:
         return b"\xdd\x7f\xff\xff\xff"  # array declaring 2**31 items
     if kind == 6:
-        return pack({"type": "frame", "stream_id": "line", "t_capture": 0.0, "data": b"\xff\xd8\xff" + rng.randbytes(50)})
+        return pack(
+            {
+                "type": "frame",
+                "stream_id": "line",
+                "t_capture": 0.0,
+                "data": b"\xff\xd8\xff" + rng.randbytes(50),
+            }
+        )
     if kind == 7:
-        return pack({"type": "frame", "stream_id": "cam", "t_capture": 0.0, "data": rng.randbytes(80)})
+        return pack(
+            {"type": "frame", "stream_id": "cam", "t_capture": 0.0, "data": rng.randbytes(80)}
+        )
     if kind == 8:
         return pack({"type": "select_model", "stream_id": "line", "name": "../../etc/passwd"})
     if kind == 9:
@@ -157,15 +192,18 @@ def test_a_thousand_malformed_messages_leave_the_server_serving(car_clip: Path) 
     limit = 64 * 1024
 
     async def go() -> None:
-        async with running(sources=(f"line={car_clip}", "cam=push"), loop=True,
-                           max_message_bytes=limit) as b:
+        async with running(
+            sources=(f"line={car_clip}", "cam=push"), loop=True, max_message_bytes=limit
+        ) as b:
             good_seqs: list[int] = []
 
             async def good_client(stop: asyncio.Event) -> None:
                 async with connect(b.urls["websocket"], proxy=None) as ws:
                     await ws.send(pack({"type": "subscribe", "streams": ["line"]}))
                     while not stop.is_set():
-                        m = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 20 * FACTOR), raw=False)
+                        m = msgpack.unpackb(
+                            await asyncio.wait_for(ws.recv(), 20 * FACTOR), raw=False
+                        )
                         if m["type"] == "overlay_frame":
                             good_seqs.append(m["seq"])
 
@@ -181,7 +219,9 @@ def test_a_thousand_malformed_messages_leave_the_server_serving(car_clip: Path) 
                     if i % 50 == 49:  # read what came back so far (errors, bounded by the outbox)
                         await bad.send(pack({"type": "ping", "id": i}))
                         while True:
-                            m = msgpack.unpackb(await asyncio.wait_for(bad.recv(), 10 * FACTOR), raw=False)
+                            m = msgpack.unpackb(
+                                await asyncio.wait_for(bad.recv(), 10 * FACTOR), raw=False
+                            )
                             errors_seen += m["type"] == "error"
                             if m["type"] == "pong" and m["id"] == i:
                                 break
@@ -200,9 +240,18 @@ def test_a_thousand_malformed_messages_leave_the_server_serving(car_clip: Path) 
             errs = b.metrics.errors.total()
             assert errs >= 1000, b.metrics.errors.items()
             kinds = {k[0] for k in b.metrics.errors.items()}
-            assert {"bad_message", "unknown_type", "bad_image", "unknown_model", "too_large",
-                    "not_push_stream", "schema_version"} <= kinds
-            async with connect(b.urls["websocket"], proxy=None) as again:  # still serving new clients
+            assert {
+                "bad_message",
+                "unknown_type",
+                "bad_image",
+                "unknown_model",
+                "too_large",
+                "not_push_stream",
+                "schema_version",
+            } <= kinds
+            async with connect(
+                b.urls["websocket"], proxy=None
+            ) as again:  # still serving new clients
                 await again.send(pack({"type": "subscribe", "streams": ["line"]}))
                 await recv_until(again, "overlay_frame", 20)
 
@@ -229,7 +278,9 @@ def test_a_stuck_subscriber_delays_no_one(car_clip: Path) -> None:
                         await ws.send(pack({"type": "subscribe", "streams": ["line"]}))
                         end = asyncio.get_running_loop().time() + 4.0
                         while asyncio.get_running_loop().time() < end:
-                            m = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 10 * FACTOR), raw=False)
+                            m = msgpack.unpackb(
+                                await asyncio.wait_for(ws.recv(), 10 * FACTOR), raw=False
+                            )
                             if m["type"] == "overlay_frame":
                                 counts[k] += 1
                                 lags.append(stream.stats.last_seq - m["seq"])
@@ -239,10 +290,14 @@ def test_a_stuck_subscriber_delays_no_one(car_clip: Path) -> None:
                 # newest wins: when the server hands an overlay to a reader's socket it is at most
                 # one frame behind the newest frame (the stuck client's sends never complete)
                 sent_lag = np.sort(b.metrics.samples.rows()[:, 4])
-                assert len(sent_lag) >= 60 and sent_lag[int(0.99 * (len(sent_lag) - 1))] <= 1, sent_lag[-20:]
+                assert len(sent_lag) >= 60 and sent_lag[int(0.99 * (len(sent_lag) - 1))] <= 1, (
+                    sent_lag[-20:]
+                )
                 # and the readers themselves are current (their own scheduling adds some on a busy box)
                 assert sorted(lags)[len(lags) // 2] <= 1, sorted(lags)[-20:]
-                assert b.metrics.overlays_dropped.value("websocket") > 0, "the stuck outbox must drop"
+                assert b.metrics.overlays_dropped.value("websocket") > 0, (
+                    "the stuck outbox must drop"
+                )
             finally:
                 stuck.transport.abort()  # it never reads: no closing handshake
                 await stuck.wait_closed()
@@ -258,12 +313,16 @@ def test_model_switch_by_name_keeps_subscribers(car_clip: Path, tmp_path: Path) 
             names = b.registry.names()
             assert "again" in names and len(names) == 2
             other = next(n for n in names if n != b.model)
-            async with connect(b.urls["websocket"], proxy=None) as ws, \
-                    connect(b.urls["websocket"], proxy=None) as watcher:
+            async with (
+                connect(b.urls["websocket"], proxy=None) as ws,
+                connect(b.urls["websocket"], proxy=None) as watcher,
+            ):
                 for c in (ws, watcher):
                     await c.send(pack({"type": "subscribe", "streams": ["line"]}))
                     await recv_until(c, "overlay_frame", 20)
-                await ws.send(pack({"type": "select_model", "stream_id": "line", "name": "/abs/path"}))
+                await ws.send(
+                    pack({"type": "select_model", "stream_id": "line", "name": "/abs/path"})
+                )
                 assert (await recv_until(ws, "error"))["code"] == "unknown_model"
                 await ws.send(pack({"type": "select_model", "stream_id": "line", "name": other}))
                 assert (await recv_until(ws, "model_selected", 30))["name"] == other
@@ -279,8 +338,12 @@ def test_model_switch_by_name_keeps_subscribers(car_clip: Path, tmp_path: Path) 
 
 def test_token_origin_and_close_codes(car_clip: Path) -> None:
     async def go() -> None:
-        async with running(sources=(f"line={car_clip}",), loop=True, token="s3cret",
-                           allowed_origins=("http://good.example",)) as b:
+        async with running(
+            sources=(f"line={car_clip}",),
+            loop=True,
+            token="s3cret",
+            allowed_origins=("http://good.example",),
+        ) as b:
             url = b.urls["websocket"]
             with pytest.raises(InvalidStatus) as exc:
                 await connect(url, proxy=None, additional_headers={"Authorization": "Bearer wrong"})
@@ -301,13 +364,19 @@ def test_token_origin_and_close_codes(car_clip: Path) -> None:
                 await ws.send(pack({"type": "hello", "schema_version": 1, "token": "s3cret"}))
                 await ws.send(pack({"type": "subscribe", "streams": ["line"]}))
                 await recv_until(ws, "overlay_frame", 20)
-            async with connect(url, proxy=None, origin="http://good.example",  # type: ignore[arg-type]
-                               additional_headers={"Authorization": "Bearer s3cret"}) as ws:
+            async with connect(
+                url,
+                proxy=None,
+                origin="http://good.example",  # type: ignore[arg-type]
+                additional_headers={"Authorization": "Bearer s3cret"},
+            ) as ws:
                 await ws.send(pack({"type": "subscribe", "streams": ["line"]}))
                 await recv_until(ws, "overlay_frame", 20)
             code, _ = await asyncio.to_thread(_get, b.urls["metrics"])
             assert code == 401
-            code, _ = await asyncio.to_thread(_get, b.urls["metrics"], {"Authorization": "Bearer s3cret"})
+            code, _ = await asyncio.to_thread(
+                _get, b.urls["metrics"], {"Authorization": "Bearer s3cret"}
+            )
             assert code == 200
             assert b.metrics.errors.value("unauthenticated") >= 2
             assert b.metrics.errors.value("origin") == 1

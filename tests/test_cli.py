@@ -27,6 +27,8 @@ def test_unknown_name_lists_valid_ones() -> None:
 
 
 def test_python_dash_m_runs() -> None:
-    r = subprocess.run([sys.executable, "-m", "xrbridge", "--version"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "xrbridge", "--version"], capture_output=True, text=True
+    )
     assert r.returncode == 0
     assert r.stdout.startswith("xrbridge ")

@@ -118,7 +118,9 @@ def test_normalised_outputs_on_good_and_defective(
     assert sum(b > g for b in bad for g in good) >= 0.75 * len(bad) * len(good)
 
 
-def test_torch_and_onnxruntime_agree(trained: tuple[Path, dict, torch.nn.Module], category: Path) -> None:
+def test_torch_and_onnxruntime_agree(
+    trained: tuple[Path, dict, torch.nn.Module], category: Path
+) -> None:
     """The exported graph in PyTorch and in ONNX Runtime, after the same normalisation, on good and
     defective images: within 1e-4 on the map and the score."""
     out, _, graph = trained
@@ -153,7 +155,9 @@ def test_quantile_calibration_on_the_calibration_images(
         np.testing.assert_allclose(np.quantile(norm, [0.9, 0.995]), [0.0, 0.1], atol=1e-4)
 
 
-def test_int8_variant(trained: tuple[Path, dict, torch.nn.Module], category: Path, tmp_path: Path) -> None:
+def test_int8_variant(
+    trained: tuple[Path, dict, torch.nn.Module], category: Path, tmp_path: Path
+) -> None:
     out, _, _ = trained
     x, _ = load_images(list(load_category(category).train), SIZE, SIZE)
     manifest = quantize_artifact(out, tmp_path / "int8", x[:8])
@@ -181,7 +185,9 @@ def test_int8_variant(trained: tuple[Path, dict, torch.nn.Module], category: Pat
 
 
 def test_medium_trains_and_exports(category: Path, tmp_path: Path) -> None:
-    manifest = train(replace(_config(category, tmp_path, "efficientad-m", distil_steps=3), steps=3)).manifest
+    manifest = train(
+        replace(_config(category, tmp_path, "efficientad-m", distil_steps=3), steps=3)
+    ).manifest
     assert manifest["efficientad"]["pdn"] == "PDN-M"
     assert manifest["training"]["onnx_max_abs_diff"] < 1e-4
     am, score = OnnxModel(tmp_path, threads=1).run(np.zeros((1, 3, SIZE, SIZE), np.float32))
@@ -199,7 +205,9 @@ def test_bad_options(category: Path, tmp_path: Path, opts: dict, match: str) -> 
         get_trainer("efficientad-s", cfg)
 
 
-def test_cli_rejects_bad_crop(category: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_rejects_bad_crop(
+    category: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from xrbridge.cli import main
 
     code = main(["train", "--model", "efficientad-m", "--data", str(category), "--out",
@@ -221,7 +229,10 @@ def test_cli_quantize_writes_int8_copy_and_refuses_others(
                  "--out", str(tmp_path / "q8"), "--images", "4"])  # fmt: skip
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["model"] == "efficientad-s" and "4 good" in summary["quantization"]["calibration_images"]
+    assert (
+        summary["model"] == "efficientad-s"
+        and "4 good" in summary["quantization"]["calibration_images"]
+    )
     import onnx
 
     q8 = tmp_path / "q8"
@@ -238,5 +249,18 @@ def test_cli_quantize_writes_int8_copy_and_refuses_others(
     other = tmp_path / "pc"
     other.mkdir()
     (other / "manifest.json").write_text(json.dumps({**manifest, "model": "patchcore"}))
-    assert main(["quantize", "--model", str(other), "--data", str(category), "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main(
+            [
+                "quantize",
+                "--model",
+                str(other),
+                "--data",
+                str(category),
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
     assert "'patchcore'" in capsys.readouterr().err

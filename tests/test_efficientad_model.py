@@ -23,7 +23,9 @@ from xrbridge.models.efficientad.train import colour_jitter, hard_feature_loss
     ("size", "convs", "hw", "out"),
     [("s", 4, (256, 256), (56, 56)), ("m", 6, (256, 256), (56, 56)), ("s", 4, (96, 128), (16, 24))],
 )
-def test_pdn_output_grid_and_depth(size: str, convs: int, hw: tuple[int, int], out: tuple[int, int]) -> None:
+def test_pdn_output_grid_and_depth(
+    size: str, convs: int, hw: tuple[int, int], out: tuple[int, int]
+) -> None:
     net = build_pdn(size, 8, width=0.0625)
     assert sum(isinstance(m, torch.nn.Conv2d) for m in net) == convs
     with torch.no_grad():
@@ -34,7 +36,14 @@ def test_pdn_output_grid_and_depth(size: str, convs: int, hw: tuple[int, int], o
 def test_pdn_paper_widths() -> None:
     s, m = build_pdn("s", 384), build_pdn("m", 384)
     assert [c.out_channels for c in s if isinstance(c, torch.nn.Conv2d)] == [128, 256, 256, 384]
-    assert [c.out_channels for c in m if isinstance(c, torch.nn.Conv2d)] == [256, 512, 512, 512, 384, 384]
+    assert [c.out_channels for c in m if isinstance(c, torch.nn.Conv2d)] == [
+        256,
+        512,
+        512,
+        512,
+        384,
+        384,
+    ]
 
 
 def test_pdn_crop_equivariance() -> None:
@@ -44,7 +53,7 @@ def test_pdn_crop_equivariance() -> None:
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         full = net(x)
-        part = net(x[:, :, 16:16 + 48, 8:8 + 48])
+        part = net(x[:, :, 16 : 16 + 48, 8 : 8 + 48])
     assert part.shape[-2:] == (4, 4)
     torch.testing.assert_close(part, full[:, :, 4:8, 2:6], atol=1e-5, rtol=1e-5)
 
@@ -100,7 +109,9 @@ def test_hard_feature_loss_keeps_only_the_top_permille() -> None:
     d[:10] = 5.0  # 0.1 % of the values
     assert float(hard_feature_loss(d)) == pytest.approx(5.0)
     d[:20] = torch.linspace(10, 1, 20)
-    assert float(hard_feature_loss(d)) == pytest.approx(float(torch.linspace(10, 1, 20)[:10].mean()))
+    assert float(hard_feature_loss(d)) == pytest.approx(
+        float(torch.linspace(10, 1, 20)[:10].mean())
+    )
 
 
 def test_colour_jitter_keeps_range_and_shape() -> None:

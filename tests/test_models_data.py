@@ -23,10 +23,22 @@ def test_missing_train_good_is_a_clear_error(tmp_path: Path) -> None:
         load_category(tmp_path / "nowhere")
 
 
-def test_cli_reports_bad_data_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bad_data_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "cat").mkdir()
-    code = cli.main(["train", "--model", "patchcore", "--data", str(tmp_path / "cat"),
-                     "--out", str(tmp_path / "m"), "--quiet"])
+    code = cli.main(
+        [
+            "train",
+            "--model",
+            "patchcore",
+            "--data",
+            str(tmp_path / "cat"),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train/good" in err[0]

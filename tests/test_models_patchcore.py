@@ -32,8 +32,15 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainResult]:
     out = tmp_path_factory.mktemp("pcm") / "model"
-    cfg = TrainConfig(model="patchcore", data=data, out=out, image_size=(SIZE, SIZE),
-                      options=OPTS, progress=False, holdout=0.25)
+    cfg = TrainConfig(
+        model="patchcore",
+        data=data,
+        out=out,
+        image_size=(SIZE, SIZE),
+        options=OPTS,
+        progress=False,
+        holdout=0.25,
+    )
     return out, train(cfg)
 
 
@@ -43,8 +50,11 @@ def test_artifact_files_and_manifest(trained: tuple[Path, TrainResult]) -> None:
     assert (out / "model.onnx").is_file() and not (out / "roi.png").exists()
     assert m["model"] == "patchcore" and m["backbone"] == "efficientnet-lite0"
     assert m["input"]["height"] == SIZE and m["thresholds"] == {"image": 0.5, "pixel": 0.5}
-    assert m["graph_contains"] == {"gaussian_blur": True, "score_normalization": True,
-                                   "roi_mask": False}
+    assert m["graph_contains"] == {
+        "gaussian_blur": True,
+        "score_normalization": True,
+        "roi_mask": False,
+    }
     assert m["training"]["images"] == 9 and m["training"]["heldout_images"] == 3
     assert len(m["training"]["fingerprint"]) == 64
     # refit after calibration: the bank covers all 12 good images
@@ -72,7 +82,9 @@ def test_onnxruntime_and_torch_agree_on_maps(trained: tuple[Path, TrainResult], 
         assert om.min() >= 0.0 and om.max() <= 1.0
 
 
-def test_defects_score_higher_and_are_localised(trained: tuple[Path, TrainResult], data: Path) -> None:
+def test_defects_score_higher_and_are_localised(
+    trained: tuple[Path, TrainResult], data: Path
+) -> None:
     out, _ = trained
     model = OnnxModel(out, threads=1)
     import cv2
@@ -95,9 +107,24 @@ def test_defects_score_higher_and_are_localised(trained: tuple[Path, TrainResult
 def test_roi_masks_input_and_map_and_is_recorded(data: Path, tmp_path: Path) -> None:
     cat = make_category(tmp_path, n_train=6, n_good=1, n_bad=1, size=SIZE, roi=True)
     out = tmp_path / "roi_model"
-    code = cli.main(["train", "--model", "patchcore", "--data", str(cat), "--out", str(out),
-                     "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
-                     "--quiet"])
+    code = cli.main(
+        [
+            "train",
+            "--model",
+            "patchcore",
+            "--data",
+            str(cat),
+            "--out",
+            str(out),
+            "--image-size",
+            str(SIZE),
+            "--coreset-ratio",
+            "0.2",
+            "--proj-dim",
+            "32",
+            "--quiet",
+        ]
+    )
     assert code == 0
     m = load_manifest(out)
     assert m["roi"]["applied"] and m["roi"]["file"] == "roi.png" and (out / "roi.png").is_file()
@@ -112,16 +139,38 @@ def test_roi_masks_input_and_map_and_is_recorded(data: Path, tmp_path: Path) -> 
     assert np.all(amap[:, SIZE // 2 :] == 0.0)  # masked map
     # --roi none trains without it even though the category has roi.png
     out2 = tmp_path / "no_roi"
-    assert cli.main(["train", "--model", "patchcore", "--data", str(cat), "--out", str(out2),
-                     "--image-size", str(SIZE), "--roi", "none", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--model",
+                "patchcore",
+                "--data",
+                str(cat),
+                "--out",
+                str(out2),
+                "--image-size",
+                str(SIZE),
+                "--roi",
+                "none",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert not load_manifest(out2)["roi"]["applied"]
 
 
-def test_manifest_graph_mismatch_is_refused(trained: tuple[Path, TrainResult], tmp_path: Path) -> None:
+def test_manifest_graph_mismatch_is_refused(
+    trained: tuple[Path, TrainResult], tmp_path: Path
+) -> None:
     out, _ = trained
     for key, change, match in (
-        ("score_normalization", lambda m: m["score_normalization"]["image"].update(threshold=1.0),
-         "disagree on 'score_normalization'"),
+        (
+            "score_normalization",
+            lambda m: m["score_normalization"]["image"].update(threshold=1.0),
+            "disagree on 'score_normalization'",
+        ),
         ("input", lambda m: m["input"].update(height=128), "shape"),
         ("model", lambda m: m.update(model="efficientad-s"), "disagree on 'model'"),
     ):
@@ -145,11 +194,26 @@ def test_runtime_rejects_wrong_input(trained: tuple[Path, TrainResult]) -> None:
         model.run(np.zeros((1, 3, 32, 32), np.float32))
 
 
-def test_bench_prints_json(trained: tuple[Path, TrainResult], capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["bench", "--model", str(trained[0]), "--runs", "5", "--warmup", "1",
-                     "--threads", "1"]) == 0
+def test_bench_prints_json(
+    trained: tuple[Path, TrainResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(
+            ["bench", "--model", str(trained[0]), "--runs", "5", "--warmup", "1", "--threads", "1"]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    for key in ("p50_ms", "p90_ms", "p99_ms", "fps", "gflops", "gflops_per_s", "provider", "threads"):
+    for key in (
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "fps",
+        "gflops",
+        "gflops_per_s",
+        "provider",
+        "threads",
+    ):
         assert key in out
     assert out["provider"] == "CPUExecutionProvider" and out["gflops"] > 0
     assert out["p50_ms"] <= out["p90_ms"] <= out["p99_ms"]
@@ -187,10 +251,30 @@ def test_two_level_coreset_covers_every_cluster() -> None:
 def test_eq4_score_with_position_norm_trains_exports_and_agrees(data: Path, tmp_path: Path) -> None:
     """--image-score eq4 --position-norm 1 (the non-default paths): ONNX Runtime = torch."""
     out = tmp_path / "eq4"
-    code = cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
-                     "--image-size", str(SIZE), "--coreset-ratio", "0.2", "--proj-dim", "32",
-                     "--image-score", "eq4", "--position-norm", "1",
-                     "--holdout", "0.25", "--quiet"])
+    code = cli.main(
+        [
+            "train",
+            "--model",
+            "patchcore",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--image-size",
+            str(SIZE),
+            "--coreset-ratio",
+            "0.2",
+            "--proj-dim",
+            "32",
+            "--image-score",
+            "eq4",
+            "--position-norm",
+            "1",
+            "--holdout",
+            "0.25",
+            "--quiet",
+        ]
+    )
     assert code == 0
     m = load_manifest(out)
     assert m["patchcore"]["image_score"] == "eq4" and m["patchcore"]["position_norm"] == "1"
@@ -210,13 +294,13 @@ def test_search_budget_trades_dims_for_bank_entries() -> None:
     """A bank the budget cannot hold at proj_dim gets fewer PCA dims (multiple of 8, >= 16)."""
     from xrbridge.models.patchcore.train import DEFAULTS, _budget_dim
 
-    opts = dict(DEFAULTS)                                   # 3 %, cap 8192, 128 dims, 8192 x 64
-    assert _budget_dim(54 * 1024, opts) == 128              # mpdd: 1,659 entries x 128 fit
-    assert _budget_dim(700_000, opts) == 64                 # magnetic_tile: 8,192 entries
-    assert _budget_dim(126 * 1280, opts) == 104             # sim view: 4,838 entries, 108 -> 104
-    assert _budget_dim(10_000_000, {**opts, "max_bank": 10**6}) == 16   # floor
-    assert _budget_dim(700_000, {**opts, "search_budget": 0}) == 128    # no budget
-    assert _budget_dim(700_000, {**opts, "proj_dim": 0}) == 0           # no PCA: untouched
+    opts = dict(DEFAULTS)  # 3 %, cap 8192, 128 dims, 8192 x 64
+    assert _budget_dim(54 * 1024, opts) == 128  # mpdd: 1,659 entries x 128 fit
+    assert _budget_dim(700_000, opts) == 64  # magnetic_tile: 8,192 entries
+    assert _budget_dim(126 * 1280, opts) == 104  # sim view: 4,838 entries, 108 -> 104
+    assert _budget_dim(10_000_000, {**opts, "max_bank": 10**6}) == 16  # floor
+    assert _budget_dim(700_000, {**opts, "search_budget": 0}) == 128  # no budget
+    assert _budget_dim(700_000, {**opts, "proj_dim": 0}) == 0  # no PCA: untouched
 
 
 def test_position_stats_shrink_towards_the_pooled_ones() -> None:
@@ -224,8 +308,8 @@ def test_position_stats_shrink_towards_the_pooled_ones() -> None:
     from xrbridge.models.patchcore.train import _position_stats
 
     g = torch.Generator().manual_seed(0)
-    s = 5.0 + torch.randn(4, 16, generator=g)               # 4 images, 4x4 grid
-    s[:, 0] = 5.0 + torch.tensor([0.0, 0.0, 0.0, 0.001])    # position 0: nearly constant
+    s = 5.0 + torch.randn(4, 16, generator=g)  # 4 images, 4x4 grid
+    s[:, 0] = 5.0 + torch.tensor([0.0, 0.0, 0.0, 0.001])  # position 0: nearly constant
     m0, sc0 = _position_stats(s, (4, 4), prior=0.0)
     m30, sc30 = _position_stats(s, (4, 4), prior=30.0)
     pooled_sd = float(s.std())
@@ -247,12 +331,12 @@ def test_bank_scorer_topk_and_position_stats() -> None:
     support = torch.arange(4)[:, None]
     feats = torch.zeros(1, 2, 2, 2)
     feats[0, 1] = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # distance to bank entry 0 = 1..4
-    valid = torch.tensor([1.0, 1.0, 1.0, 0.0])              # the 4.0 patch is outside the ROI
+    valid = torch.tensor([1.0, 1.0, 1.0, 0.0])  # the 4.0 patch is outside the ROI
     sc = BankScorer(bank, support, (16, 16), 1.0, valid, image_score="topk", topk=2)
     _, score = sc(feats)
-    assert float(score[0]) == pytest.approx(2.5)            # mean(3, 2); 4 is masked out
+    assert float(score[0]) == pytest.approx(2.5)  # mean(3, 2); 4 is masked out
     sc.set_position_stats(torch.tensor([0.0, 0.0, 3.0, 0.0]), torch.tensor([1.0, 1.0, 0.5, 1.0]))
     _, score = sc(feats)
-    assert float(score[0]) == pytest.approx(1.5)            # z = (1, 2, 0): mean(2, 1)
+    assert float(score[0]) == pytest.approx(1.5)  # z = (1, 2, 0): mean(2, 1)
     with pytest.raises(ValueError, match="image_score"):
         BankScorer(bank, support, (4, 4), 1.0, image_score="mean")

@@ -26,11 +26,29 @@ def test_patchcore_mpdd_holds_the_committed_metrics(tmp_path: Path) -> None:
     if not data.is_dir():
         pytest.skip(f"{data} not present")
     out = tmp_path / "mpdd"
-    assert cli.main(["train", "--model", "patchcore", "--data", str(data), "--out", str(out),
-                     "--quiet"]) == 0
+    assert (
+        cli.main(
+            ["train", "--model", "patchcore", "--data", str(data), "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     report = tmp_path / "eval"
-    assert cli.main(["eval", "--model", str(out), "--data", str(data), "--out", str(report),
-                     "--no-report", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--model",
+                str(out),
+                "--data",
+                str(data),
+                "--out",
+                str(report),
+                "--no-report",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     got = json.loads((report / "metrics.json").read_text())
     want = TABLE["patchcore"]["mpdd_metal_plate"]
     for key, margin in TABLE["margins"].items():

@@ -96,7 +96,9 @@ def test_two_bridges_one_database_one_broker(tmp_path: Path) -> None:
             rows = c.execute("SELECT bridge, stream_id, car_id, n_defects FROM records").fetchall()
             stored = dict(
                 ((b, s, car), v["status"])
-                for b, s, car, v in c.execute("SELECT bridge, stream_id, car_id, verdict FROM records")
+                for b, s, car, v in c.execute(
+                    "SELECT bridge, stream_id, car_id, verdict FROM records"
+                )
             )
     for b in ("b1", "b2"):
         recs = [r for r in rows if r[0] == b]

@@ -11,8 +11,9 @@ import pytest
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "xrbridge", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "xrbridge", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,12 +47,29 @@ def test_unwritable_out_exits_2(tmp_path: Path) -> None:
 
 def test_simulate_prints_json_summary(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    r = _run("simulate", "--out", str(out), "--cars", "1", "--seed", "4", "--size", "424x240",
-             "--fps", "15", "--no-progress", "--dataset-cars", "2", "--train-frames", "2")
+    r = _run(
+        "simulate",
+        "--out",
+        str(out),
+        "--cars",
+        "1",
+        "--seed",
+        "4",
+        "--size",
+        "424x240",
+        "--fps",
+        "15",
+        "--no-progress",
+        "--dataset-cars",
+        "2",
+        "--train-frames",
+        "2",
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["frames"] == len((out / "line.mp4").parent.joinpath("truth.jsonl").read_text()
-                              .splitlines())
+    assert s["frames"] == len(
+        (out / "line.mp4").parent.joinpath("truth.jsonl").read_text().splitlines()
+    )
     assert s["frames_per_s"] > 0
     scene = json.loads((out / "scene.json").read_text())
     assert scene["frame_size"] == [424, 240] and scene["fps"] == 15

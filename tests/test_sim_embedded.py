@@ -53,8 +53,10 @@ def test_views_are_found_at_their_peaks_in_the_embedded_video() -> None:
     """Each view's template is found where the truth puts it, at every peak of the file."""
     d = embedded_line_dir()
     truth = [json.loads(s) for s in (d / "truth.jsonl").read_text().splitlines()]
-    tpl = {v: _imread(str(d / "templates" / f"{v}.png"), cv2.IMREAD_GRAYSCALE)
-           for v in ("lower_front", "lower_center", "lower_back")}
+    tpl = {
+        v: _imread(str(d / "templates" / f"{v}.png"), cv2.IMREAD_GRAYSCALE)
+        for v in ("lower_front", "lower_center", "lower_back")
+    }
     cap = cv2.VideoCapture(str(d / "line.mp4"))
     found = 0
     for rec in truth:

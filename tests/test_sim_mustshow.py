@@ -17,9 +17,24 @@ from xrbridge.names import DEFECTS, VIEWS
 @pytest.mark.slow
 def test_cars6_seed7_writes_everything(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    r = subprocess.run([sys.executable, "-m", "xrbridge", "simulate", "--out", str(out),
-                        "--cars", "6", "--seed", "7", "--no-progress"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xrbridge",
+            "simulate",
+            "--out",
+            str(out),
+            "--cars",
+            "6",
+            "--seed",
+            "7",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     truth = (out / "truth.jsonl").read_text().splitlines()
@@ -43,6 +58,8 @@ def test_cars6_seed7_writes_everything(tmp_path: Path) -> None:
             base = out / "dataset" / d["view"]
             imgs = [p for t in DEFECTS for p in (base / "test" / t).glob(f"car{c['id']:03d}_*.png")]
             assert len(imgs) == 1, (c["id"], d["view"])
-            mask = cv2.imread(str(base / "ground_truth" / imgs[0].parent.name
-                                  / f"{imgs[0].stem}_mask.png"), cv2.IMREAD_GRAYSCALE)
+            mask = cv2.imread(
+                str(base / "ground_truth" / imgs[0].parent.name / f"{imgs[0].stem}_mask.png"),
+                cv2.IMREAD_GRAYSCALE,
+            )
             assert mask is not None and int(np.count_nonzero(mask)) > 20

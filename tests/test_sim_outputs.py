@@ -77,7 +77,10 @@ def test_scene_templates_and_roi(sim_small: Path) -> None:
     scene = json.loads((sim_small / "scene.json").read_text())
     assert scene["frame_size"] == [848, 480]
     assert {v: len(rs) for v, rs in scene["regions"].items()} == {
-        "lower_front": 4, "lower_center": 8, "lower_back": 5}
+        "lower_front": 4,
+        "lower_center": 8,
+        "lower_back": 5,
+    }
     views = json.loads((sim_small / "templates" / "views.json").read_text())
     assert views == scene["views"]
     for v in VIEWS:
@@ -111,8 +114,8 @@ def test_truth_velocity_matches_offsets(sim_small: Path) -> None:
         for i in range(0, len(a) - 12, 6):
             j = i + 10
             dt = a[j, 0] - a[i, 0]
-            vx = np.trapezoid(a[i:j + 1, 3], a[i:j + 1, 0]) / dt
-            vy = np.trapezoid(a[i:j + 1, 4], a[i:j + 1, 0]) / dt
+            vx = np.trapezoid(a[i : j + 1, 3], a[i : j + 1, 0]) / dt
+            vy = np.trapezoid(a[i : j + 1, 4], a[i : j + 1, 0]) / dt
             assert abs((a[j, 1] - a[i, 1]) / dt - vx) < 12.0
             assert abs((a[j, 2] - a[i, 2]) / dt - vy) < 6.0
             checked += 1

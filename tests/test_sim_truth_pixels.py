@@ -24,10 +24,19 @@ def _imread(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
 
 def test_truth_offset_is_where_the_template_is_found(sim_small: Path) -> None:
     truth = [json.loads(s) for s in (sim_small / "truth.jsonl").read_text().splitlines()]
-    peaks = {r["index"]: [(c["variant"], v, i["bbox"]) for c in r["cars"]
-                          for v, i in c["views"].items() if i["peak"]] for r in truth}
-    templates = {v: _imread(str(p), cv2.IMREAD_GRAYSCALE)
-                 for v, p in ((p.stem, p) for p in (sim_small / "templates").glob("*.png"))}
+    peaks = {
+        r["index"]: [
+            (c["variant"], v, i["bbox"])
+            for c in r["cars"]
+            for v, i in c["views"].items()
+            if i["peak"]
+        ]
+        for r in truth
+    }
+    templates = {
+        v: _imread(str(p), cv2.IMREAD_GRAYSCALE)
+        for v, p in ((p.stem, p) for p in (sim_small / "templates").glob("*.png"))
+    }
     cap = cv2.VideoCapture(str(sim_small / "line.mp4"))
     checked = set()
     for i in range(len(truth)):
@@ -69,15 +78,17 @@ def _profile(gray: np.ndarray, p: np.ndarray, n: np.ndarray, half: float) -> np.
     """Grey values across the path at p (frame px) along normal n, 0.5 px steps."""
     ts = np.arange(-half, half + 0.01, 0.5)
     pts = (p[None, :] + ts[:, None] * n[None, :]).astype(np.float32)
-    return cv2.remap(gray, pts[:, 0].reshape(1, -1), pts[:, 1].reshape(1, -1),
-                     cv2.INTER_LINEAR).ravel()
+    return cv2.remap(
+        gray, pts[:, 0].reshape(1, -1), pts[:, 1].reshape(1, -1), cv2.INTER_LINEAR
+    ).ravel()
 
 
 def _split(d: DefectSpec, path, off) -> tuple[np.ndarray, np.ndarray]:
     s = path.s
     core = (s > d.s0 + 0.2 * d.length) & (s < d.s0 + 0.8 * d.length)
-    around = ((s > d.s0 - 70) & (s < d.s0 - 20)) | ((s > d.s0 + d.length + 20)
-                                                    & (s < d.s0 + d.length + 70))
+    around = ((s > d.s0 - 70) & (s < d.s0 - 20)) | (
+        (s > d.s0 + d.length + 20) & (s < d.s0 + d.length + 70)
+    )
     return core, around
 
 
@@ -89,8 +100,11 @@ def test_missing_polygon_has_no_bead_inside(defect_scene: dict) -> None:
     core, around = _split(d, path, off)
     centre = [gray[round(y), round(x)] for x, y in path.p + off]
     bead = float(np.median(np.asarray(centre)[around]))
-    sides = [gray[round(y), round(x)] for sign in (-1, 1)
-             for x, y in path.p[core] + sign * path.n[core] * (reg.bead_width + 8) + off]
+    sides = [
+        gray[round(y), round(x)]
+        for sign in (-1, 1)
+        for x, y in path.p[core] + sign * path.n[core] * (reg.bead_width + 8) + off
+    ]
     metal = float(np.median(sides))  # the metal beside the gap, under the same light
     assert bead > metal + 40  # the bead is much lighter than the metal
     thr = (bead + metal) / 2
@@ -100,8 +114,13 @@ def test_missing_polygon_has_no_bead_inside(defect_scene: dict) -> None:
     cv2.fillPoly(mask, [np.round(poly).astype(np.int32).reshape(-1, 1, 2)], 255)
     core_mask = np.zeros_like(mask)
     a, b = path.p[core][[0, -1]] + off
-    cv2.line(core_mask, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), 255,
-             int(reg.bead_width))
+    cv2.line(
+        core_mask,
+        tuple(np.round(a).astype(int)),
+        tuple(np.round(b).astype(int)),
+        255,
+        int(reg.bead_width),
+    )
     inside = gray[(mask > 0) & (core_mask > 0)]
     assert inside.size > 50
     # (a few pixels may catch a lamp reflection or JPEG ringing at the bead ends)
@@ -126,6 +145,8 @@ def test_narrowing_is_narrower_than_the_bead_around_it(defect_scene: dict) -> No
     assert w_core < 0.75 * w_around
     # and the truth polygon covers the narrowed stretch
     poly = defect_polygon(d, reg, 3.0)
-    inside = [cv2.pointPolygonTest(poly.astype(np.float32), (float(x), float(y)), False) >= 0
-              for x, y in path.p[core]]
+    inside = [
+        cv2.pointPolygonTest(poly.astype(np.float32), (float(x), float(y)), False) >= 0
+        for x, y in path.p[core]
+    ]
     assert all(inside)

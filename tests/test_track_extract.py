@@ -26,11 +26,23 @@ SPEEDS = {
 @pytest.mark.parametrize("profile", list(SPEEDS))
 def test_synthetic_line_meets_the_tracking_targets(profile: str) -> None:
     seed = 11
-    sc = render_scene(cars=3, seconds=7.0, drop=0.2, lighting=0.3, seed=seed, speed=SPEEDS[profile],
-                      spacing_s=2.6, size=(640, 360), y0=100.0)
+    sc = render_scene(
+        cars=3,
+        seconds=7.0,
+        drop=0.2,
+        lighting=0.3,
+        seed=seed,
+        speed=SPEEDS[profile],
+        spacing_s=2.6,
+        size=(640, 360),
+        y0=100.0,
+    )
     images, meta = templates_for(make_underbody(seed))
     ex = Extractor(TemplateMatcher(templates_from_arrays(images, meta)))
-    recs = [record_to_json(ex.process(f, t, i)) for i, (f, t) in enumerate(zip(sc.frames, sc.times, strict=True))]
+    recs = [
+        record_to_json(ex.process(f, t, i))
+        for i, (f, t) in enumerate(zip(sc.frames, sc.times, strict=True))
+    ]
     peaks = [{"car": p.car_id, "view": p.view, "index": p.index} for p in ex.peaks()]
     ev = evaluate(recs, truth_rows(sc), peaks)
     assert ev["truth_cars"] >= 2
@@ -50,8 +62,16 @@ def test_synthetic_line_meets_the_tracking_targets(profile: str) -> None:
 @pytest.fixture(scope="module")
 def video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("synline")
-    sc = render_scene(cars=2, seconds=4.5, drop=0.2, seed=4, spacing_s=2.0, size=(640, 360), y0=100.0,
-                      speed=lambda t: 330.0)
+    sc = render_scene(
+        cars=2,
+        seconds=4.5,
+        drop=0.2,
+        seed=4,
+        spacing_s=2.0,
+        size=(640, 360),
+        y0=100.0,
+        speed=lambda t: 330.0,
+    )
     write_scene(d, sc, 4)
     return d
 
@@ -64,9 +84,21 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 def test_cli_writes_crops_peaks_and_tracks(video_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "ex"
-    rc, stdout, _ = run_cli(["extract", str(video_dir / "line.mp4"), "--templates", str(video_dir / "templates"),
-                             "--out", str(out), "--timestamps", str(video_dir / "truth.jsonl"),
-                             "--threshold", "0.5"], capsys)
+    rc, stdout, _ = run_cli(
+        [
+            "extract",
+            str(video_dir / "line.mp4"),
+            "--templates",
+            str(video_dir / "templates"),
+            "--out",
+            str(out),
+            "--timestamps",
+            str(video_dir / "truth.jsonl"),
+            "--threshold",
+            "0.5",
+        ],
+        capsys,
+    )
     assert rc == 0
     summary = json.loads(stdout)
     assert summary["cars"] == 2 and summary["crops"] == 6 and summary["timestamps"] == "file"
@@ -89,10 +121,22 @@ def test_cli_writes_crops_peaks_and_tracks(video_dir: Path, tmp_path: Path, caps
         assert cv2.matchTemplate(crop, tpl, cv2.TM_CCOEFF_NORMED).max() > 0.8
     # Without a timestamps file: times from the container (dropped frames unseen). It runs and
     # finds the cars, but the belt looks jerky, so ids can break (documented; use --timestamps).
-    rc, stdout, _ = run_cli(["extract", str(video_dir / "line.mp4"), "--templates", str(video_dir / "templates"),
-                             "--out", str(tmp_path / "ex2"), "--no-progress"], capsys)
+    rc, stdout, _ = run_cli(
+        [
+            "extract",
+            str(video_dir / "line.mp4"),
+            "--templates",
+            str(video_dir / "templates"),
+            "--out",
+            str(tmp_path / "ex2"),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert rc == 0 and json.loads(stdout)["cars"] >= 2
-    rows2 = [json.loads(line) for line in (tmp_path / "ex2" / "tracks.jsonl").read_text().splitlines()]
+    rows2 = [
+        json.loads(line) for line in (tmp_path / "ex2" / "tracks.jsonl").read_text().splitlines()
+    ]
     assert rows2[3]["t"] == pytest.approx(3 / 30, abs=1e-4)
 
 
@@ -106,7 +150,9 @@ def test_bad_input_exits_2_with_one_line(video_dir: Path, tmp_path: Path, capsys
     big = tmp_path / "big"
     big.mkdir()
     cv2.imwrite(str(big / "lower_front.png"), np.zeros((400, 700, 3), np.uint8))
-    (big / "views.json").write_text(json.dumps({"lower_front": {"u0": 0, "v0": 0, "width": 700, "height": 400}}))
+    (big / "views.json").write_text(
+        json.dumps({"lower_front": {"u0": 0, "v0": 0, "width": 700, "height": 400}})
+    )
     cases = [
         ([str(tmp_path / "missing.mp4"), "--templates", tpl], "does not exist"),
         ([str(bad), "--templates", tpl], "cannot be opened"),
@@ -150,16 +196,32 @@ def test_staggered_birth_search_finds_new_cars_within_birth_every_frames() -> No
     frame, and the positions are the same."""
     from xrbridge.core.extraction import ExtractConfig
 
-    sc = render_scene(cars=3, seconds=6.0, drop=0.0, seed=3, spacing_s=1.6, size=(640, 360), y0=100.0,
-                      speed=lambda t: 320.0)
+    sc = render_scene(
+        cars=3,
+        seconds=6.0,
+        drop=0.0,
+        seed=3,
+        spacing_s=1.6,
+        size=(640, 360),
+        y0=100.0,
+        speed=lambda t: 320.0,
+    )
     images, meta = templates_for(make_underbody(3))
     runs = {}
     for every in (1, 3):
-        ex = Extractor(TemplateMatcher(templates_from_arrays(images, meta)), config=ExtractConfig(birth_every=every))
-        recs = [ex.process(f, t, i) for i, (f, t) in enumerate(zip(sc.frames, sc.times, strict=True))]
+        ex = Extractor(
+            TemplateMatcher(templates_from_arrays(images, meta)),
+            config=ExtractConfig(birth_every=every),
+        )
+        recs = [
+            ex.process(f, t, i) for i, (f, t) in enumerate(zip(sc.frames, sc.times, strict=True))
+        ]
         runs[every] = recs
-        ev = evaluate([record_to_json(r) for r in recs], truth_rows(sc),
-                      [{"car": p.car_id, "view": p.view, "index": p.index} for p in ex.peaks()])
+        ev = evaluate(
+            [record_to_json(r) for r in recs],
+            truth_rows(sc),
+            [{"car": p.car_id, "view": p.view, "index": p.index} for p in ex.peaks()],
+        )
         assert ev["truth_cars"] == 3 and ev["cars_missed"] == [] and ev["id_switches"] == 0, ev
         assert ev["rmse_px"] < 1.0, ev
     # Cars 2 and 3 enter while car 1 (then 2) is tracked: staggered search.
@@ -177,5 +239,7 @@ def test_bad_search_settings_are_refused() -> None:
         ExtractConfig(birth_every=0)
     with pytest.raises(InputError, match="min_window <= max_window"):
         ExtractConfig(min_window=50.0, max_window=20.0)
-    with pytest.raises(TemplateError, match=r"fine_scale must be in \[coarse_scale=0.25, 1\], got 0.2"):
+    with pytest.raises(
+        TemplateError, match=r"fine_scale must be in \[coarse_scale=0.25, 1\], got 0.2"
+    ):
         MatchConfig(fine_scale=0.2)

@@ -14,8 +14,13 @@ from xrbridge.errors import ImageError, InputError, TemplateError
 SIZE = (640, 360)
 
 
-def scene_frame(ub: np.ndarray, placements: list[tuple[float, float]], gain: float = 1.0,
-                ramp: float = 0.0, seed: int = 0) -> np.ndarray:
+def scene_frame(
+    ub: np.ndarray,
+    placements: list[tuple[float, float]],
+    gain: float = 1.0,
+    ramp: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     w, h = SIZE
     frame = np.full((h, w, 3), 55, np.uint8)
@@ -24,7 +29,10 @@ def scene_frame(ub: np.ndarray, placements: list[tuple[float, float]], gain: flo
         mask = cv2.warpAffine(np.full(ub.shape[:2], 255, np.uint8), m, SIZE)
         warped = cv2.warpAffine(ub, m, SIZE, flags=cv2.INTER_LINEAR)
         frame[mask > 127] = warped[mask > 127]
-    f = frame.astype(np.float32) * gain + np.linspace(-ramp, ramp, w, dtype=np.float32)[None, :, None]
+    f = (
+        frame.astype(np.float32) * gain
+        + np.linspace(-ramp, ramp, w, dtype=np.float32)[None, :, None]
+    )
     return np.clip(f + rng.normal(0, 2, f.shape), 0, 255).astype(np.uint8)
 
 
@@ -44,7 +52,9 @@ def matchers(ub: np.ndarray) -> dict[str, TemplateMatcher]:
 
 @pytest.mark.parametrize("rep", ["grad", "gray", "grad-full-res"])
 @pytest.mark.parametrize(("gain", "ramp"), [(1.0, 0.0), (0.6, 0.0), (1.4, 30.0), (0.8, -40.0)])
-def test_window_search_finds_subpixel_position_under_lighting(matchers, ub, rep, gain, ramp) -> None:
+def test_window_search_finds_subpixel_position_under_lighting(
+    matchers, ub, rep, gain, ramp
+) -> None:
     """Sub-pixel at the default fine_scale 0.5 (scaled back) as at full resolution."""
     m = matchers[rep]
     x, y = 123.4, 97.7
@@ -70,7 +80,12 @@ def test_partial_view_at_the_edge_is_measured(matchers, ub) -> None:
     assert abs(res.match.x - (x + t.u0)) < 0.5
     # Only 20 % inside: below min_visible, nothing is searched.
     x2 = SIZE[0] - t.u0 - 0.2 * t.width
-    assert m.search_window(m.prepare(scene_frame(ub, [(x2, 90.0)])), "lower_front", x2 + t.u0, 90 + t.v0, 10) is None
+    assert (
+        m.search_window(
+            m.prepare(scene_frame(ub, [(x2, 90.0)])), "lower_front", x2 + t.u0, 90 + t.v0, 10
+        )
+        is None
+    )
 
 
 def test_frame_search_finds_every_car_and_honours_exclusion(matchers, ub) -> None:
@@ -149,9 +164,14 @@ def test_apply_roi_same_at_training_and_inference() -> None:
     # A model input resized from the crop gets the same mask, resized (nearest).
     small = cv2.resize(img, (40, 30), interpolation=cv2.INTER_AREA)
     out_small = apply_roi(small, mask)
-    assert np.array_equal(out_small > 0, (cv2.resize(mask, (40, 30), interpolation=cv2.INTER_NEAREST) > 0)[..., None] & (small > 0))
-    assert np.array_equal(cv2.resize(out, (40, 30), interpolation=cv2.INTER_NEAREST) > 0,
-                          apply_roi(cv2.resize(img, (40, 30), interpolation=cv2.INTER_NEAREST), mask) > 0)
+    assert np.array_equal(
+        out_small > 0,
+        (cv2.resize(mask, (40, 30), interpolation=cv2.INTER_NEAREST) > 0)[..., None] & (small > 0),
+    )
+    assert np.array_equal(
+        cv2.resize(out, (40, 30), interpolation=cv2.INTER_NEAREST) > 0,
+        apply_roi(cv2.resize(img, (40, 30), interpolation=cv2.INTER_NEAREST), mask) > 0,
+    )
     with pytest.raises(ImageError):
         apply_roi(img, np.zeros((60, 80, 3), np.uint8))
     assert widen(mask, 2).sum() > mask.sum()

@@ -31,11 +31,23 @@ def sim_line(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return out
 
 
-def test_simulator_video_meets_the_tracking_targets(sim_line: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulator_video_meets_the_tracking_targets(
+    sim_line: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "ex"
-    rc = cli.main(["extract", str(sim_line / "line.mp4"), "--templates", str(sim_line / "templates"),
-                   "--timestamps", str(sim_line / "truth.jsonl"), "--out", str(out), "--no-progress"])
+    rc = cli.main(
+        [
+            "extract",
+            str(sim_line / "line.mp4"),
+            "--templates",
+            str(sim_line / "templates"),
+            "--timestamps",
+            str(sim_line / "truth.jsonl"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     recs = [json.loads(s) for s in (out / "tracks.jsonl").read_text().splitlines()]
     truth = [json.loads(s) for s in (sim_line / "truth.jsonl").read_text().splitlines()]
@@ -47,5 +59,7 @@ def test_simulator_video_meets_the_tracking_targets(sim_line: Path, tmp_path: Pa
     assert ev["cars_missed"] == [] and ev["views_missed"] == [], ev
     assert ev["peak_frame_error_max"] <= 1, ev  # target 2 frames; measured 0
     assert ev["unassociated_tracks"] == [], ev
-    n_views = sum(1 for r in truth for c in r["cars"] for v in c.get("views", {}).values() if v.get("peak"))
+    n_views = sum(
+        1 for r in truth for c in r["cars"] for v in c.get("views", {}).values() if v.get("peak")
+    )
     assert len(peaks) == n_views

@@ -14,8 +14,15 @@ from xrbridge.core.tracker import (
 )
 
 
-def gen_track(drop: float, seconds: float = 4.0, fps: float = 30.0, v0: float = -400.0,
-              acc: float = 0.0, noise: float = 0.3, seed: int = 0):
+def gen_track(
+    drop: float,
+    seconds: float = 4.0,
+    fps: float = 30.0,
+    v0: float = -400.0,
+    acc: float = 0.0,
+    noise: float = 0.3,
+    seed: int = 0,
+):
     """Times and true/measured origins of one car, frames dropped at random."""
     rng = np.random.default_rng(seed)
     n = int(seconds * fps)

@@ -112,4 +112,7 @@ def test_bad_alert_messages_name_the_field(change: dict, msg: str) -> None:
     with pytest.raises(WireError, match=re.escape(msg)):
         alert.alert_from_dict(d)
     with pytest.raises(WireError, match="missing key 'robot'"):
-        alert.alert_from_dict({k: v for k, v in d.items() if k != "robot"} | {"type": "robot_alert", "schema_version": 1})
+        alert.alert_from_dict(
+            {k: v for k, v in d.items() if k != "robot"}
+            | {"type": "robot_alert", "schema_version": 1}
+        )

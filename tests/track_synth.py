@@ -35,9 +35,17 @@ def make_underbody(seed: int) -> np.ndarray:
         if rng.random() < 0.5:
             cv2.circle(img, (x, y), int(rng.integers(4, 12)), (30, 30, 35), -1)
         else:
-            cv2.rectangle(img, (x, y), (x + int(rng.integers(10, 40)), y + int(rng.integers(8, 25))), (140, 135, 130), -1)
+            cv2.rectangle(
+                img,
+                (x, y),
+                (x + int(rng.integers(10, 40)), y + int(rng.integers(8, 25))),
+                (140, 135, 130),
+                -1,
+            )
     for _ in range(9):  # sealant beads
-        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + np.array([rng.integers(40, length - 40), width // 2])
+        pts = np.cumsum(rng.integers(-40, 41, (4, 2)), axis=0) + np.array(
+            [rng.integers(40, length - 40), width // 2]
+        )
         pts = np.clip(pts, 5, [length - 5, width - 5]).astype(np.int32)
         cv2.polylines(img, [pts], False, (200, 215, 225), int(rng.integers(3, 7)))
     return img
@@ -87,7 +95,9 @@ def render_scene(
     bg8 = cv2.cvtColor(np.clip(bg, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     # uint8 lighting and noise through cv2.addWeighted: cheap enough for the tests' budget.
     noise_bank = [np.clip(rng.normal(8, 2, (fh, fw, 3)), 0, 16).astype(np.uint8) for _ in range(3)]
-    ramp_u8 = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, fw).astype(np.uint8)[None, :, None], (fh, fw, 3)))
+    ramp_u8 = np.ascontiguousarray(
+        np.broadcast_to(np.linspace(0, 255, fw).astype(np.uint8)[None, :, None], (fh, fw, 3))
+    )
     uh, uw = ub.shape[:2]
     frames, times, truth, vel = [], [], [], []
     for i in range(n):
@@ -108,7 +118,9 @@ def render_scene(
             # Sub-pixel shift of the small underbody image, then an integer paste.
             ix, iy = int(np.floor(x)), int(np.floor(y))
             m = np.array([[1, 0, x - ix], [0, 1, y - iy]], dtype=np.float32)
-            patch = cv2.warpAffine(ub, m, (uw, uh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            patch = cv2.warpAffine(
+                ub, m, (uw, uh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
             x0, y0c = max(0, ix), max(0, iy)
             x1, y1 = min(fw, ix + uw), min(fh, iy + uh)
             if x1 > x0 and y1 > y0c:
@@ -151,7 +163,9 @@ def write_scene(folder, scene: Scene, seed: int) -> None:
 
     folder = Path(folder)
     (folder / "templates").mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(folder / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, scene.size)
+    vw = cv2.VideoWriter(
+        str(folder / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, scene.size
+    )
     for f in scene.frames:
         vw.write(f)
     vw.release()
@@ -172,6 +186,13 @@ def truth_rows(scene: Scene) -> list[dict]:
         out = []
         for c, xy in cars.items():
             views = {v: {"peak": peaks.get((c, v)) == i} for v in VIEWS_LAYOUT}
-            out.append({"id": c, "offset": list(xy), "velocity": list(scene.velocity[i][c]), "views": views})
+            out.append(
+                {
+                    "id": c,
+                    "offset": list(xy),
+                    "velocity": list(scene.velocity[i][c]),
+                    "views": views,
+                }
+            )
         rows.append({"index": i, "t": t, "cars": out})
     return rows

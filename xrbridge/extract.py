@@ -53,11 +53,14 @@ def record_to_json(rec: FrameRecord) -> dict[str, object]:
                 "id": tr.car_id,
                 "view": tr.view,
                 "score": r3(tr.score),
-                "measured": None if tr.measured is None else [r3(tr.measured[0]), r3(tr.measured[1])],
+                "measured": None
+                if tr.measured is None
+                else [r3(tr.measured[0]), r3(tr.measured[1])],
                 "filtered": [r3(tr.filtered[0]), r3(tr.filtered[1])],
                 "velocity": [r3(tr.velocity[0]), r3(tr.velocity[1])],
                 "matches": [
-                    {"view": m.view, "score": r3(m.score), "x": r3(m.x), "y": r3(m.y)} for m in tr.matches
+                    {"view": m.view, "score": r3(m.score), "x": r3(m.x), "y": r3(m.y)}
+                    for m in tr.matches
                 ],
             }
             for tr in rec.tracks
@@ -99,7 +102,9 @@ def extract(
         t0 = time.perf_counter()
         ids: set[int] = set()
         with (out / "tracks.jsonl").open("w") as fh:
-            bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="extract")
+            bar = tqdm(
+                total=info.frames or None, unit="frame", disable=not progress, desc="extract"
+            )
             for i, t, frame in iter_frames(cap, info, times):
                 rec = ex.process(frame, t, i)
                 ids.update(tr.car_id for tr in rec.tracks)
@@ -120,8 +125,16 @@ def extract(
         name = f"car{p.car_id:04d}.png"
         cv2.imwrite(str(d / name), p.crop)
         meta.append(
-            {"car": p.car_id, "view": p.view, "file": f"{p.view}/{name}", "index": p.index,
-             "t": round(p.t, 6), "score": round(p.score, 4), "x": round(p.x, 3), "y": round(p.y, 3)}
+            {
+                "car": p.car_id,
+                "view": p.view,
+                "file": f"{p.view}/{name}",
+                "index": p.index,
+                "t": round(p.t, 6),
+                "score": round(p.score, 4),
+                "x": round(p.x, 3),
+                "y": round(p.y, 3),
+            }
         )
     (out / "peaks.json").write_text(json.dumps(meta, indent=1))
     return {

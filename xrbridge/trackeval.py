@@ -61,7 +61,11 @@ def evaluate(
         cars = {int(c["id"]): c for c in tru["cars"]}
         # The frame closest to t + horizon (frames get dropped; accept +-10 ms).
         j = int(np.argmin(np.abs(times - (times[i] + horizon))))
-        later = {int(c["id"]): c for c in truth[j]["cars"]} if abs(times[j] - times[i] - horizon) < 0.011 else {}
+        later = (
+            {int(c["id"]): c for c in truth[j]["cars"]}
+            if abs(times[j] - times[i] - horizon) < 0.011
+            else {}
+        )
         for tr in rec["tracks"]:
             fx, fy = tr["filtered"]
             best, bd = None, assoc_px
@@ -82,7 +86,11 @@ def evaluate(
                 c2 = later[best]
                 e = math.hypot(px - c2["offset"][0], py - c2["offset"][1])
                 v1, v2 = cars[best].get("velocity"), c2.get("velocity")
-                const = v1 is not None and v2 is not None and math.hypot(v2[0] - v1[0], v2[1] - v1[1]) < const_tol
+                const = (
+                    v1 is not None
+                    and v2 is not None
+                    and math.hypot(v2[0] - v1[0], v2[1] - v1[1]) < const_tol
+                )
                 (pred_const if const else pred_acc).append(e)
     truth_peaks: dict[tuple[int, str], int] = {}
     for tru in truth:

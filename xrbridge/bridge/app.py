@@ -21,8 +21,11 @@ from xrbridge.bridge.sources import CameraSource, PushSource, VideoSource, parse
 from xrbridge.errors import UsageError
 
 
-def pipeline_factory(settings: Settings, registry: ModelRegistry,
-                     on_records: Callable[[list[Any]], None] | None = None) -> ProcessorFactory:
+def pipeline_factory(
+    settings: Settings,
+    registry: ModelRegistry,
+    on_records: Callable[[list[Any]], None] | None = None,
+) -> ProcessorFactory:
     """Builds one StreamPipeline per (stream, model) from the templates and the registry.
 
     ``on_records`` receives the inspection records of the cars that left (in an
@@ -33,9 +36,15 @@ def pipeline_factory(settings: Settings, registry: ModelRegistry,
     templates = Path(settings.templates) if settings.templates else None
 
     def factory(stream_id: str, model: str) -> Any:
-        return build_pipeline(templates, registry, model, stream_id=stream_id,
-                              threads=settings.threads, on_records=on_records,
-                              infer_every=settings.infer_every_for(stream_id))
+        return build_pipeline(
+            templates,
+            registry,
+            model,
+            stream_id=stream_id,
+            threads=settings.threads,
+            on_records=on_records,
+            infer_every=settings.infer_every_for(stream_id),
+        )
 
     return factory
 
@@ -47,18 +56,23 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     try:
         ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
     except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load TLS certificate {settings.tls_cert} / key {settings.tls_key}: {exc}") from exc
+        raise UsageError(
+            f"cannot load TLS certificate {settings.tls_cert} / key {settings.tls_key}: {exc}"
+        ) from exc
     return ctx
 
 
 class Bridge:
     """Everything ``xrbridge serve`` runs, started and stopped as one."""
 
-    def __init__(self, settings: Settings, *, factory: ProcessorFactory | None = None,
-                 lossless: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, factory: ProcessorFactory | None = None, lossless: bool = False
+    ) -> None:
         self.settings = settings
         self.registry = ModelRegistry(Path(settings.models_dir))
-        self.model = self.registry.check(settings.model) if settings.model else self.registry.default()
+        self.model = (
+            self.registry.check(settings.model) if settings.model else self.registry.default()
+        )
         self.metrics = BridgeMetrics()
         self.records: Any = None
         self.writer: Any = None
@@ -70,20 +84,30 @@ class Bridge:
 
             pg = is_pg_url(settings.records_db)
             try:
-                self.records = (PgRecordStore(settings.records_db, bridge=settings.bridge_id) if pg
-                                else SqliteRecordStore(settings.records_db))
+                self.records = (
+                    PgRecordStore(settings.records_db, bridge=settings.bridge_id)
+                    if pg
+                    else SqliteRecordStore(settings.records_db)
+                )
             except RecordError as exc:
                 raise UsageError(f"--records-db: {exc}") from exc
             # records leave the inference threads at once; a locked or full database never stalls them
             spill = settings.records_spill if pg else settings.records_db + ".spill"
             self.writer = RecordWriter(self.records, spill)
-        self.executor = ThreadPoolExecutor(max_workers=settings.workers + 1, thread_name_prefix="xrbridge")
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.workers + 1, thread_name_prefix="xrbridge"
+        )
         plant = bool(settings.mqtt_url) or hasattr(self.records, "add_alert")
         on_records = self.writer.submit_many if self.writer is not None else None
         if plant:
             on_records = self._on_records
-        self.hub = Hub(factory or pipeline_factory(settings, self.registry, on_records), self.registry.names,
-                       self.executor, self.metrics, video_quality=settings.video_quality)
+        self.hub = Hub(
+            factory or pipeline_factory(settings, self.registry, on_records),
+            self.registry.names,
+            self.executor,
+            self.metrics,
+            video_quality=settings.video_quality,
+        )
         self.plant: Any = None
         if plant:  # MQTT events and drift alerts (docs/plant.md)
             from xrbridge.plant.hookup import PlantSinks
@@ -124,7 +148,12 @@ class Bridge:
             creds = None
             if self.settings.tls:
                 creds = grpc.ssl_server_credentials(
-                    [(Path(self.settings.tls_key).read_bytes(), Path(self.settings.tls_cert).read_bytes())]
+                    [
+                        (
+                            Path(self.settings.tls_key).read_bytes(),
+                            Path(self.settings.tls_cert).read_bytes(),
+                        )
+                    ]
                 )
             self.grpc = GrpcServer(self.hub, self.registry, self.settings, creds)
             await self.grpc.start()

@@ -34,9 +34,15 @@ class TimedPipeline:
     calls ``process`` serially, so plain attributes are enough.
     """
 
-    def __init__(self, pipeline: Any, on_records: Callable[[list[Any]], None] | None = None, *,
-                 model_name: str = "", model_fns: dict[str, Any] | None = None,
-                 thresholds: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        on_records: Callable[[list[Any]], None] | None = None,
+        *,
+        model_name: str = "",
+        model_fns: dict[str, Any] | None = None,
+        thresholds: dict[str, float] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.model_seconds = 0.0
         self.records_closed = 0
@@ -53,10 +59,14 @@ class TimedPipeline:
         """
         if set(other.model_fns) != set(self.model_fns) or not hasattr(self.pipeline, "set_model"):
             return False
-        self.pipeline.set_model(dict(other.model_fns), model_name=other.model_name,
-                                thresholds=other.thresholds)
+        self.pipeline.set_model(
+            dict(other.model_fns), model_name=other.model_name, thresholds=other.thresholds
+        )
         self.model_name, self.model_fns, self.thresholds = (
-            other.model_name, dict(other.model_fns), dict(other.thresholds))
+            other.model_name,
+            dict(other.model_fns),
+            dict(other.thresholds),
+        )
         return True
 
     def process(self, frame: Any) -> Any:
@@ -84,10 +94,16 @@ class TimedPipeline:
             self._hand_over(p.pop_records())
 
 
-def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, *,
-                   stream_id: str, threads: int | None = 1,
-                   on_records: Callable[[list[Any]], None] | None = None,
-                   infer_every: int = 1) -> Any:
+def build_pipeline(
+    scene_dir: Path | None,
+    registry: ModelRegistry,
+    model: str,
+    *,
+    stream_id: str,
+    threads: int | None = 1,
+    on_records: Callable[[list[Any]], None] | None = None,
+    infer_every: int = 1,
+) -> Any:
     """A fresh StreamPipeline for ``stream_id`` running the model set ``model``.
 
     ``on_records``: see :class:`TimedPipeline`. ``infer_every``: the model runs
@@ -103,7 +119,13 @@ def build_pipeline(scene_dir: Path | None, registry: ModelRegistry, model: str, 
         )
     fns = {v: m.predict for v, m in models.items()}
     thresholds = {v: pixel_threshold(m.manifest) for v, m in models.items()}
-    config = PipelineConfig(stream_id=stream_id, model_name=model, thresholds=thresholds,
-                            infer_every=infer_every)
-    return TimedPipeline(StreamPipeline(templates, fns, config), on_records,
-                         model_name=model, model_fns=fns, thresholds=thresholds)
+    config = PipelineConfig(
+        stream_id=stream_id, model_name=model, thresholds=thresholds, infer_every=infer_every
+    )
+    return TimedPipeline(
+        StreamPipeline(templates, fns, config),
+        on_records,
+        model_name=model,
+        model_fns=fns,
+        thresholds=thresholds,
+    )

@@ -120,7 +120,9 @@ class Services(
                 streams = {resolve_stream(hub, request.stream_id)}
             except P.ProtocolError as exc:
                 await abort(hub, ctx, exc)
-        sub = _AlertSubscriber("grpc", streams, max_keys=self.settings.queue_keys + len(hub.streams))
+        sub = _AlertSubscriber(
+            "grpc", streams, max_keys=self.settings.queue_keys + len(hub.streams)
+        )
         hub.subscribe(sub)
         try:
             while (msg := await sub.queue.get()) is not None:

@@ -75,8 +75,14 @@ class Published:
 class Subscriber:
     """A client's view of the hub: a stream filter and a newest-wins outbox."""
 
-    def __init__(self, transport: str, streams: set[str] | None = None, *, video: bool = False,
-                 max_keys: int = 16) -> None:
+    def __init__(
+        self,
+        transport: str,
+        streams: set[str] | None = None,
+        *,
+        video: bool = False,
+        max_keys: int = 16,
+    ) -> None:
         self.transport = transport
         self.streams = streams  # None = all streams
         self.video = video
@@ -155,7 +161,11 @@ class Stream:
                 return True
         raise InputError(
             f"frame size for stream {self.id!r} must be {self.size[0]}x{self.size[1]}, got {w}x{h}"
-            + (f" (or {self.RESIZE_AFTER} frames in a row of a new size)" if self.source.kind == "push" else "")
+            + (
+                f" (or {self.RESIZE_AFTER} frames in a row of a new size)"
+                if self.source.kind == "push"
+                else ""
+            )
         )
 
     async def ingest(self, frame: Frame, t_arrival: float | None = None) -> None:
@@ -164,7 +174,9 @@ class Stream:
         h, w = frame.pixels.shape[:2]
         if self.check_size(w, h):  # a new size: a fresh pipeline from this frame on
             loop = asyncio.get_running_loop()
-            self.next_processor = await loop.run_in_executor(self.hub.executor, self.hub.factory, self.id, self.model)
+            self.next_processor = await loop.run_in_executor(
+                self.hub.executor, self.hub.factory, self.id, self.model
+            )
             self._reset = True
             self.last_overlay = None
         m = self.hub.metrics
@@ -177,8 +189,9 @@ class Stream:
                 self._taken.clear()
                 await self._taken.wait()
         elif self.busy and self.last_overlay is not None:
-            pred = predict_overlay(self.last_overlay, seq=frame.seq, t=frame.t_capture,
-                                   t_emit=frame.t_capture)
+            pred = predict_overlay(
+                self.last_overlay, seq=frame.seq, t=frame.t_capture, t_emit=frame.t_capture
+            )
             self.stats.predicted += 1
             self.last_published_seq = frame.seq
             self.hub.publish(Published(self.id, "predicted", t_arr, overlay=pred))
@@ -205,8 +218,13 @@ class Stream:
             self._video_busy = False
             if f.cancelled() or f.exception() is not None or not f.result():
                 return
-            payload = {"type": "video", "stream": self.id, "seq": frame.seq,
-                       "t_capture": frame.t_capture, "jpeg": f.result()}
+            payload = {
+                "type": "video",
+                "stream": self.id,
+                "seq": frame.seq,
+                "t_capture": frame.t_capture,
+                "jpeg": f.result(),
+            }
             self.hub.publish(Published(self.id, "video", t_arr, payload=payload))
 
         fut.add_done_callback(done)
@@ -235,7 +253,9 @@ class Stream:
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 m.error("pipeline", f"stream {self.id}: {self.stats.last_error}")
-                self.hub.publish(Published(self.id, "status", t_arr, payload=self.status_event("error")))
+                self.hub.publish(
+                    Published(self.id, "status", t_arr, payload=self.status_event("error"))
+                )
                 continue
             finally:
                 self.busy = False
@@ -252,9 +272,17 @@ class Stream:
                 seq, t = self.last_arrived
                 overlay = predict_overlay(overlay, seq=seq, t=t, t_emit=overlay.t_emit)
             self.last_published_seq = overlay.seq
-            self.hub.publish(Published(self.id, "inferred", t_arr, overlay=overlay, t_wait=t0 - t_arr,
-                                       t_pipeline=t1 - t0,
-                                       t_model=float(getattr(proc, "model_seconds", 0.0))))
+            self.hub.publish(
+                Published(
+                    self.id,
+                    "inferred",
+                    t_arr,
+                    overlay=overlay,
+                    t_wait=t0 - t_arr,
+                    t_pipeline=t1 - t0,
+                    t_model=float(getattr(proc, "model_seconds", 0.0)),
+                )
+            )
 
     async def _switch(self, new: Processor) -> None:
         """Take the new model; the tracked cars (ids, tracks, evidence) carry on when possible."""
@@ -293,8 +321,14 @@ class Stream:
         finally:
             worker.cancel()
             self.done.set()
-            self.hub.publish(Published(self.id, "status", time.perf_counter(),
-                                       payload=self.status_event(self.stats.state)))
+            self.hub.publish(
+                Published(
+                    self.id,
+                    "status",
+                    time.perf_counter(),
+                    payload=self.status_event(self.stats.state),
+                )
+            )
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name=f"stream-{self.id}"))
@@ -328,17 +362,30 @@ class Stream:
         return self.stats.state
 
     def status_event(self, state: str) -> dict[str, Any]:
-        return {"type": "status", "stream": self.id, "state": state, "model": self.model,
-                "message": self.stats.last_error}
+        return {
+            "type": "status",
+            "stream": self.id,
+            "state": state,
+            "model": self.model,
+            "message": self.stats.last_error,
+        }
 
     def status(self) -> dict[str, Any]:
         s = self.stats
         return {
-            "stream": self.id, "kind": self.source.kind, "model": self.model, "state": self.state,
-            "frames_in": s.frames_in, "inferred": s.inferred, "predicted": s.predicted,
-            "dropped": s.dropped, "errors": s.errors, "last_seq": s.last_seq,
+            "stream": self.id,
+            "kind": self.source.kind,
+            "model": self.model,
+            "state": self.state,
+            "frames_in": s.frames_in,
+            "inferred": s.inferred,
+            "predicted": s.predicted,
+            "dropped": s.dropped,
+            "errors": s.errors,
+            "last_seq": s.last_seq,
             "source_error": str(getattr(self.source, "last_error", "")),
-            "last_pipeline_ms": round(s.last_pipeline_ms, 3), "last_error": s.last_error,
+            "last_pipeline_ms": round(s.last_pipeline_ms, 3),
+            "last_error": s.last_error,
             "size": list(self.size) if self.size else None,
         }
 
@@ -346,9 +393,15 @@ class Stream:
 class Hub:
     """All streams and subscribers of one bridge."""
 
-    def __init__(self, factory: ProcessorFactory, models: Callable[[], list[str]],
-                 executor: Executor, metrics: BridgeMetrics | None = None,
-                 *, video_quality: int = 70) -> None:
+    def __init__(
+        self,
+        factory: ProcessorFactory,
+        models: Callable[[], list[str]],
+        executor: Executor,
+        metrics: BridgeMetrics | None = None,
+        *,
+        video_quality: int = 70,
+    ) -> None:
         self.factory = factory
         self.list_models = models
         self.executor = executor
@@ -402,13 +455,17 @@ class Hub:
             sub.queue.close()
 
     async def wait_sources_done(self, kinds: tuple[str, ...] = ("video",)) -> None:
-        await asyncio.gather(*(s.done.wait() for s in self.streams.values() if s.source.kind in kinds))
+        await asyncio.gather(
+            *(s.done.wait() for s in self.streams.values() if s.source.kind in kinds)
+        )
 
     async def select_model(self, stream_id: str, model: str) -> None:
         """Switch a stream's model by name; subscribers stay connected."""
         s = self.stream(stream_id)
         if model not in self.list_models():
-            raise UnknownNameError(f"unknown model {model!r}; valid: {', '.join(self.list_models())}")
+            raise UnknownNameError(
+                f"unknown model {model!r}; valid: {', '.join(self.list_models())}"
+            )
         loop = asyncio.get_running_loop()
         proc = await loop.run_in_executor(self.executor, self.factory, stream_id, model)
         if s.processor is None:
@@ -441,7 +498,9 @@ class Hub:
         sub.queue.close()
 
     def video_wanted(self, stream_id: str) -> bool:
-        return any(s.video and (s.streams is None or stream_id in s.streams) for s in self.subscribers)
+        return any(
+            s.video and (s.streams is None or stream_id in s.streams) for s in self.subscribers
+        )
 
     def publish(self, msg: Published) -> None:
         t0 = time.perf_counter()

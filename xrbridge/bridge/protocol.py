@@ -25,13 +25,32 @@ import msgpack
 from xrbridge.core.types import SCHEMA_VERSION
 from xrbridge.errors import WireError
 
-CLIENT_TYPES = ("hello", "subscribe", "unsubscribe", "select_model", "list_models", "status",
-                "ping", "frame")
+CLIENT_TYPES = (
+    "hello",
+    "subscribe",
+    "unsubscribe",
+    "select_model",
+    "list_models",
+    "status",
+    "ping",
+    "frame",
+)
 
 #: Error codes (also the ``kind`` label of ``xrbridge_errors_total``).
-ERROR_CODES = ("bad_message", "unknown_type", "unknown_stream", "unknown_model", "bad_image",
-               "wrong_size", "too_large", "unauthenticated", "not_push_stream", "schema_version",
-               "model_failed", "internal")
+ERROR_CODES = (
+    "bad_message",
+    "unknown_type",
+    "unknown_stream",
+    "unknown_model",
+    "bad_image",
+    "wrong_size",
+    "too_large",
+    "unauthenticated",
+    "not_push_stream",
+    "schema_version",
+    "model_failed",
+    "internal",
+)
 
 # Close codes (RFC 6455 section 7.4.1)
 CLOSE_NORMAL = 1000
@@ -55,7 +74,9 @@ class ClientMessage:
     body: dict[str, Any]
 
 
-def _field(body: dict[str, Any], key: str, types: type | tuple[type, ...], default: Any = ...) -> Any:
+def _field(
+    body: dict[str, Any], key: str, types: type | tuple[type, ...], default: Any = ...
+) -> Any:
     if key not in body:
         if default is ...:
             raise ProtocolError("bad_message", f"{body.get('type')}: missing key {key!r}")
@@ -76,7 +97,9 @@ def parse_client(data: bytes | str, max_bytes: int) -> ClientMessage:
     if isinstance(data, str):
         raise ProtocolError("bad_message", "expected a binary msgpack message, got a text message")
     if len(data) > max_bytes:
-        raise ProtocolError("too_large", f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
+        raise ProtocolError(
+            "too_large", f"message of {len(data)} bytes exceeds the limit of {max_bytes}"
+        )
     try:
         body = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types
@@ -87,11 +110,15 @@ def parse_client(data: bytes | str, max_bytes: int) -> ClientMessage:
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", f"expected a str 'type' key, got {type(kind).__name__}")
     if kind not in CLIENT_TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}; valid: {', '.join(CLIENT_TYPES)}")
+        raise ProtocolError(
+            "unknown_type", f"unknown message type {kind[:40]!r}; valid: {', '.join(CLIENT_TYPES)}"
+        )
     if kind == "hello":
         v = _field(body, "schema_version", int, SCHEMA_VERSION)
         if v != SCHEMA_VERSION:
-            raise ProtocolError("schema_version", f"schema_version must be {SCHEMA_VERSION}, got {v}")
+            raise ProtocolError(
+                "schema_version", f"schema_version must be {SCHEMA_VERSION}, got {v}"
+            )
         _field(body, "token", str, "")
         _field(body, "client", str, "")
     elif kind in ("subscribe", "unsubscribe"):
@@ -120,8 +147,15 @@ def error(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message[:300], "ref": ref}
 
 
-def hello(server: str, streams: list[str], models: list[str], heartbeat_s: float,
-          auth_required: bool) -> dict[str, Any]:
-    return {"type": "hello", "schema_version": SCHEMA_VERSION, "server": server,
-            "streams": streams, "models": models, "heartbeat_s": heartbeat_s,
-            "auth_required": auth_required}
+def hello(
+    server: str, streams: list[str], models: list[str], heartbeat_s: float, auth_required: bool
+) -> dict[str, Any]:
+    return {
+        "type": "hello",
+        "schema_version": SCHEMA_VERSION,
+        "server": server,
+        "streams": streams,
+        "models": models,
+        "heartbeat_s": heartbeat_s,
+        "auth_required": auth_required,
+    }

@@ -49,9 +49,14 @@ class ModelEntry:
 
     def info(self) -> dict[str, Any]:
         inp = self.manifest.get("input", {})
-        return {"name": self.name, "model": str(self.manifest.get("model", self.set_name)),
-                "view": self.view, "backbone": str(self.manifest.get("backbone", "")),
-                "input_height": int(inp.get("height", 0)), "input_width": int(inp.get("width", 0))}
+        return {
+            "name": self.name,
+            "model": str(self.manifest.get("model", self.set_name)),
+            "view": self.view,
+            "backbone": str(self.manifest.get("backbone", "")),
+            "input_height": int(inp.get("height", 0)),
+            "input_width": int(inp.get("width", 0)),
+        }
 
 
 def _manifest(path: Path) -> dict[str, Any] | None:
@@ -111,7 +116,9 @@ class ModelRegistry:
 
     def check(self, name: str) -> str:
         if name not in self.sets:
-            raise UnknownNameError(f"unknown model {name!r}; valid: {', '.join(self.names()) or '(none)'}")
+            raise UnknownNameError(
+                f"unknown model {name!r}; valid: {', '.join(self.names()) or '(none)'}"
+            )
         return name
 
     def load(self, name: str, threads: int | None = 1) -> dict[str, Any]:

@@ -44,8 +44,10 @@ async def start_bridge(bridge: Bridge) -> None:
         await bridge.start()
     except OSError as exc:
         await bridge.stop()
-        raise UsageError(f"cannot listen on {bridge.settings.host}: {exc} (pass --ws-port 0 --grpc-port 0 "
-                         "for free ports)") from exc
+        raise UsageError(
+            f"cannot listen on {bridge.settings.host}: {exc} (pass --ws-port 0 --grpc-port 0 "
+            "for free ports)"
+        ) from exc
 
 
 class JsonlSink:
@@ -105,9 +107,12 @@ def summary(bridge: Bridge, t0: float, extra: dict[str, Any] | None = None) -> d
         p50, p99 = s.latency_percentiles()
         st["pipeline_ms_p50"], st["pipeline_ms_p99"] = round(p50, 2), round(p99, 2)
         streams.append(st)
-    out: dict[str, Any] = {"seconds": round(time.perf_counter() - t0, 2), "model": bridge.model,
-                           "streams": streams,
-                           "errors": {k[0]: int(v) for k, v in bridge.metrics.errors.items().items()}}
+    out: dict[str, Any] = {
+        "seconds": round(time.perf_counter() - t0, 2),
+        "model": bridge.model,
+        "streams": streams,
+        "errors": {k[0]: int(v) for k, v in bridge.metrics.errors.items().items()},
+    }
     out.update(extra or {})
     return out
 

@@ -85,14 +85,16 @@ def parse_source_spec(spec: str) -> tuple[str, str, str]:
     file path. Raises ValueError naming the expected form.
     """
     if "=" not in spec:
-        raise ValueError(f"source must be ID=URI (e.g. line=video.mp4, cam=camera:0, p=push), got {spec!r}")
+        raise ValueError(
+            f"source must be ID=URI (e.g. line=video.mp4, cam=camera:0, p=push), got {spec!r}"
+        )
     sid, uri = (s.strip() for s in spec.split("=", 1))
     if not sid or not uri:
         raise ValueError(f"source must be ID=URI with both parts, got {spec!r}")
     if uri == "push":
         return sid, "push", ""
     if uri.startswith("camera:"):
-        return sid, "camera", uri[len("camera:"):]
+        return sid, "camera", uri[len("camera:") :]
     if uri.split("://", 1)[0] in ("rtsp", "rtsps", "http", "https"):
         return sid, "camera", uri
     return sid, "video", uri
@@ -110,8 +112,15 @@ class VideoSource:
 
     kind = "video"
 
-    def __init__(self, stream_id: str, path: Path, *, realtime: bool = True, loop: bool = False,
-                 backoff: BackoffConfig | None = None) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        path: Path,
+        *,
+        realtime: bool = True,
+        loop: bool = False,
+        backoff: BackoffConfig | None = None,
+    ) -> None:
         self.stream_id = stream_id
         self.path = Path(path)
         self.realtime = realtime
@@ -133,7 +142,10 @@ class VideoSource:
                 raise VideoError(f"cannot open video {self.path} (expected a file OpenCV can read)")
             fps = cap.get(cv2.CAP_PROP_FPS)
             self.fps = float(fps) if fps and fps > 0 else 30.0
-            self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            self.size = (
+                int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            )
         finally:
             cap.release()
 
@@ -181,7 +193,9 @@ class VideoSource:
             if n == 0:
                 self.healthy = False
                 self.last_error = self.last_error or f"video {self.path} has no readable frames"
-                self._log.warning("down", f"stream {self.stream_id}: {self.last_error}; retry in {delay:.1f} s")
+                self._log.warning(
+                    "down", f"stream {self.stream_id}: {self.last_error}; retry in {delay:.1f} s"
+                )
                 self.retries += 1
                 await asyncio.sleep(delay)
                 delay = min(self.backoff.maximum, delay * self.backoff.factor)
@@ -286,14 +300,30 @@ def image_size(data: bytes) -> tuple[str, int, int]:
                 i += 1 if marker == 0xFF else 2
                 continue
             (seg_len,) = struct.unpack(">H", data[i + 2 : i + 4])
-            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            if marker in (
+                0xC0,
+                0xC1,
+                0xC2,
+                0xC3,
+                0xC5,
+                0xC6,
+                0xC7,
+                0xC9,
+                0xCA,
+                0xCB,
+                0xCD,
+                0xCE,
+                0xCF,
+            ):
                 if i + 9 > n:
                     break
                 h, w = struct.unpack(">HH", data[i + 5 : i + 9])
                 return "jpeg", int(w), int(h)
             i += 2 + seg_len
         raise ImageError("JPEG without a frame header (SOF marker)")
-    raise ImageError(f"image must be JPEG or PNG bytes, got {len(data)} bytes starting {data[:4].hex()}")
+    raise ImageError(
+        f"image must be JPEG or PNG bytes, got {len(data)} bytes starting {data[:4].hex()}"
+    )
 
 
 def decode_image(data: bytes, *, max_pixels: int = 4096 * 4096) -> np.ndarray:

@@ -14,21 +14,38 @@ import asyncio
 import time
 from pathlib import Path
 
-HELP = ("the main job on the embedded default: replay the line video with the default models, "
-        "serve WebSocket + gRPC + a browser viewer (Ctrl-C to stop, --once for one pass)")
+HELP = (
+    "the main job on the embedded default: replay the line video with the default models, "
+    "serve WebSocket + gRPC + a browser viewer (Ctrl-C to stop, --once for one pass)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="stop after one pass of the video")
-    parser.add_argument("--seconds", type=float, default=0.0, help="stop after S seconds (0: no limit)")
-    parser.add_argument("--video", type=Path, default=None, help="another video (default: the embedded one)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="listen address (0.0.0.0 to reach it from a HoloLens on the LAN)")
-    parser.add_argument("--ws-port", type=int, default=8765, help="WebSocket + viewer port (0: any free)")
-    parser.add_argument("--grpc-port", type=int, default=50051, help="gRPC port (0: any free, -1: off)")
-    parser.add_argument("--models-dir", default=None, help="models folder (default: ./models, else the checkout's)")
+    parser.add_argument(
+        "--seconds", type=float, default=0.0, help="stop after S seconds (0: no limit)"
+    )
+    parser.add_argument(
+        "--video", type=Path, default=None, help="another video (default: the embedded one)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="listen address (0.0.0.0 to reach it from a HoloLens on the LAN)",
+    )
+    parser.add_argument(
+        "--ws-port", type=int, default=8765, help="WebSocket + viewer port (0: any free)"
+    )
+    parser.add_argument(
+        "--grpc-port", type=int, default=50051, help="gRPC port (0: any free, -1: off)"
+    )
+    parser.add_argument(
+        "--models-dir", default=None, help="models folder (default: ./models, else the checkout's)"
+    )
     parser.add_argument("--model", default="", help="model name (default: the first one found)")
-    parser.add_argument("--fast", action="store_true", help="as fast as possible instead of real time")
+    parser.add_argument(
+        "--fast", action="store_true", help="as fast as possible instead of real time"
+    )
     parser.add_argument("--token", default="", help="require this bearer token")
 
 
@@ -69,9 +86,17 @@ def run(args: argparse.Namespace) -> int:
     if not models_dir.is_dir():
         raise ArtifactError(f"models folder not found: {models_dir} (pass --models-dir)")
     settings = load_settings(
-        env={}, host=args.host, ws_port=args.ws_port, grpc_port=args.grpc_port,
-        sources=(f"line={video}",), realtime=not args.fast, loop=not args.once,
-        models_dir=str(models_dir), model=args.model, templates=str(scene), token=args.token,
+        env={},
+        host=args.host,
+        ws_port=args.ws_port,
+        grpc_port=args.grpc_port,
+        sources=(f"line={video}",),
+        realtime=not args.fast,
+        loop=not args.once,
+        models_dir=str(models_dir),
+        model=args.model,
+        templates=str(scene),
+        token=args.token,
     )
     # one fast pass: every frame inferred (newest-wins would skip most of them and find nothing)
     bridge = Bridge(settings, lossless=args.once and args.fast)
@@ -90,10 +115,18 @@ def run(args: argparse.Namespace) -> int:
         if lan and bridge.ws is not None:
             urls["headset"] = f"ws://{lan}:{bridge.ws.port}/ws"
         print_json({"demo": urls, "video": str(video), "model": bridge.model})
-        say(f"xrbridge demo: open {urls.get('viewer')} in a browser "
-            f"(HoloLens app: {urls.get('headset', 'rerun with --host 0.0.0.0 for a LAN address')})")
-        say("xrbridge demo: " + ("one pass of the video, then it stops" if args.once
-                                 else "looping the video; press Ctrl-C to stop"))
+        say(
+            f"xrbridge demo: open {urls.get('viewer')} in a browser "
+            f"(HoloLens app: {urls.get('headset', 'rerun with --host 0.0.0.0 for a LAN address')})"
+        )
+        say(
+            "xrbridge demo: "
+            + (
+                "one pass of the video, then it stops"
+                if args.once
+                else "looping the video; press Ctrl-C to stop"
+            )
+        )
         waiters: set[asyncio.Task[object]] = {asyncio.create_task(stop.wait())}
         if args.once:
             waiters.add(asyncio.create_task(bridge.hub.wait_sources_done()))

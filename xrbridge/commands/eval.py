@@ -28,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roi.add_argument("--no-roi", action="store_true", help="ignore CAT/roi.png")
     parser.add_argument("--bins", type=int, default=1 << 16, help="pixel-score bins (power of 2)")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--runtime", default=None, help="onnxruntime | openvino (default: manifest's, else onnxruntime)")
+    parser.add_argument(
+        "--runtime",
+        default=None,
+        help="onnxruntime | openvino (default: manifest's, else onnxruntime)",
+    )
     parser.add_argument("--precision", default=None, help="fp32 | bf16 (bf16: openvino only)")
     parser.add_argument("--grid", type=int, default=3, help="best and worst samples in the grid")
     parser.add_argument(

@@ -28,8 +28,9 @@ _CSV_COLUMNS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", default="xrbridge.db",
-        help="record database: a SQLite file or postgresql://user@host:port/db (default: xrbridge.db)"
+        "--db",
+        default="xrbridge.db",
+        help="record database: a SQLite file or postgresql://user@host:port/db (default: xrbridge.db)",
     )
     parser.add_argument(
         "--since",

@@ -16,11 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("video", type=Path, help="video file (any format OpenCV reads)")
     parser.add_argument("--out", type=Path, default=None, help="write every overlay as a JSON line")
-    parser.add_argument("--serve", action="store_true", help="also serve WebSocket, gRPC and the viewer")
+    parser.add_argument(
+        "--serve", action="store_true", help="also serve WebSocket, gRPC and the viewer"
+    )
     parser.add_argument("--stream", default="replay", help="stream id (default: replay)")
     settings.add_arguments(parser, skip=("sources",))
-    parser.epilog = ("without --realtime every frame is processed as fast as possible; with it, frames "
-                     "come at the video's rate and the newest frame wins when the model is slower")
+    parser.epilog = (
+        "without --realtime every frame is processed as fast as possible; with it, frames "
+        "come at the video's rate and the newest frame wins when the model is slower"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

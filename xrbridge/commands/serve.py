@@ -6,16 +6,20 @@ import argparse
 import asyncio
 import time
 
-HELP = ("serve overlays over WebSocket (msgpack) and gRPC from video files, cameras or pushed frames; "
-        "settings from --config FILE (TOML), XRBRIDGE_* variables and flags")
+HELP = (
+    "serve overlays over WebSocket (msgpack) and gRPC from video files, cameras or pushed frames; "
+    "settings from --config FILE (TOML), XRBRIDGE_* variables and flags"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from xrbridge.bridge import settings
 
     settings.add_arguments(parser)
-    parser.epilog = ("example: xrbridge serve --sources line=line.mp4 --sources cam=push --loop "
-                     "--host 0.0.0.0   (stop with Ctrl-C)")
+    parser.epilog = (
+        "example: xrbridge serve --sources line=line.mp4 --sources cam=push --loop "
+        "--host 0.0.0.0   (stop with Ctrl-C)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +33,13 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> int:
         t0 = time.perf_counter()
         await start_bridge(bridge)
-        print_json({"serving": bridge.urls, "streams": sorted(bridge.hub.streams), "models": bridge.registry.names()})
+        print_json(
+            {
+                "serving": bridge.urls,
+                "streams": sorted(bridge.hub.streams),
+                "models": bridge.registry.names(),
+            }
+        )
         say(f"xrbridge serve: viewer {bridge.urls.get('viewer', '-')}; press Ctrl-C to stop")
         try:
             await stop.wait()

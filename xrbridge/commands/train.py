@@ -45,11 +45,14 @@ def _option_flags() -> dict[str, dict[str, Any]]:
         for name, typ, default, meta in options.fields(options_class(model)):
             if not meta.get("flag", True):
                 continue
-            f = flags.setdefault(name, {"type": typ, "choices": meta.get("choices"), "models": [],
-                                        "help": []})
+            f = flags.setdefault(
+                name, {"type": typ, "choices": meta.get("choices"), "models": [], "help": []}
+            )
             if f["type"] is not typ:
-                raise TypeError(f"option {name}: {model} declares {typ.__name__}, "
-                                f"another model {f['type'].__name__}")
+                raise TypeError(
+                    f"option {name}: {model} declares {typ.__name__}, "
+                    f"another model {f['type'].__name__}"
+                )
             f["models"].append(model)
             text = f"{meta.get('help', '')} (default {default})"
             if text not in f["help"]:
@@ -64,8 +67,15 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
     for name, f in _option_flags().items():
         typ = str if f["type"] is bool else f["type"]
         help_ = f"[{', '.join(f['models'])}] " + "; ".join(f["help"])
-        g.add_argument(flag_name(name), dest=f"opt_{name}", type=typ, default=None, metavar=typ.__name__.upper(),
-                       choices=f["choices"], help=help_.replace("%", "%%"))
+        g.add_argument(
+            flag_name(name),
+            dest=f"opt_{name}",
+            type=typ,
+            default=None,
+            metavar=typ.__name__.upper(),
+            choices=f["choices"],
+            help=help_.replace("%", "%%"),
+        )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,20 +84,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help=" | ".join(available_models()))
     p.add_argument("--data", required=True, type=Path, help="category folder in the MVTec layout")
     p.add_argument("--out", required=True, type=Path, help="MODEL_DIR to write")
-    p.add_argument("--roi", default=None,
-                   help="ROI mask PNG (default: CAT/roi.png if present; 'none' to disable)")
-    p.add_argument("--backbone", default="efficientnet-lite0",
-                   help="efficientnet-lite0 (default) | efficientnet-lite1 | efficientnet-lite2")
-    p.add_argument("--image-size", type=_size, default=None, metavar="N|HxW",
-                   help="model input size, multiples of 32 (default: 256 on the short side, "
-                        "the long side after the training images' aspect ratio, see docs/models.md)")
+    p.add_argument(
+        "--roi",
+        default=None,
+        help="ROI mask PNG (default: CAT/roi.png if present; 'none' to disable)",
+    )
+    p.add_argument(
+        "--backbone",
+        default="efficientnet-lite0",
+        help="efficientnet-lite0 (default) | efficientnet-lite1 | efficientnet-lite2",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_size,
+        default=None,
+        metavar="N|HxW",
+        help="model input size, multiples of 32 (default: 256 on the short side, "
+        "the long side after the training images' aspect ratio, see docs/models.md)",
+    )
     p.add_argument("--steps", type=int, default=None, help="training steps (trained models)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--holdout", type=float, default=0.1,
-                   help="fraction of train/good held out for calibration (default 0.1)")
-    p.add_argument("--val", type=Path, default=None,
-                   help="validation folder with test/<defect>/ + ground_truth/ for thresholds")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.1,
+        help="fraction of train/good held out for calibration (default 0.1)",
+    )
+    p.add_argument(
+        "--val",
+        type=Path,
+        default=None,
+        help="validation folder with test/<defect>/ + ground_truth/ for thresholds",
+    )
     _add_option_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -110,20 +139,35 @@ def run(args: argparse.Namespace) -> int:
     own = {name for name, *_ in options.fields(options_class(args.model))}
     foreign = sorted(set(given) - own)
     if foreign:
-        raise UsageError(f"{', '.join(options.flag_name(k) for k in foreign)}: not an option of "
-                         f"{args.model}; its options: {', '.join(options.flag_name(k) for k in own)}")
+        raise UsageError(
+            f"{', '.join(options.flag_name(k) for k in foreign)}: not an option of "
+            f"{args.model}; its options: {', '.join(options.flag_name(k) for k in own)}"
+        )
     if args.model.startswith("efficientad") and (args.steps is None or "distil_steps" not in given):
         print(SHORT_SCHEDULE.format(model=args.model), file=sys.stderr)
     cfg = TrainConfig(
-        model=args.model, data=args.data, out=args.out, roi=args.roi, backbone=args.backbone,
-        image_size=args.image_size, steps=args.steps, seed=args.seed, device=args.device,
-        holdout=args.holdout, val=args.val,
-        options=given, progress=not args.quiet,
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        roi=args.roi,
+        backbone=args.backbone,
+        image_size=args.image_size,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        holdout=args.holdout,
+        val=args.val,
+        options=given,
+        progress=not args.quiet,
     )
     manifest = train(cfg).manifest
-    summary = {"out": str(args.out), "model": manifest["model"], "category": manifest["category"],
-               "training": manifest["training"],
-               "score_normalization": manifest["score_normalization"]}
+    summary = {
+        "out": str(args.out),
+        "model": manifest["model"],
+        "category": manifest["category"],
+        "training": manifest["training"],
+        "score_normalization": manifest["score_normalization"],
+    }
     json.dump(summary, sys.stdout, indent=2)
     print()
     return 0

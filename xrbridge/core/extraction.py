@@ -187,7 +187,9 @@ class Extractor:
                 # dropped, so the whole frame is searched for every view.
                 st = tr.state()
                 mv = self.matcher.config.min_visible
-                missed = missed or (not ok and any(self._visible(st.x, st.y, v) >= mv for v in self.matcher.views))
+                missed = missed or (
+                    not ok and any(self._visible(st.x, st.y, v) >= mv for v in self.matcher.views)
+                )
             accepted[tr.key] = [f for f in found if f[0] in ok]
 
         self._births(rep, self._birth_views(bool(trk.tracks), missed or self._missed))
@@ -267,8 +269,7 @@ class Extractor:
         min_w = min(t.width for t in self.matcher.templates.values())
         for m in sorted(cands, key=lambda c: -c.score):
             explained = any(
-                math.hypot(m.x - tr.state().x, m.y - tr.state().y) < min_w / 2
-                for tr in trk.tracks
+                math.hypot(m.x - tr.state().x, m.y - tr.state().y) < min_w / 2 for tr in trk.tracks
             )
             if not explained:
                 trk.spawn(m)

@@ -113,7 +113,12 @@ class ViewTemplate:
         if self.view not in VIEWS:
             raise TemplateError(f"view must be one of {VIEWS}, got {self.view!r}")
         im = self.image
-        if not isinstance(im, np.ndarray) or im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3:
+        if (
+            not isinstance(im, np.ndarray)
+            or im.dtype != np.uint8
+            or im.ndim != 3
+            or im.shape[2] != 3
+        ):
             got = (getattr(im, "shape", None), getattr(im, "dtype", type(im).__name__))
             raise TemplateError(f"template {self.view} must be hxwx3 uint8, got {got[0]} {got[1]}")
         if im.shape[0] < 8 or im.shape[1] < 8:
@@ -184,7 +189,9 @@ def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return image
     h, w = image.shape[:2]
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +215,15 @@ class TemplateMatcher:
         TemplateError: no templates, or templates unusable.
     """
 
-    def __init__(self, templates: Iterable[ViewTemplate], config: MatchConfig | None = None) -> None:
+    def __init__(
+        self, templates: Iterable[ViewTemplate], config: MatchConfig | None = None
+    ) -> None:
         self.config = config or MatchConfig()
         self.templates: dict[str, ViewTemplate] = {t.view: t for t in templates}
         if not self.templates:
-            raise TemplateError("no view templates given; expected at least one of " + ", ".join(VIEWS))
+            raise TemplateError(
+                "no view templates given; expected at least one of " + ", ".join(VIEWS)
+            )
         self._fine: dict[str, np.ndarray] = {}
         self._coarse: dict[str, np.ndarray] = {}
         for v, t in self.templates.items():
@@ -275,7 +286,9 @@ class TemplateMatcher:
         if vis_w < mv * t.width or vis_h < mv * t.height:
             return None
         s = self.config.fine_scale
-        found = self._search(frame.fine, self._fine[view], x * s, y * s, max(1, math.ceil(margin * s)))
+        found = self._search(
+            frame.fine, self._fine[view], x * s, y * s, max(1, math.ceil(margin * s))
+        )
         if found is None:
             return None
         score, mx, my, full = found
@@ -381,6 +394,8 @@ def templates_from_arrays(
         im = images[view]
         w, h = int(meta.get("width", im.shape[1])), int(meta.get("height", im.shape[0]))
         if (h, w) != im.shape[:2]:
-            raise TemplateError(f"template {view} is {im.shape[1]}x{im.shape[0]}, views.json says {w}x{h}")
+            raise TemplateError(
+                f"template {view} is {im.shape[1]}x{im.shape[0]}, views.json says {w}x{h}"
+            )
         out.append(ViewTemplate(view, im, float(meta["u0"]), float(meta["v0"])))
     return out

@@ -146,7 +146,9 @@ class StreamPipeline:
         }
         self.stabilizer = Stabilizer(c.stabilizer)
         self.fusion = (
-            None if c.fusion is None else Fusion(geometry_from_templates(templates), config=c.fusion)
+            None
+            if c.fusion is None
+            else Fusion(geometry_from_templates(templates), config=c.fusion)
         )
         self._verdicts: list[CarVerdict] = []
         self._recent: list[CarVerdict] = []
@@ -350,7 +352,9 @@ class StreamPipeline:
 
     # ---------------------------------------------------------- fusion hookup
 
-    def _stabilise(self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray) -> tuple[StableDefect, ...]:
+    def _stabilise(
+        self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray
+    ) -> tuple[StableDefect, ...]:
         place = ViewPlacement(mt.view, mt.x, mt.y, mt.width, mt.height)
         try:
             regions = find_regions(
@@ -385,7 +389,9 @@ class StreamPipeline:
         out = []
         for fd in fds:
             tpl = self._templates[fd.view]
-            place = ViewPlacement(fd.view, track.x + tpl.u0, track.y + tpl.v0, tpl.width, tpl.height)
+            place = ViewPlacement(
+                fd.view, track.x + tpl.u0, track.y + tpl.v0, tpl.width, tpl.height
+            )
             if place.x >= frame_w or place.x + place.width <= 0:
                 continue
             out.append(self._fused_to_defect(fd, place, track, t))
@@ -395,7 +401,10 @@ class StreamPipeline:
         self, fd: FusedDefect, place: ViewPlacement, track: TrackState, t: float
     ) -> Defect:
         px = place.uv_to_px(fd.contour_uv)
-        cpx = (place.x + fd.centroid_uv[0] * place.width, place.y + fd.centroid_uv[1] * place.height)
+        cpx = (
+            place.x + fd.centroid_uv[0] * place.width,
+            place.y + fd.centroid_uv[1] * place.height,
+        )
         x0, y0 = px.min(axis=0)
         x1, y1 = px.max(axis=0)
         mm = self.config.regions.mm_per_px
@@ -451,9 +460,15 @@ class StreamPipeline:
             sev = self.config.severity
             confirmed = [
                 _RecordView(
-                    d.defect_id, d.view,
+                    d.defect_id,
+                    d.view,
                     severity(min(d.peak_score, 1.0), min(d.area_uv, 1.0), sev),
-                    d.peak_score, d.mean_score, d.hits, d.centroid_uv, d.area_px, d.area_mm2,
+                    d.peak_score,
+                    d.mean_score,
+                    d.hits,
+                    d.centroid_uv,
+                    d.area_px,
+                    d.area_mm2,
                     d.contour_uv,
                 )
                 for d in self.stabilizer.finish_car(car_id)
@@ -525,7 +540,14 @@ class _RecordView:
 
 def _as_stable(d: FusedDefect) -> _RecordView:
     return _RecordView(
-        d.defect_id, d.view, d.severity, d.peak_score, d.mean_score, d.frames,
-        d.centroid_uv, d.area_px, None, d.contour_uv,
+        d.defect_id,
+        d.view,
+        d.severity,
+        d.peak_score,
+        d.mean_score,
+        d.frames,
+        d.centroid_uv,
+        d.area_px,
+        None,
+        d.contour_uv,
     )
-

@@ -45,9 +45,13 @@ def roi_from_paths(
     if margin < 0:
         raise InputError(f"ROI margin must be >= 0 px, got {margin}")
     w, h = size_wh
-    widths = [float(bead_widths)] * len(polylines) if np.isscalar(bead_widths) else list(bead_widths)  # type: ignore[arg-type]
+    widths = (
+        [float(bead_widths)] * len(polylines) if np.isscalar(bead_widths) else list(bead_widths)
+    )  # type: ignore[arg-type]
     if len(widths) != len(polylines):
-        raise InputError(f"expected one bead width per polyline ({len(polylines)}), got {len(widths)}")
+        raise InputError(
+            f"expected one bead width per polyline ({len(polylines)}), got {len(widths)}"
+        )
     mask = np.zeros((h, w), np.uint8)
     shift = 4  # sub-pixel drawing: coordinates in 1/16 px
     for pts, bw in zip(polylines, widths, strict=True):
@@ -57,7 +61,15 @@ def roi_from_paths(
         thick = max(1, round(bw + 2 * margin))
         q = np.round(p * (1 << shift)).astype(np.int32)
         if len(q) == 1:
-            cv2.circle(mask, tuple(int(v) for v in q[0]), max(1, round(thick / 2)) << shift, 255, -1, cv2.LINE_8, shift)
+            cv2.circle(
+                mask,
+                tuple(int(v) for v in q[0]),
+                max(1, round(thick / 2)) << shift,
+                255,
+                -1,
+                cv2.LINE_8,
+                shift,
+            )
         else:
             cv2.polylines(mask, [q.reshape(-1, 1, 2)], False, 255, thick, cv2.LINE_8, shift)
     return mask
@@ -83,7 +95,9 @@ def roi_for_view(
         pts = np.asarray(reg["polyline_ub"], dtype=np.float64) - [u0, v0]
         lines.append(pts)
         widths.append(float(reg["bead_width"]))  # type: ignore[arg-type]
-    return roi_from_paths((int(view_meta["width"]), int(view_meta["height"])), lines, widths, margin)
+    return roi_from_paths(
+        (int(view_meta["width"]), int(view_meta["height"])), lines, widths, margin
+    )
 
 
 def widen(mask: np.ndarray, margin: int) -> np.ndarray:

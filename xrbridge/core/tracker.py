@@ -141,7 +141,9 @@ class Track:
         """
         if maneuver:
             y = np.asarray(z, dtype=float) - self.kf.x[:2]
-            self.kf.P = self.kf.P + np.diag([y[0] ** 2, y[1] ** 2, *(2 * [self.cfg.init_speed_std**2])])
+            self.kf.P = self.kf.P + np.diag(
+                [y[0] ** 2, y[1] ** 2, *(2 * [self.cfg.init_speed_std**2])]
+            )
         self.kf.update(np.asarray(z, dtype=float))
         self.t_last_hit = t
         self.hits += 1
@@ -212,7 +214,10 @@ class ConveyorTracker:
         t = self.t if self.t is not None else track.t
         for m in sorted(measurements, key=lambda mm: -mm.score):
             dist = float(np.hypot(m.x - track.kf.x[0], m.y - track.kf.x[1]))
-            if dist <= self.config.min_gate_px or track.innovation_d2((m.x, m.y)) <= self.config.gate:
+            if (
+                dist <= self.config.min_gate_px
+                or track.innovation_d2((m.x, m.y)) <= self.config.gate
+            ):
                 track.update((m.x, m.y), t)
                 accepted.append(m)
             elif reacquire_px is not None and dist <= reacquire_px:
@@ -238,9 +243,7 @@ class ConveyorTracker:
         """Remove tracks that coasted too long or are in ``gone``; return the removed."""
         t = self.t if self.t is not None else 0.0
         dead = [
-            tr
-            for tr in self.tracks
-            if tr in gone or t - tr.t_last_hit > self.config.max_coast_s
+            tr for tr in self.tracks if tr in gone or t - tr.t_last_hit > self.config.max_coast_s
         ]
         self.tracks = [tr for tr in self.tracks if tr not in dead]
         return dead

@@ -25,8 +25,18 @@ INPUT_NAME = "image"
 OUTPUT_NAMES = ("anomaly_map", "pred_score")
 
 _REQUIRED = (
-    "schema", "model", "backbone", "category", "input", "outputs", "graph_contains",
-    "score_normalization", "thresholds", "roi", "training", "versions",
+    "schema",
+    "model",
+    "backbone",
+    "category",
+    "input",
+    "outputs",
+    "graph_contains",
+    "score_normalization",
+    "thresholds",
+    "roi",
+    "training",
+    "versions",
 )
 
 
@@ -61,7 +71,9 @@ def validate_manifest(manifest: dict[str, Any], where: str = "manifest") -> None
         if k not in inp:
             raise ArtifactError(f"{where}: input lacks {k!r}")
     if not (int(inp["height"]) > 0 and int(inp["width"]) > 0):
-        raise ArtifactError(f"{where}: input size must be positive, got {inp['height']}x{inp['width']}")
+        raise ArtifactError(
+            f"{where}: input size must be positive, got {inp['height']}x{inp['width']}"
+        )
     sn = manifest["score_normalization"]
     for part in ("image", "pixel"):
         for k in ("threshold", "min", "max"):
@@ -110,8 +122,12 @@ def load_manifest(model_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def check_graph(manifest: dict[str, Any], metadata: dict[str, str],
-                inputs: dict[str, list[Any]], outputs: dict[str, list[Any]]) -> None:
+def check_graph(
+    manifest: dict[str, Any],
+    metadata: dict[str, str],
+    inputs: dict[str, list[Any]],
+    outputs: dict[str, list[Any]],
+) -> None:
     """Refuse a graph that disagrees with its manifest.
 
     Args:
@@ -127,10 +143,14 @@ def check_graph(manifest: dict[str, Any], metadata: dict[str, str],
     want_out = {OUTPUT_NAMES[0]: [1, 1, h, w], OUTPUT_NAMES[1]: [1]}
     for kind, got, want in (("input", inputs, want_in), ("output", outputs, want_out)):
         if sorted(got) != sorted(want):
-            raise ArtifactError(f"graph {kind}s {sorted(got)} but the manifest expects {sorted(want)}")
+            raise ArtifactError(
+                f"graph {kind}s {sorted(got)} but the manifest expects {sorted(want)}"
+            )
         for name, shape in want.items():
             if list(got[name]) != shape:
-                raise ArtifactError(f"graph {kind} {name!r} has shape {got[name]}, manifest says {shape}")
+                raise ArtifactError(
+                    f"graph {kind} {name!r} has shape {got[name]}, manifest says {shape}"
+                )
     raw = metadata.get(META_KEY)
     if raw is None:
         raise ArtifactError(f"graph has no {META_KEY!r} metadata: not exported by xrbridge")

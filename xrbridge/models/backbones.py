@@ -37,16 +37,31 @@ from xrbridge.names import BACKBONES, check_name
 #: Per-stage block specs: (repeats, kernel, stride, expand ratio, out channels).
 _STAGES: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
     "efficientnet-lite0": (
-        (1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-        (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320),
+        (1, 3, 1, 1, 16),
+        (2, 3, 2, 6, 24),
+        (2, 5, 2, 6, 40),
+        (3, 3, 2, 6, 80),
+        (3, 5, 1, 6, 112),
+        (4, 5, 2, 6, 192),
+        (1, 3, 1, 6, 320),
     ),
     "efficientnet-lite1": (
-        (1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80),
-        (4, 5, 1, 6, 112), (5, 5, 2, 6, 192), (1, 3, 1, 6, 320),
+        (1, 3, 1, 1, 16),
+        (3, 3, 2, 6, 24),
+        (3, 5, 2, 6, 40),
+        (4, 3, 2, 6, 80),
+        (4, 5, 1, 6, 112),
+        (5, 5, 2, 6, 192),
+        (1, 3, 1, 6, 320),
     ),
     "efficientnet-lite2": (
-        (1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
-        (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352),
+        (1, 3, 1, 1, 16),
+        (3, 3, 2, 6, 24),
+        (3, 5, 2, 6, 48),
+        (4, 3, 2, 6, 88),
+        (4, 5, 1, 6, 120),
+        (5, 5, 2, 6, 208),
+        (1, 3, 1, 6, 352),
     ),
 }
 #: Which stage index (into _STAGES) ends each named stride.
@@ -234,7 +249,9 @@ def build_backbone(
         wanted = {k: v for k, v in state.items() if k in own}
         missing = [k for k in own if k not in wanted]
         if missing:
-            raise ArtifactError(f"weights for {name} lack {len(missing)} tensors, e.g. {missing[0]}")
+            raise ArtifactError(
+                f"weights for {name} lack {len(missing)} tensors, e.g. {missing[0]}"
+            )
         net.load_state_dict(wanted, strict=True)
     net.eval()
     for p in net.parameters():

@@ -75,8 +75,9 @@ def from_labelled(good: np.ndarray, values: np.ndarray, labels: np.ndarray) -> N
     return Norm(threshold=thr, min=lo, max=hi)
 
 
-def pixel_sample(maps: np.ndarray, roi: np.ndarray | None, limit: int = 2_000_000,
-                 seed: int = 0) -> np.ndarray:
+def pixel_sample(
+    maps: np.ndarray, roi: np.ndarray | None, limit: int = 2_000_000, seed: int = 0
+) -> np.ndarray:
     """Flatten (N,H,W) maps to values inside ``roi`` ((H,W) bool), subsampled to ``limit``."""
     vals = maps[:, roi] if roi is not None else maps.reshape(len(maps), -1)
     vals = vals.ravel()

@@ -60,8 +60,10 @@ def load_category(root: str | Path) -> Category:
         raise DatasetError(f"data folder {root} does not exist")
     good = root / "train" / "good"
     if not good.is_dir():
-        raise DatasetError(f"{root} has no train/good folder (expected the MVTec layout: "
-                           f"<category>/train/good/*.png)")
+        raise DatasetError(
+            f"{root} has no train/good folder (expected the MVTec layout: "
+            f"<category>/train/good/*.png)"
+        )
     train = _images(good)
     if not train:
         raise DatasetError(f"{good} holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -83,14 +85,16 @@ def read_image(path: Path) -> np.ndarray | None:
     """Read any image file unchanged (grey/colour/alpha, 8 or 16 bit); None (+warning) if corrupt."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
-        warnings.warn(f"skipping corrupt or unreadable image {path}", CorruptImageWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"skipping corrupt or unreadable image {path}", CorruptImageWarning, stacklevel=2
+        )
         return None
     return img
 
 
-def load_images(paths: Sequence[Path], height: int, width: int,
-                roi: np.ndarray | None = None) -> tuple[np.ndarray, list[Path]]:
+def load_images(
+    paths: Sequence[Path], height: int, width: int, roi: np.ndarray | None = None
+) -> tuple[np.ndarray, list[Path]]:
     """Read, convert and normalise images.
 
     Returns:

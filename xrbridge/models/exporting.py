@@ -30,8 +30,14 @@ class ContractGraph(nn.Module):
     def __init__(self, raw: nn.Module, image: Norm, pixel: Norm, roi: np.ndarray | None) -> None:
         super().__init__()
         self.raw = raw
-        self.img_thr, self.img_span = float(image.threshold), float(max(image.max - image.min, 1e-12))
-        self.pix_thr, self.pix_span = float(pixel.threshold), float(max(pixel.max - pixel.min, 1e-12))
+        self.img_thr, self.img_span = (
+            float(image.threshold),
+            float(max(image.max - image.min, 1e-12)),
+        )
+        self.pix_thr, self.pix_span = (
+            float(pixel.threshold),
+            float(max(pixel.max - pixel.min, 1e-12)),
+        )
         self.has_roi = roi is not None
         if roi is not None:
             self.register_buffer("roi", torch.from_numpy(roi.astype(np.float32))[None, None])
@@ -45,8 +51,9 @@ class ContractGraph(nn.Module):
         return amap, score
 
 
-def export_onnx(graph: nn.Module, path: Path, height: int, width: int,
-                manifest: dict[str, Any], opset: int = 17) -> None:
+def export_onnx(
+    graph: nn.Module, path: Path, height: int, width: int, manifest: dict[str, Any], opset: int = 17
+) -> None:
     """Export ``graph`` to ``path`` (fixed batch 1, HxW) and stamp the manifest core as metadata."""
     import onnx
 
@@ -57,8 +64,14 @@ def export_onnx(graph: nn.Module, path: Path, height: int, width: int,
         # shape-derived constants; both are expected for a fixed-size graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, (dummy,), str(path), input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-            opset_version=opset, dynamo=False, do_constant_folding=True,
+            graph,
+            (dummy,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            opset_version=opset,
+            dynamo=False,
+            do_constant_folding=True,
         )
     model = onnx.load(str(path))
     del model.metadata_props[:]
@@ -101,7 +114,11 @@ def graph_flops(path: Path) -> int:
             a, b = shapes.get(node.input[0]), shapes.get(node.input[1])
             out = shapes.get(node.output[0])
             if a and b and out:
-                k = a[-1] if node.op_type == "MatMul" else (a[-1] if not _attr(node, "transA") else a[0])
+                k = (
+                    a[-1]
+                    if node.op_type == "MatMul"
+                    else (a[-1] if not _attr(node, "transA") else a[0])
+                )
                 total += 2 * int(np.prod(out)) * int(k)
     return total
 

@@ -51,16 +51,25 @@ class ModelSpec:
 #: Model name -> its trainer and options (imported lazily; torch only when training).
 #: Adding a model: one folder ``xrbridge/models/<name>/`` and one line here.
 REGISTRY: dict[str, ModelSpec] = {
-    "patchcore": ModelSpec("xrbridge.models.patchcore.train:PatchCoreTrainer",
-                           "xrbridge.models.patchcore.options:PatchCoreOptions"),
-    "efficientad-s": ModelSpec("xrbridge.models.efficientad.train:EfficientADSTrainer",
-                               "xrbridge.models.efficientad.options:EfficientADOptions"),
-    "efficientad-m": ModelSpec("xrbridge.models.efficientad.train:EfficientADMTrainer",
-                               "xrbridge.models.efficientad.options:EfficientADOptions"),
-    "simplenet": ModelSpec("xrbridge.models.simplenet.train:SimpleNetTrainer",
-                           "xrbridge.models.simplenet.options:SimpleNetOptions"),
-    "memseg": ModelSpec("xrbridge.models.memseg.train:MemSegTrainer",
-                        "xrbridge.models.memseg.options:MemSegOptions"),
+    "patchcore": ModelSpec(
+        "xrbridge.models.patchcore.train:PatchCoreTrainer",
+        "xrbridge.models.patchcore.options:PatchCoreOptions",
+    ),
+    "efficientad-s": ModelSpec(
+        "xrbridge.models.efficientad.train:EfficientADSTrainer",
+        "xrbridge.models.efficientad.options:EfficientADOptions",
+    ),
+    "efficientad-m": ModelSpec(
+        "xrbridge.models.efficientad.train:EfficientADMTrainer",
+        "xrbridge.models.efficientad.options:EfficientADOptions",
+    ),
+    "simplenet": ModelSpec(
+        "xrbridge.models.simplenet.train:SimpleNetTrainer",
+        "xrbridge.models.simplenet.options:SimpleNetOptions",
+    ),
+    "memseg": ModelSpec(
+        "xrbridge.models.memseg.train:MemSegTrainer", "xrbridge.models.memseg.options:MemSegOptions"
+    ),
 }
 
 
@@ -166,7 +175,9 @@ def register(name: str, trainer: str, options: str) -> None:
 def split_holdout(paths: list[Path], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
     """Seeded split of train/good into (fit, held-out); at least 1 fit and 1 held-out image."""
     if len(paths) < 2:
-        raise DatasetError(f"need at least 2 good training images (fit + calibration), got {len(paths)}")
+        raise DatasetError(
+            f"need at least 2 good training images (fit + calibration), got {len(paths)}"
+        )
     n_hold = round(len(paths) * fraction)
     n_hold = min(max(n_hold, 1), len(paths) - 1)
     order = np.random.default_rng(seed).permutation(len(paths))
@@ -264,8 +275,10 @@ def train(config: TrainConfig) -> TrainResult:
     fit_x, fit_kept = load_images(fit_paths, h, w, roi)
     hold_x, hold_kept = load_images(hold_paths, h, w, roi)
     if len(fit_kept) == 0 or len(hold_kept) == 0:
-        raise DatasetError(f"{cat.root}: too few readable train/good images "
-                           f"({len(fit_kept)} to fit, {len(hold_kept)} held out)")
+        raise DatasetError(
+            f"{cat.root}: too few readable train/good images "
+            f"({len(fit_kept)} to fit, {len(hold_kept)} held out)"
+        )
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     info = trainer.fit(FitContext(fit_x, roi, config))
@@ -307,20 +320,39 @@ def train(config: TrainConfig) -> TrainResult:
         "model": config.model,
         "backbone": config.backbone,
         "category": cat.root.name,
-        "input": {"height": h, "width": w, "size_rule": size_rule, "color": "rgb", "mean": list(MEAN), "std": list(STD),
-                  "resize": RESIZE, "masked_value": -1.0},
+        "input": {
+            "height": h,
+            "width": w,
+            "size_rule": size_rule,
+            "color": "rgb",
+            "mean": list(MEAN),
+            "std": list(STD),
+            "resize": RESIZE,
+            "masked_value": -1.0,
+        },
         "outputs": {"anomaly_map": [1, 1, h, w], "pred_score": [1]},
-        "graph_contains": {"gaussian_blur": True, "score_normalization": True,
-                           "roi_mask": roi is not None},
-        "score_normalization": {"method": method, "image": img_norm.as_dict(),
-                                "pixel": pix_norm.as_dict()},
+        "graph_contains": {
+            "gaussian_blur": True,
+            "score_normalization": True,
+            "roi_mask": roi is not None,
+        },
+        "score_normalization": {
+            "method": method,
+            "image": img_norm.as_dict(),
+            "pixel": pix_norm.as_dict(),
+        },
         "thresholds": {"image": 0.5, "pixel": 0.5},
         "roi": roi_rec,
         "training": {
-            "images": len(fit_kept), "heldout_images": len(hold_kept),
+            "images": len(fit_kept),
+            "heldout_images": len(hold_kept),
             "fingerprint": artifact.fingerprint(list(fit_kept) + list(hold_kept)),
-            "steps": config.steps, "seed": config.seed, "seconds": round(t_fit, 3),
-            "load_seconds": round(t_load, 3), "device": config.device, "validation": val_info,
+            "steps": config.steps,
+            "seed": config.seed,
+            "seconds": round(t_fit, 3),
+            "load_seconds": round(t_load, 3),
+            "device": config.device,
+            "validation": val_info,
             **info,
         },
         "versions": artifact.versions(),
@@ -338,8 +370,9 @@ def train(config: TrainConfig) -> TrainResult:
     return TrainResult(manifest, graph)
 
 
-def run_raw(raw: Any, images: np.ndarray, device: str = "cpu",
-            batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def run_raw(
+    raw: Any, images: np.ndarray, device: str = "cpu", batch: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw module over (N,3,H,W) -> ((N,H,W) raw maps, (N,) raw scores)."""
     import torch
 
@@ -352,9 +385,15 @@ def run_raw(raw: Any, images: np.ndarray, device: str = "cpu",
     return np.stack(maps), np.asarray(scores)
 
 
-def _calibrate_with_val(raw: Any, config: TrainConfig, good_maps: np.ndarray,
-                        good_scores: np.ndarray, roi: np.ndarray | None,
-                        h: int, w: int) -> tuple[Any, Any, dict[str, Any]]:
+def _calibrate_with_val(
+    raw: Any,
+    config: TrainConfig,
+    good_maps: np.ndarray,
+    good_scores: np.ndarray,
+    roi: np.ndarray | None,
+    h: int,
+    w: int,
+) -> tuple[Any, Any, dict[str, Any]]:
     from xrbridge.models import calibrate
     from xrbridge.models.data import load_category, load_images, load_mask
 
@@ -375,7 +414,9 @@ def _calibrate_with_val(raw: Any, config: TrainConfig, good_maps: np.ndarray,
     if vals.size > 2_000_000:
         idx = rng.choice(vals.size, 2_000_000, replace=False)
         vals, labs = vals[idx], labs[idx]
-    pix = calibrate.from_labelled(calibrate.pixel_sample(good_maps, roi, seed=config.seed), vals, labs)
+    pix = calibrate.from_labelled(
+        calibrate.pixel_sample(good_maps, roi, seed=config.seed), vals, labs
+    )
     return img, pix, {"images": len(kept), "defective": int(labels.sum()), "dir": str(config.val)}
 
 

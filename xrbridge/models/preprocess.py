@@ -84,7 +84,9 @@ def manifest_roi(manifest: dict[str, Any]) -> np.ndarray | None:
         return None
     model_dir = manifest.get("_model_dir")
     if model_dir is None or not roi.get("file"):
-        raise ArtifactError("manifest says roi.applied but names no file (load it with load_manifest)")
+        raise ArtifactError(
+            "manifest says roi.applied but names no file (load it with load_manifest)"
+        )
     h, w = int(manifest["input"]["height"]), int(manifest["input"]["width"])
     return _roi_for(str(Path(model_dir) / roi["file"]), h, w)
 

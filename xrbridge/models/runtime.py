@@ -39,8 +39,13 @@ class OnnxModel:
         ArtifactError: missing files or manifest/graph mismatch.
     """
 
-    def __init__(self, model_dir: str | Path, providers: list[str] | None = None,
-                 threads: int | None = None, warmup: int = 2) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        warmup: int = 2,
+    ) -> None:
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir)
@@ -49,7 +54,9 @@ class OnnxModel:
         if not path.is_file():
             raise ArtifactError(f"{path} is missing")
         opts = ort.SessionOptions()
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait after run
+        opts.add_session_config_entry(
+            "session.intra_op.allow_spinning", "0"
+        )  # no busy-wait after run
         if threads is not None:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
@@ -99,9 +106,14 @@ class OnnxModel:
     __call__ = predict
 
 
-def load_model(model_dir: str | Path, runtime: str | None = None, precision: str | None = None,
-               threads: int | None = None, warmup: int = 2,
-               providers: list[str] | None = None) -> Any:
+def load_model(
+    model_dir: str | Path,
+    runtime: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    warmup: int = 2,
+    providers: list[str] | None = None,
+) -> Any:
     """OnnxModel or OpenVinoModel, chosen as :func:`xrbridge.models.openvino_runtime.open_model`."""
     from xrbridge.models.openvino_runtime import open_model
 

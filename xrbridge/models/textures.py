@@ -83,7 +83,9 @@ def _shapes(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return img
 
 
-def random_texture(rng: np.random.Generator, height: int, width: int, kind: str | None = None) -> np.ndarray:
+def random_texture(
+    rng: np.random.Generator, height: int, width: int, kind: str | None = None
+) -> np.ndarray:
     """One random texture image, (height, width, 3) float32 RGB in [0, 1].
 
     Args:

@@ -125,7 +125,9 @@ class PlantSinks:
                 changed = mon.update(obs)
                 if self.publisher is not None:
                     self.publisher.publish(
-                        "verdict", rec.stream_id, verdict_body(rec, sorted(obs.defective), self.robots)
+                        "verdict",
+                        rec.stream_id,
+                        verdict_body(rec, sorted(obs.defective), self.robots),
                     )
                 for alert in changed:
                     self.alerts.append(alert)

@@ -65,7 +65,9 @@ class RobotScene:
         seen = [v.view for v in record.views]
         verdict = getattr(record, "verdict", None)
         if verdict is not None:  # a view the car verdict calls missing says nothing of its robots
-            seen = [v for v in seen if v in verdict.views_seen or v in {d.view for d in verdict.defects}]
+            seen = [
+                v for v in seen if v in verdict.views_seen or v in {d.view for d in verdict.defects}
+            ]
         inspected = self.robots_of_views(seen)
         return CarObservation(
             record.stream_id,

@@ -192,6 +192,7 @@ class LocalPostgres:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
+
     def __enter__(self) -> LocalPostgres:
         self.start()
         return self

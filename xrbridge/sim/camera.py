@@ -21,8 +21,9 @@ from xrbridge.sim.config import CameraConfig
 class Camera:
     """Per-run fixed parts (background, lamps, cables, noise bank) and per-frame effects."""
 
-    def __init__(self, cfg: CameraConfig, size: tuple[int, int], scale: float,
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self, cfg: CameraConfig, size: tuple[int, int], scale: float, rng: np.random.Generator
+    ) -> None:
         self.cfg = cfg
         self.w, self.h = size
         self.scale = scale
@@ -44,10 +45,14 @@ class Camera:
         nb = 6
         pad = 32
         # pre-scaled int16 noise frames; each frame adds a randomly shifted one
-        self.noise_bank = [
-            np.round(rng.normal(0, cfg.noise_sigma, (h, w + pad, 3))).astype(np.int16)
-            for _ in range(nb)
-        ] if cfg.noise_sigma > 0 else []
+        self.noise_bank = (
+            [
+                np.round(rng.normal(0, cfg.noise_sigma, (h, w + pad, 3))).astype(np.int16)
+                for _ in range(nb)
+            ]
+            if cfg.noise_sigma > 0
+            else []
+        )
         # the light varies smoothly: computed on a coarse grid, resized per frame
         self.small = (max(2, w // 8), max(2, h // 8))
         self.nx_s = cv2.resize(self.nx, self.small, interpolation=cv2.INTER_AREA)
@@ -67,8 +72,9 @@ class Camera:
         s = self.scale
         for k in range(6):  # roof beams
             x = int((k + rng.uniform(0.2, 0.8)) * w / 6)
-            cv2.line(bg, (x, 0), (x + int(rng.uniform(-40, 40)), h), (28, 28, 30, 0),
-                     max(1, int(14 * s)))
+            cv2.line(
+                bg, (x, 0), (x + int(rng.uniform(-40, 40)), h), (28, 28, 30, 0), max(1, int(14 * s))
+            )
         for y in (int(12 * s), h - int(12 * s)):  # conveyor rails
             cv2.line(bg, (0, y), (w, y), (80, 84, 88, 40), max(1, int(8 * s)))
         return bg
@@ -104,8 +110,9 @@ class Camera:
         k[0] = k[-1] = max(0.0, min(1.0, edge))
         return (k / k.sum()).reshape(1, -1)
 
-    def draw_hangers(self, frame4: np.ndarray, ox: float, oy: float, length: float,
-                     width: float) -> None:
+    def draw_hangers(
+        self, frame4: np.ndarray, ox: float, oy: float, length: float, width: float
+    ) -> None:
         """Hanger arms at 18% and 82% of the car: posts reaching over its sides."""
         if not self.cfg.hangers:
             return
@@ -115,26 +122,41 @@ class Camera:
             aw = 24 * s
             reach = 30 * s
             for y0, y1 in ((0.0, oy + reach), (oy + width - reach, float(self.h))):
-                pts = np.array([[x - aw / 2, y0], [x + aw / 2, y0], [x + aw / 2 + 4 * s, y1],
-                                [x - aw / 2 - 4 * s, y1]])
+                pts = np.array(
+                    [
+                        [x - aw / 2, y0],
+                        [x + aw / 2, y0],
+                        [x + aw / 2 + 4 * s, y1],
+                        [x - aw / 2 - 4 * s, y1],
+                    ]
+                )
                 p = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
                 cv2.fillPoly(frame4, [p], (58, 60, 64, 90), cv2.LINE_AA, 4)
-                cv2.line(frame4, (round((x - aw / 4) * 16), round(y0 * 16)),
-                         (round((x - aw / 4) * 16), round(y1 * 16)), (92, 96, 100, 200),
-                         max(1, round(3 * s)), cv2.LINE_AA, 4)
+                cv2.line(
+                    frame4,
+                    (round((x - aw / 4) * 16), round(y0 * 16)),
+                    (round((x - aw / 4) * 16), round(y1 * 16)),
+                    (92, 96, 100, 200),
+                    max(1, round(3 * s)),
+                    cv2.LINE_AA,
+                    4,
+                )
 
     def draw_cables(self, frame4: np.ndarray) -> None:
         for c in self.cables:
             p = np.round(c * 16).astype(np.int32).reshape(-1, 1, 2)
-            cv2.polylines(frame4, [p], False, (24, 24, 26, 60), max(2, round(4 * self.scale)),
-                          cv2.LINE_AA, 4)
+            cv2.polylines(
+                frame4, [p], False, (24, 24, 26, 60), max(2, round(4 * self.scale)), cv2.LINE_AA, 4
+            )
 
     def light(self, t: float, full: bool = True) -> np.ndarray:
         """Illumination gain map at time t: (H, W) float32 around 1 (coarse grid if not full)."""
         c = self.cfg
         p = self.phase
-        gain = 1.0 + c.drift * (0.6 * math.sin(2 * math.pi * t / 11.0 + p[0])
-                                + 0.4 * math.sin(2 * math.pi * t / 3.7 + p[1]))
+        gain = 1.0 + c.drift * (
+            0.6 * math.sin(2 * math.pi * t / 11.0 + p[0])
+            + 0.4 * math.sin(2 * math.pi * t / 3.7 + p[1])
+        )
         gain *= 1.0 + 0.01 * math.sin(2 * math.pi * t * 7.0 + p[5])  # lamp flicker
         gx = c.gradient * math.sin(2 * math.pi * t / 17.0 + p[2])
         gy = 0.7 * c.gradient * math.cos(2 * math.pi * t / 13.0 + p[3])
@@ -154,15 +176,17 @@ class Camera:
         out = cv2.multiply(bgr, light3, dtype=cv2.CV_8U)
         if c.highlight > 0:
             # reflections of the lamps: glossy pixels light up where a lamp mirrors in them
-            lobes = cv2.resize(cv2.multiply(self.lobes_s, small), size,
-                               interpolation=cv2.INTER_LINEAR)
-            hl = cv2.multiply(cv2.extractChannel(frame4, 3), lobes, dtype=cv2.CV_8U,
-                              scale=c.highlight / 255.0)
+            lobes = cv2.resize(
+                cv2.multiply(self.lobes_s, small), size, interpolation=cv2.INTER_LINEAR
+            )
+            hl = cv2.multiply(
+                cv2.extractChannel(frame4, 3), lobes, dtype=cv2.CV_8U, scale=c.highlight / 255.0
+            )
             out = cv2.add(out, cv2.cvtColor(hl, cv2.COLOR_GRAY2BGR))
         if self.noise_bank:
             k = int(rng.integers(len(self.noise_bank)))
             x = int(rng.integers(self.pad))
-            out = cv2.add(out, self.noise_bank[k][:, x:x + self.w], dtype=cv2.CV_8U)
+            out = cv2.add(out, self.noise_bank[k][:, x : x + self.w], dtype=cv2.CV_8U)
         lo, hi = c.jpeg_quality
         if hi > 0:
             q = int(rng.integers(min(lo, hi), max(lo, hi) + 1))

@@ -75,18 +75,24 @@ class DatasetWriter:
         w, h = int(bbox[2]), int(bbox[3])
         x = min(max(round(bbox[0]), 0), W - w)
         y = min(max(round(bbox[1]), 0), H - h)
-        crop = frame[y:y + h, x:x + w]
+        crop = frame[y : y + h, x : x + w]
         base = self.root / shot.view
         cv2.imwrite(str(base / shot.split / shot.category / f"{shot.stem}.png"), crop)
         if shot.category != "good":
             mask = np.zeros((h, w), np.uint8)
-            polys = [np.round((p - (x, y)) * 16).astype(np.int32).reshape(-1, 1, 2)
-                     for p in shot.polygons]
+            polys = [
+                np.round((p - (x, y)) * 16).astype(np.int32).reshape(-1, 1, 2)
+                for p in shot.polygons
+            ]
             cv2.fillPoly(mask, polys, 255, cv2.LINE_8, 4)
             cv2.imwrite(str(base / "ground_truth" / shot.category / f"{shot.stem}_mask.png"), mask)
         self.counts[f"{shot.view}/{shot.split}/{shot.category}"] += 1
-        self.labels[shot.view][shot.stem] = {"split": shot.split, "category": shot.category,
-                                             "car": shot.car_id, "defects": list(shot.labels)}
+        self.labels[shot.view][shot.stem] = {
+            "split": shot.split,
+            "category": shot.category,
+            "car": shot.car_id,
+            "defects": list(shot.labels),
+        }
 
     def close(self) -> None:
         """Write each view's labels.json."""

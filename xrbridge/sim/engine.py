@@ -51,8 +51,14 @@ def _prepare_out(out_dir: Path | str) -> Path:
     return out
 
 
-def assign_defects(layout: Layout, rng: np.random.Generator, n_cars: int, rate: float,
-                   first_car: int, first_defect: int) -> dict[int, list[DefectSpec]]:
+def assign_defects(
+    layout: Layout,
+    rng: np.random.Generator,
+    n_cars: int,
+    rate: float,
+    first_car: int,
+    first_defect: int,
+) -> dict[int, list[DefectSpec]]:
     """Which cars are defective (round(rate*n), at least one when rate > 0) and their defects."""
     n_def = min(n_cars, max(1 if rate > 0 else 0, round(rate * n_cars)))
     chosen = sorted(int(i) for i in rng.choice(n_cars, n_def, replace=False)) if n_def else []
@@ -66,8 +72,14 @@ def assign_defects(layout: Layout, rng: np.random.Generator, n_cars: int, rate: 
     return out
 
 
-def add_drift(layout: Layout, rng: np.random.Generator, defects: dict[int, list[DefectSpec]],
-              robot: str, rate: float, first_car: int) -> int:
+def add_drift(
+    layout: Layout,
+    rng: np.random.Generator,
+    defects: dict[int, list[DefectSpec]],
+    robot: str,
+    rate: float,
+    first_car: int,
+) -> int:
     """One robot drifts: from car ``first_car`` on, each car gets with probability
     ``rate`` one more defect on one of the robot's regions (in place; returns
     how many were added). Raises UsageError for a robot the line does not have.
@@ -92,21 +104,32 @@ def plan_defects(cfg: SimConfig, layout: Layout | None = None) -> dict[int, list
     """The defects of the video's cars {car id: [DefectSpec]}, exactly as :func:`simulate`
     draws them (baseline rate, then the drifting robot), without rendering anything."""
     layout = layout or build_layout(cfg.scale)
-    defects = assign_defects(layout, np.random.default_rng([cfg.seed, 2]), cfg.cars,
-                             cfg.defect_rate, 0, 0)
+    defects = assign_defects(
+        layout, np.random.default_rng([cfg.seed, 2]), cfg.cars, cfg.defect_rate, 0, 0
+    )
     if cfg.drift_robot:
-        add_drift(layout, np.random.default_rng([cfg.seed, 8]), defects, cfg.drift_robot,
-                  cfg.drift_rate, cfg.drift_from)
+        add_drift(
+            layout,
+            np.random.default_rng([cfg.seed, 8]),
+            defects,
+            cfg.drift_robot,
+            cfg.drift_rate,
+            cfg.drift_from,
+        )
     return defects
 
 
 def _labels(ds: list[DefectSpec], view: str) -> tuple[dict[str, object], ...]:
-    return tuple({"id": d.id, "type": d.type, "size": d.size, "region": d.region}
-                 for d in ds if d.view == view)
+    return tuple(
+        {"id": d.id, "type": d.type, "size": d.size, "region": d.region}
+        for d in ds
+        if d.view == view
+    )
 
 
-def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
-             workers: int | None = None) -> dict[str, Any]:
+def simulate(
+    cfg: SimConfig, out_dir: Path | str, progress: bool = False, workers: int | None = None
+) -> dict[str, Any]:
     """Render a sealant-line run into ``out_dir``; returns a JSON-able summary.
 
     ``workers``: threads composing frames (default: up to 4, one per CPU);
@@ -126,11 +149,20 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
     defects = plan_defects(cfg, layout)
     n_video_defects = 1 + max((d.id for ds in defects.values() for d in ds), default=-1)
     extra_cars = list(range(cfg.cars, cfg.cars + cfg.dataset_cars))
-    defects.update(assign_defects(layout, np.random.default_rng([cfg.seed, 5]),
-                                  cfg.dataset_cars, cfg.defect_rate, cfg.cars, n_video_defects))
+    defects.update(
+        assign_defects(
+            layout,
+            np.random.default_rng([cfg.seed, 5]),
+            cfg.dataset_cars,
+            cfg.defect_rate,
+            cfg.cars,
+            n_video_defects,
+        )
+    )
     pad = 3.0 * cfg.scale
-    polys_ub = {d.id: defect_polygon(d, regions[d.region], pad)
-                for ds in defects.values() for d in ds}
+    polys_ub = {
+        d.id: defect_polygon(d, regions[d.region], pad) for ds in defects.values() for d in ds
+    }
 
     geo, peak_at, full = measure(cars, tl, rects, (W, H), L)
 
@@ -150,12 +182,13 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
             frames = [peak_at[(car.id, v)]]
             if split == "train":
                 idx = full[(car.id, v)]
-                frames = [idx[j] for j in spread(len(idx), cfg.train_frames,
-                                                 idx.index(peak_at[(car.id, v)]))]
+                frames = [
+                    idx[j]
+                    for j in spread(len(idx), cfg.train_frames, idx.index(peak_at[(car.id, v)]))
+                ]
             for i in frames:
                 stem = f"car{car.id:03d}_f{int(tl.kept[i]):05d}"
-                shots.setdefault(i, []).append(
-                    (Shot(car.id, v, split, cat, stem, ()), car.id))
+                shots.setdefault(i, []).append((Shot(car.id, v, split, cat, stem, ()), car.id))
 
     # ---- fixed outputs: templates, ROI, scene ---------------------------------
     (out / "templates").mkdir(exist_ok=True)
@@ -164,12 +197,14 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
     rois: dict[str, np.ndarray] = {}
     for v in VIEWS:
         r = layout.views[v]
-        cv2.imwrite(str(out / "templates" / f"{v}.png"),
-                    ref[r.v0:r.v0 + r.height, r.u0:r.u0 + r.width])
+        cv2.imwrite(
+            str(out / "templates" / f"{v}.png"), ref[r.v0 : r.v0 + r.height, r.u0 : r.u0 + r.width]
+        )
         rois[v] = bead_mask(layout, v, ROI_MARGIN * cfg.scale)
         cv2.imwrite(str(out / "roi" / f"{v}.png"), rois[v])
     (out / "templates" / "views.json").write_text(
-        json.dumps({v: layout.views[v].to_dict() for v in VIEWS}, indent=1) + "\n")
+        json.dumps({v: layout.views[v].to_dict() for v in VIEWS}, indent=1) + "\n"
+    )
     if cfg.dataset and (out / "dataset").is_dir():
         shutil.rmtree(out / "dataset")  # a previous run's images would mix with this one's
     writer_ds = DatasetWriter(out / "dataset", rois) if cfg.dataset else None
@@ -178,12 +213,22 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
 
     # ---- the video ------------------------------------------------------------
     camera = Camera(cfg.camera, cfg.size, cfg.scale, np.random.default_rng([cfg.seed, 3]))
-    n_extra_frames = sum(
-        (cfg.train_frames if not defects[c] and split_for(j) == "train" else 1) * len(VIEWS)
-        for j, c in enumerate(c for c in extra_cars)
-    ) if cfg.dataset else 0
-    bar = tqdm(total=len(tl.kept) + n_extra_frames, desc="simulate", unit="frame",
-               disable=not progress, file=sys.stderr, leave=False)
+    n_extra_frames = (
+        sum(
+            (cfg.train_frames if not defects[c] and split_for(j) == "train" else 1) * len(VIEWS)
+            for j, c in enumerate(c for c in extra_cars)
+        )
+        if cfg.dataset
+        else 0
+    )
+    bar = tqdm(
+        total=len(tl.kept) + n_extra_frames,
+        desc="simulate",
+        unit="frame",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+    )
     vw = cv2.VideoWriter(str(out / "line.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), cfg.fps, (W, H))
     if not vw.isOpened():
         raise XrbridgeError(f"cannot open an mp4v video writer for {out / 'line.mp4'}")
@@ -207,11 +252,21 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                 return
             for shot, cid in shots.get(i, []):
                 g = next(x for x in row if x.car.id == cid)
-                polys = tuple(p for _, p in polys_px(defects[cid], polys_ub, g.ox, g.oy,
-                                                      shot.view))
-                writer_ds.write(Shot(shot.car_id, shot.view, shot.split, shot.category,
-                                     shot.stem, polys, _labels(defects[cid], shot.view)),
-                                frame, g.views[shot.view][0])
+                polys = tuple(p for _, p in polys_px(defects[cid], polys_ub, g.ox, g.oy, shot.view))
+                writer_ds.write(
+                    Shot(
+                        shot.car_id,
+                        shot.view,
+                        shot.split,
+                        shot.category,
+                        shot.stem,
+                        polys,
+                        _labels(defects[cid], shot.view),
+                    ),
+                    frame,
+                    g.views[shot.view][0],
+                )
+
         return done
 
     try:
@@ -223,10 +278,17 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                     del images[cid]  # frames in flight keep their own reference
             for g in row:
                 if g.car.id not in images:
-                    images[g.car.id] = render_car(layout, g.car.id, g.car.variant,
-                                                  defects[g.car.id], cfg.seed)
-            fut = ex.submit(compose, camera, [(images[g.car.id], g.ox, g.oy) for g in row],
-                            float(tl.v[k]), float(tl.t[k]), np.random.default_rng([cfg.seed, 4, k]))
+                    images[g.car.id] = render_car(
+                        layout, g.car.id, g.car.variant, defects[g.car.id], cfg.seed
+                    )
+            fut = ex.submit(
+                compose,
+                camera,
+                [(images[g.car.id], g.ox, g.oy) for g in row],
+                float(tl.v[k]),
+                float(tl.t[k]),
+                np.random.default_rng([cfg.seed, 4, k]),
+            )
             pending.append((fut, video_sink(i, row)))
             drain(3 * n_workers)
         drain(0)
@@ -249,9 +311,14 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                 split = split_for(good_j)
                 good_j += 1
             img = render_car(layout, cid, var, ds, cfg.seed)
-            extra_json.append({"id": cid, "variant": var, "split": split,
-                               "defects": [defect_json(d, polys_ub[d.id], polys_ub[d.id])
-                                           for d in ds]})
+            extra_json.append(
+                {
+                    "id": cid,
+                    "variant": var,
+                    "split": split,
+                    "defects": [defect_json(d, polys_ub[d.id], polys_ub[d.id]) for d in ds],
+                }
+            )
             for vi, v in enumerate(VIEWS):
                 u0, _v0, w, _h = rects[v]
                 vds = [d for d in ds if d.view == v]
@@ -264,11 +331,23 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
                     ox = centre + dx + float(rng.uniform(-2, 2))
                     oy = (H - Wd) / 2 + float(rng.uniform(-3, 3)) * cfg.scale
                     t = float(rng.uniform(0, tl.t[-1]))
-                    fut = ex.submit(compose, camera, [(img, ox, oy)], float(conv.speed(t)), t,
-                                    np.random.default_rng([cfg.seed, 7, cid, vi, j]))
-                    shot = Shot(cid, v, split, cat, f"car{cid:03d}_{j:02d}",
-                                tuple(p for _, p in polys_px(ds, polys_ub, ox, oy, v)),
-                                _labels(ds, v))
+                    fut = ex.submit(
+                        compose,
+                        camera,
+                        [(img, ox, oy)],
+                        float(conv.speed(t)),
+                        t,
+                        np.random.default_rng([cfg.seed, 7, cid, vi, j]),
+                    )
+                    shot = Shot(
+                        cid,
+                        v,
+                        split,
+                        cat,
+                        f"car{cid:03d}_{j:02d}",
+                        tuple(p for _, p in polys_px(ds, polys_ub, ox, oy, v)),
+                        _labels(ds, v),
+                    )
                     bb = view_bbox(ox, oy, rects[v])
 
                     def done(fr: np.ndarray, shot: Shot = shot, bb: tuple[float, ...] = bb) -> None:
@@ -295,14 +374,28 @@ def simulate(cfg: SimConfig, out_dir: Path | str, progress: bool = False,
         "regions": {v: [r.to_dict() for r in layout.regions[v]] for v in VIEWS},
         "variants": list(VARIANT_NAMES),
         "robots": {k: list(v) for k, v in robot_map(layout).items()},
-        "cars": [{"id": c.id, "variant": c.variant, "t_enter": r3(c.t_enter, 4),
-                  "sway": {"amplitude_px": r3(c.sway[0]), "hz": r3(c.sway[1]),
-                           "phase": r3(c.sway[2])},
-                  "defects": [defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
-                              for d in defects[c.id]]} for c in cars],
+        "cars": [
+            {
+                "id": c.id,
+                "variant": c.variant,
+                "t_enter": r3(c.t_enter, 4),
+                "sway": {
+                    "amplitude_px": r3(c.sway[0]),
+                    "hz": r3(c.sway[1]),
+                    "phase": r3(c.sway[2]),
+                },
+                "defects": [
+                    defect_json(d, polys_ub[d.id], polys_ub[d.id]) | d.to_dict()
+                    for d in defects[c.id]
+                ],
+            }
+            for c in cars
+        ],
         "dataset_cars": extra_json,
-        "occluders": {"hanger_u": [r3(a * L, 1) for a in HANGER_AT],
-                      "cables_px": [[[r3(x, 1), r3(y, 1)] for x, y in c] for c in camera.cables]},
+        "occluders": {
+            "hanger_u": [r3(a * L, 1) for a in HANGER_AT],
+            "cables_px": [[[r3(x, 1), r3(y, 1)] for x, y in c] for c in camera.cables],
+        },
         "frames": len(tl.kept),
         "source_frames": len(tl.t),
         "duration_s": r3(len(tl.t) / cfg.fps, 3),

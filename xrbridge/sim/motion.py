@@ -42,8 +42,11 @@ def make_conveyor(cfg: SimConfig, rng: np.random.Generator, distance: float) -> 
     duration = distance / speed * 1.6 + 10.0
     t = np.arange(0.0, duration, dt)
     ph = rng.uniform(0, 2 * math.pi, 2)
-    v = speed * (1.0 + 0.15 * np.sin(2 * math.pi * t / 6.5 + ph[0])
-                 + 0.07 * np.sin(2 * math.pi * t / 2.3 + ph[1]))
+    v = speed * (
+        1.0
+        + 0.15 * np.sin(2 * math.pi * t / 6.5 + ph[0])
+        + 0.07 * np.sin(2 * math.pi * t / 2.3 + ph[1])
+    )
     factor = np.ones_like(t)
     if cfg.stops > 0:
         tt = float(rng.exponential(60.0 / cfg.stops)) + 1.5
@@ -91,12 +94,15 @@ class Timeline:
     def offset(self, car: CarPlan, k: int, frame_w: int) -> tuple[float, float]:
         """Underbody origin of ``car`` in source frame ``k`` (frame px, shake included)."""
         dy, _ = car.sway_at(float(self.t[k]))
-        return (frame_w - (float(self.s[k]) - car.s_enter) + float(self.shake[k, 0]),
-                car.y + dy + float(self.shake[k, 1]))
+        return (
+            frame_w - (float(self.s[k]) - car.s_enter) + float(self.shake[k, 0]),
+            car.y + dy + float(self.shake[k, 1]),
+        )
 
 
-def plan(cfg: SimConfig, layout: Layout, variants: tuple[str, ...],
-         rng: np.random.Generator) -> tuple[list[CarPlan], Timeline, Conveyor]:
+def plan(
+    cfg: SimConfig, layout: Layout, variants: tuple[str, ...], rng: np.random.Generator
+) -> tuple[list[CarPlan], Timeline, Conveyor]:
     """Lay the cars out on the conveyor and sample the frames."""
     W, H = cfg.size
     L, Wd = layout.size
@@ -107,21 +113,39 @@ def plan(cfg: SimConfig, layout: Layout, variants: tuple[str, ...],
     var_idx = rng.integers(0, len(variants), cfg.cars)
     distance = float(s_enter[-1] + W + L + 0.25 * cfg.speed * s)
     conv = make_conveyor(cfg, rng, distance)
-    sway = np.stack([rng.uniform(0.5, 1.5, cfg.cars) * s, rng.uniform(0.25, 0.5, cfg.cars),
-                     rng.uniform(0, 2 * math.pi, cfg.cars)], axis=1)
-    cars = [CarPlan(i, variants[int(var_idx[i])], float(s_enter[i]), float(ys[i]),
-                    conv.time_at(float(s_enter[i])),
-                    (float(sway[i, 0]), float(sway[i, 1]), float(sway[i, 2])))
-            for i in range(cfg.cars)]
+    sway = np.stack(
+        [
+            rng.uniform(0.5, 1.5, cfg.cars) * s,
+            rng.uniform(0.25, 0.5, cfg.cars),
+            rng.uniform(0, 2 * math.pi, cfg.cars),
+        ],
+        axis=1,
+    )
+    cars = [
+        CarPlan(
+            i,
+            variants[int(var_idx[i])],
+            float(s_enter[i]),
+            float(ys[i]),
+            conv.time_at(float(s_enter[i])),
+            (float(sway[i, 0]), float(sway[i, 1]), float(sway[i, 2])),
+        )
+        for i in range(cfg.cars)
+    ]
     t_end = conv.time_at(distance)
     n = math.floor(t_end * cfg.fps) + 1
     t = np.arange(n) / cfg.fps
     amp = cfg.camera.vibration_px * s
     ph = rng.uniform(0, 2 * math.pi, 4)
-    shake = amp * np.stack([
-        0.7 * np.sin(2 * math.pi * 11.3 * t + ph[0]) + 0.3 * np.sin(2 * math.pi * 4.1 * t + ph[1]),
-        0.7 * np.sin(2 * math.pi * 8.7 * t + ph[2]) + 0.3 * np.sin(2 * math.pi * 3.3 * t + ph[3]),
-    ], axis=1)
+    shake = amp * np.stack(
+        [
+            0.7 * np.sin(2 * math.pi * 11.3 * t + ph[0])
+            + 0.3 * np.sin(2 * math.pi * 4.1 * t + ph[1]),
+            0.7 * np.sin(2 * math.pi * 8.7 * t + ph[2])
+            + 0.3 * np.sin(2 * math.pi * 3.3 * t + ph[3]),
+        ],
+        axis=1,
+    )
     drop = rng.random(n) < cfg.drop_frames
     drop[0] = False
     kept = np.nonzero(~drop)[0]

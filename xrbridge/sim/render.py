@@ -28,8 +28,9 @@ class CarImage:
     image: np.ndarray
 
 
-def render_car(layout: Layout, car_id: int, variant_name: str, defects: list[DefectSpec],
-               seed: int) -> CarImage:
+def render_car(
+    layout: Layout, car_id: int, variant_name: str, defects: list[DefectSpec], seed: int
+) -> CarImage:
     """Render one car's underbody with its defects (deterministic for seed and id)."""
     rng = np.random.default_rng([seed, 1000, car_id])
     color, gloss = render_metal(layout, variant(variant_name), rng)
@@ -42,8 +43,9 @@ def render_reference(layout: Layout) -> np.ndarray:
     return render_beads(color, gloss, layout, [], None)[..., :3].copy()
 
 
-def _paste(frame4: np.ndarray, img: np.ndarray, ox: float, oy: float,
-           kernel: np.ndarray | None) -> None:
+def _paste(
+    frame4: np.ndarray, img: np.ndarray, ox: float, oy: float, kernel: np.ndarray | None
+) -> None:
     H, W = frame4.shape[:2]
     Wd, L = img.shape[:2]
     pad = 2 + (kernel.shape[1] // 2 if kernel is not None else 0)
@@ -62,13 +64,24 @@ def _paste(frame4: np.ndarray, img: np.ndarray, ox: float, oy: float,
         return
     m = np.array([[1, 0, ox + u_lo - x0], [0, 1, oy - y0]], np.float32)
     dst = np.ascontiguousarray(frame4[y0:y1, x0:x1])
-    cv2.warpAffine(src, m, (x1 - x0, y1 - y0), dst=dst, flags=cv2.INTER_LINEAR,
-                   borderMode=cv2.BORDER_TRANSPARENT)
+    cv2.warpAffine(
+        src,
+        m,
+        (x1 - x0, y1 - y0),
+        dst=dst,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_TRANSPARENT,
+    )
     frame4[y0:y1, x0:x1] = dst
 
 
-def compose(camera: Camera, cars: list[tuple[CarImage, float, float]], speed: float, t: float,
-            rng: np.random.Generator) -> np.ndarray:
+def compose(
+    camera: Camera,
+    cars: list[tuple[CarImage, float, float]],
+    speed: float,
+    t: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """One frame: ``cars`` as (image, offset x, offset y); returns (H, W, 3) uint8 BGR."""
     frame4 = camera.background.copy()
     kernel = camera.blur_kernel(speed)

@@ -24,8 +24,13 @@ SIZES = ("small", "medium", "large")
 #: Defect length along the path at scale 1 per size (px).
 SIZE_LENGTH = {"small": 20.0, "medium": 38.0, "large": 64.0}
 #: How often each type is drawn (missing sealant dominates, as in the paper's Table 1).
-TYPE_WEIGHTS = {"missing": 0.32, "misalignment": 0.2, "bifurcation": 0.16, "narrowing": 0.16,
-                "hole": 0.16}
+TYPE_WEIGHTS = {
+    "missing": 0.32,
+    "misalignment": 0.2,
+    "bifurcation": 0.16,
+    "narrowing": 0.16,
+    "hole": 0.16,
+}
 BEAD_BGR = (186.0, 196.0, 203.0)
 
 
@@ -48,9 +53,17 @@ class DefectSpec:
     side: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "type": self.type, "view": self.view, "region": self.region,
-                "size": self.size, "s0": round(self.s0, 2), "length": round(self.length, 2),
-                "amount": round(self.amount, 3), "side": self.side}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "view": self.view,
+            "region": self.region,
+            "size": self.size,
+            "s0": round(self.s0, 2),
+            "length": round(self.length, 2),
+            "amount": round(self.amount, 3),
+            "side": self.side,
+        }
 
 
 def _bump(x: np.ndarray, ramp: float = 0.25) -> np.ndarray:
@@ -59,9 +72,14 @@ def _bump(x: np.ndarray, ramp: float = 0.25) -> np.ndarray:
     return (a * a * (3 - 2 * a)) * (b * b * (3 - 2 * b))
 
 
-def choose_defects(layout: Layout, rng: np.random.Generator, count: int,
-                   first_id: int, regions: list[Region] | None = None,
-                   existing: list[DefectSpec] | None = None) -> list[DefectSpec]:
+def choose_defects(
+    layout: Layout,
+    rng: np.random.Generator,
+    count: int,
+    first_id: int,
+    regions: list[Region] | None = None,
+    existing: list[DefectSpec] | None = None,
+) -> list[DefectSpec]:
     """Draw ``count`` defects at random regions, types and sizes (non-overlapping).
 
     ``regions``: where to draw (default: every region); ``existing``: defects
@@ -99,17 +117,24 @@ def choose_defects(layout: Layout, rng: np.random.Generator, count: int,
         if plen < length + 2 * margin:
             continue
         s0 = float(rng.uniform(margin, plen - length - margin))
-        clash = any(d.region == reg.name and s0 < d.s0 + d.length + margin
-                    and d.s0 < s0 + length + margin for d in before + out)
+        clash = any(
+            d.region == reg.name and s0 < d.s0 + d.length + margin and d.s0 < s0 + length + margin
+            for d in before + out
+        )
         if clash:
             continue
-        out.append(DefectSpec(first_id + len(out), typ, reg.view, reg.name, size, s0, length,
-                              amount, side))
+        out.append(
+            DefectSpec(first_id + len(out), typ, reg.view, reg.name, size, s0, length, amount, side)
+        )
     return out
 
 
-def _profile(path: Path, region: Region, defects: list[DefectSpec], jitter: np.ndarray | None,
-             ) -> list[tuple[np.ndarray, np.ndarray]]:
+def _profile(
+    path: Path,
+    region: Region,
+    defects: list[DefectSpec],
+    jitter: np.ndarray | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Bead pieces: list of (offset (N,), radius (N,)) along the path, NaN radius = no bead."""
     s = path.s
     r = np.full(s.shape, region.bead_width / 2.0)
@@ -175,8 +200,13 @@ def defect_polygon(d: DefectSpec, region: Region, pad: float) -> np.ndarray:
     return approx.astype(np.float64)
 
 
-def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
-                 defects: list[DefectSpec], rng: np.random.Generator | None) -> np.ndarray:
+def render_beads(
+    color: np.ndarray,
+    gloss: np.ndarray,
+    layout: Layout,
+    defects: list[DefectSpec],
+    rng: np.random.Generator | None,
+) -> np.ndarray:
     """Draw every region's bead (with ``defects``) over the metal.
 
     color: (Wd, L, 3) float32 BGR metal (modified: seams, shadows); gloss: (Wd, L)
@@ -196,11 +226,24 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
         jitter = None
         if rng is not None:
             k = max(2, int(path.length / 25) + 2)
-            jitter = np.stack([np.interp(np.arange(len(path.s)), np.linspace(0, len(path.s), k),
-                                         rng.normal(0, 1, k)) for _ in range(2)])
+            jitter = np.stack(
+                [
+                    np.interp(
+                        np.arange(len(path.s)), np.linspace(0, len(path.s), k), rng.normal(0, 1, k)
+                    )
+                    for _ in range(2)
+                ]
+            )
         pts = np.round(path.p * f).astype(np.int32)
-        cv2.polylines(seams, [pts.reshape(-1, 1, 2)], region.closed, 1.0,
-                      max(1, round(1.5 * layout.scale)), cv2.LINE_AA, sh)
+        cv2.polylines(
+            seams,
+            [pts.reshape(-1, 1, 2)],
+            region.closed,
+            1.0,
+            max(1, round(1.5 * layout.scale)),
+            cv2.LINE_AA,
+            sh,
+        )
         for off, r in _profile(path, region, ds, jitter):
             c = path.p + path.n * off[:, None]
             ci = np.round(c * f).astype(np.int64)
@@ -210,9 +253,18 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
                 cv2.circle(mask, (int(x), int(y)), round(rad * f), 255, -1, cv2.LINE_AA, sh)
                 cv2.circle(rmap, (int(x), int(y)), round(rad * f), float(rad), -1, cv2.LINE_8, sh)
         for p, axes, ang in _hole_ellipses(path, region, ds):
-            cv2.ellipse(holes, (round(p[0] * f), round(p[1] * f)),
-                        (round(axes[0] * f), round(axes[1] * f)), ang, 0, 360, 255, -1,
-                        cv2.LINE_AA, sh)
+            cv2.ellipse(
+                holes,
+                (round(p[0] * f), round(p[1] * f)),
+                (round(axes[0] * f), round(axes[1] * f)),
+                ang,
+                0,
+                360,
+                255,
+                -1,
+                cv2.LINE_AA,
+                sh,
+            )
     bead_fp: np.ndarray = cv2.subtract(mask, holes)
     # metal: the seam under the sealant, a pit where a hole is, contact shadows
     metal: np.ndarray = color * (1.0 - 0.45 * seams)[..., None]
@@ -220,8 +272,11 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
     metal *= (1.0 - 0.4 * pit)[..., None]
     m01 = bead_fp.astype(np.float32) / 255.0
     sdx, sdy = 2.0 * layout.scale, 2.5 * layout.scale
-    shadow = cv2.warpAffine(cv2.GaussianBlur(m01, (0, 0), 2.5 * layout.scale),
-                            np.array([[1, 0, sdx], [0, 1, sdy]], np.float32), (W, H))
+    shadow = cv2.warpAffine(
+        cv2.GaussianBlur(m01, (0, 0), 2.5 * layout.scale),
+        np.array([[1, 0, sdx], [0, 1, sdy]], np.float32),
+        (W, H),
+    )
     metal *= (1.0 - 0.35 * shadow)[..., None]
     # bead: dome profile from the distance to its edge over the local radius
     dist = cv2.distanceTransform((bead_fp > 127).astype(np.uint8), cv2.DIST_L2, 5)
@@ -230,8 +285,11 @@ def render_beads(color: np.ndarray, gloss: np.ndarray, layout: Layout,
     dome: np.ndarray = cv2.GaussianBlur(dome0, (0, 0), 0.7)
     height = dome * rmap * 0.9
     if rng is not None:  # the bead's surface is not perfectly smooth
-        bumps = cv2.resize(rng.normal(0, 1, (H // 3 + 1, W // 3 + 1)).astype(np.float32), (W, H),
-                           interpolation=cv2.INTER_LINEAR)
+        bumps = cv2.resize(
+            rng.normal(0, 1, (H // 3 + 1, W // 3 + 1)).astype(np.float32),
+            (W, H),
+            interpolation=cv2.INTER_LINEAR,
+        )
         height += 0.25 * bumps * dome
     sb = np.clip(shade(height, 1.0), 0.0, 2.0)
     # specular crest baked from the fixed workshop light
@@ -272,5 +330,12 @@ def bead_mask(layout: Layout, view: str, margin: float) -> np.ndarray:
     return m
 
 
-__all__ = ["DEFECTS", "SIZES", "DefectSpec", "bead_mask", "choose_defects", "defect_polygon",
-           "render_beads"]
+__all__ = [
+    "DEFECTS",
+    "SIZES",
+    "DefectSpec",
+    "bead_mask",
+    "choose_defects",
+    "defect_polygon",
+    "render_beads",
+]

@@ -32,14 +32,20 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "estate",
         (117.0, 121.0, 110.0),
-        (Feature("hole", (300, 8, 5, 4, 0)), Feature("hole", (900, 432, 5, 4, 0)),
-         Feature("hole", (1300, 8, 5, 4, 0))),
+        (
+            Feature("hole", (300, 8, 5, 4, 0)),
+            Feature("hole", (900, 432, 5, 4, 0)),
+            Feature("hole", (1300, 8, 5, 4, 0)),
+        ),
     ),
     Variant(
         "suv",
         (104.0, 114.0, 124.0),
-        (Feature("plug", (1625, 120, 9)), Feature("plug", (1625, 320, 9)),
-         Feature("rail", (1612, 200, 1640, 200, 30))),
+        (
+            Feature("plug", (1625, 120, 9)),
+            Feature("plug", (1625, 320, 9)),
+            Feature("rail", (1612, 200, 1640, 200, 30)),
+        ),
     ),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
@@ -68,8 +74,14 @@ def shade(height: np.ndarray, strength: float) -> np.ndarray:
     return (ndotl / LIGHT[2]).astype(np.float32)
 
 
-def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss: np.ndarray,
-          rng: np.random.Generator) -> None:
+def _draw(
+    feat: Feature,
+    s: float,
+    relief: np.ndarray,
+    albedo: np.ndarray,
+    gloss: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
     p = feat.params
     sh = 4  # fixed-point bits for sub-pixel drawing
     f = float(1 << sh)
@@ -85,8 +97,15 @@ def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss
         bx1 = min(relief.shape[1], int(max(x0, x1) + m))
         by1 = min(relief.shape[0], int(max(y0, y1) + m))
         band = np.zeros((by1 - by0, bx1 - bx0), np.float32)
-        cv2.line(band, pt(x0 - bx0, y0 - by0), pt(x1 - bx0, y1 - by0), 1.0, max(1, round(w)),
-                 cv2.LINE_AA, sh)
+        cv2.line(
+            band,
+            pt(x0 - bx0, y0 - by0),
+            pt(x1 - bx0, y1 - by0),
+            1.0,
+            max(1, round(w)),
+            cv2.LINE_AA,
+            sh,
+        )
         relief[by0:by1, bx0:bx1] += cv2.GaussianBlur(band, (0, 0), sig)
         cv2.line(gloss, pt(x0, y0), pt(x1, y1), 0.4, max(1, round(w * 0.3)), cv2.LINE_AA, sh)
     elif feat.kind == "edge":
@@ -107,18 +126,40 @@ def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss
     elif feat.kind == "hole":
         cx, cy, a, b, ang = p
         axes = (max(1, round(a * f)), max(1, round(b * f)))
-        cv2.ellipse(relief, pt(cx, cy), (axes[0] + int(3 * s * f), axes[1] + int(3 * s * f)),
-                    ang, 0, 360, 0.5, -1, cv2.LINE_AA, sh)
+        cv2.ellipse(
+            relief,
+            pt(cx, cy),
+            (axes[0] + int(3 * s * f), axes[1] + int(3 * s * f)),
+            ang,
+            0,
+            360,
+            0.5,
+            -1,
+            cv2.LINE_AA,
+            sh,
+        )
         cv2.ellipse(albedo, pt(cx, cy), axes, ang, 0, 360, 0.12, -1, cv2.LINE_AA, sh)
         cv2.ellipse(relief, pt(cx, cy), axes, ang, 0, 360, -0.4, -1, cv2.LINE_AA, sh)
     elif feat.kind == "opening":
         cx, cy, a, b = p
-        cv2.ellipse(relief, pt(cx, cy), (round((a + 8 * s) * f), round((b + 8 * s) * f)), 0, 0,
-                    360, 0.7, -1, cv2.LINE_AA, sh)
-        cv2.ellipse(albedo, pt(cx, cy), (round(a * f), round(b * f)), 0, 0, 360, 0.22, -1,
-                    cv2.LINE_AA, sh)
-        cv2.ellipse(relief, pt(cx, cy), (round(a * f), round(b * f)), 0, 0, 360, -0.6, -1,
-                    cv2.LINE_AA, sh)
+        cv2.ellipse(
+            relief,
+            pt(cx, cy),
+            (round((a + 8 * s) * f), round((b + 8 * s) * f)),
+            0,
+            0,
+            360,
+            0.7,
+            -1,
+            cv2.LINE_AA,
+            sh,
+        )
+        cv2.ellipse(
+            albedo, pt(cx, cy), (round(a * f), round(b * f)), 0, 0, 360, 0.22, -1, cv2.LINE_AA, sh
+        )
+        cv2.ellipse(
+            relief, pt(cx, cy), (round(a * f), round(b * f)), 0, 0, 360, -0.6, -1, cv2.LINE_AA, sh
+        )
         inner = (round(a * 0.6 * f), round(b * 0.6 * f))
         cv2.ellipse(albedo, pt(cx + 6 * s, cy + 6 * s), inner, 0, 0, 360, 0.1, -1, cv2.LINE_AA, sh)
     elif feat.kind == "plug":
@@ -139,8 +180,9 @@ def _draw(feat: Feature, s: float, relief: np.ndarray, albedo: np.ndarray, gloss
 
 
 @functools.lru_cache(maxsize=8)
-def _base(scale: float, variant_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                      tuple[tuple[int, int, int, int], ...]]:
+def _base(
+    scale: float, variant_name: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[tuple[int, int, int, int], ...]]:
     """Deterministic structure of a variant: (albedo, shading, gloss, panel rects).
 
     The welds are placed with a fixed generator: robots weld the same spots on
@@ -176,8 +218,9 @@ def _base(scale: float, variant_name: str) -> tuple[np.ndarray, np.ndarray, np.n
 PANEL_TONES = (1.0, 0.95, 1.04, 0.98, 1.03, 0.96, 0.99, 1.05, 0.9, 1.02, 0.97)
 
 
-def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
-                 neutral: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def render_metal(
+    layout: Layout, var: Variant, rng: np.random.Generator, neutral: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Render the bare painted underbody (no sealant).
 
     Returns ``(color, gloss)``: (Wd, L, 3) float32 BGR in 0..255 and (Wd, L)
@@ -194,8 +237,9 @@ def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
         for x0, y0, x1, y1 in panels:
             albedo[y0:y1, x0:x1] *= 1.0 + rng.normal(0, 0.012)
         gy, gx = max(2, W // 36), max(2, L // 36)
-        mottle = cv2.resize(rng.normal(0, 1, (gy, gx)).astype(np.float32), (L, W),
-                            interpolation=cv2.INTER_CUBIC)
+        mottle = cv2.resize(
+            rng.normal(0, 1, (gy, gx)).astype(np.float32), (L, W), interpolation=cv2.INTER_CUBIC
+        )
         albedo *= 1.0 + 0.035 * mottle
         for _ in range(int(rng.integers(3, 9))):  # dirt and overspray stains
             c = (int(rng.integers(0, L)), int(rng.integers(0, W)))
@@ -203,10 +247,12 @@ def render_metal(layout: Layout, var: Variant, rng: np.random.Generator,
             r = int(max(ax) + 10)
             x0, y0, x1, y1 = max(0, c[0] - r), max(0, c[1] - r), min(L, c[0] + r), min(W, c[1] + r)
             stain = np.zeros((y1 - y0, x1 - x0), np.float32)
-            cv2.ellipse(stain, (c[0] - x0, c[1] - y0), ax, float(rng.uniform(0, 180)), 0, 360,
-                        1.0, -1)
+            cv2.ellipse(
+                stain, (c[0] - x0, c[1] - y0), ax, float(rng.uniform(0, 180)), 0, 360, 1.0, -1
+            )
             albedo[y0:y1, x0:x1] *= 1.0 - float(rng.uniform(0.04, 0.12)) * cv2.GaussianBlur(
-                stain, (0, 0), 3.0)
+                stain, (0, 0), 3.0
+            )
         paint = paint * (1.0 + rng.normal(0, 0.02, 3).astype(np.float32))
     color = albedo[..., None] * paint[None, None, :]
     if not neutral:

@@ -37,9 +37,13 @@ class Geo:
     views: dict[str, tuple[tuple[float, ...], float]]
 
 
-def measure(cars: list[CarPlan], tl: Timeline, rects: dict[str, tuple[int, int, int, int]],
-            size: tuple[int, int], length: int,
-            ) -> tuple[list[list[Geo]], dict[Key, int], dict[Key, list[int]]]:
+def measure(
+    cars: list[CarPlan],
+    tl: Timeline,
+    rects: dict[str, tuple[int, int, int, int]],
+    size: tuple[int, int],
+    length: int,
+) -> tuple[list[list[Geo]], dict[Key, int], dict[Key, list[int]]]:
     """Geometry of every kept frame.
 
     Returns ``(geo, peak_at, full)``: per kept frame the cars in it; for each
@@ -73,22 +77,39 @@ def measure(cars: list[CarPlan], tl: Timeline, rects: dict[str, tuple[int, int, 
     return geo, {key: i for key, (_, i) in best.items()}, full
 
 
-def polys_px(ds: list[DefectSpec], polys_ub: dict[int, np.ndarray], ox: float, oy: float,
-             view: str | None = None) -> list[tuple[DefectSpec, np.ndarray]]:
+def polys_px(
+    ds: list[DefectSpec],
+    polys_ub: dict[int, np.ndarray],
+    ox: float,
+    oy: float,
+    view: str | None = None,
+) -> list[tuple[DefectSpec, np.ndarray]]:
     """The defects' polygons in frame px for a car at offset (ox, oy)."""
     off = np.array([ox, oy])
     return [(d, polys_ub[d.id] + off) for d in ds if view is None or d.view == view]
 
 
 def defect_json(d: DefectSpec, pub: np.ndarray, ppx: np.ndarray) -> dict[str, Any]:
-    return {"id": d.id, "type": d.type, "view": d.view, "region": d.region, "size": d.size,
-            "polygon_px": [[r3(x, 2), r3(y, 2)] for x, y in ppx],
-            "polygon_ub": [[r3(u, 2), r3(v, 2)] for u, v in pub]}
+    return {
+        "id": d.id,
+        "type": d.type,
+        "view": d.view,
+        "region": d.region,
+        "size": d.size,
+        "polygon_px": [[r3(x, 2), r3(y, 2)] for x, y in ppx],
+        "polygon_ub": [[r3(u, 2), r3(v, 2)] for u, v in pub],
+    }
 
 
-def write_truth(path: Path, geo: list[list[Geo]], tl: Timeline, peak_at: dict[Key, int],
-                defects: dict[int, list[DefectSpec]], polys_ub: dict[int, np.ndarray],
-                frame_w: int) -> None:
+def write_truth(
+    path: Path,
+    geo: list[list[Geo]],
+    tl: Timeline,
+    peak_at: dict[Key, int],
+    defects: dict[int, list[DefectSpec]],
+    polys_ub: dict[int, np.ndarray],
+    frame_w: int,
+) -> None:
     """Write ``truth.jsonl``: one compact JSON line per kept frame."""
     with open(path, "w") as fh:
         for i, row in enumerate(geo):
@@ -96,8 +117,11 @@ def write_truth(path: Path, geo: list[list[Geo]], tl: Timeline, peak_at: dict[Ke
             cars_json = []
             for g in row:
                 views_json = {
-                    v: {"bbox": [r3(x) for x in bb], "visible": r3(vis, 4),
-                        "peak": peak_at.get((g.car.id, v)) == i}
+                    v: {
+                        "bbox": [r3(x) for x in bb],
+                        "visible": r3(vis, 4),
+                        "peak": peak_at.get((g.car.id, v)) == i,
+                    }
                     for v, (bb, vis) in g.views.items()
                 }
                 dj = []
@@ -105,9 +129,20 @@ def write_truth(path: Path, geo: list[list[Geo]], tl: Timeline, peak_at: dict[Ke
                     if ppx[:, 0].max() < 0 or ppx[:, 0].min() >= frame_w:
                         continue
                     dj.append(defect_json(d, polys_ub[d.id], ppx))
-                cars_json.append({"id": g.car.id, "variant": g.car.variant,
-                                  "offset": [r3(g.ox), r3(g.oy)],
-                                  "velocity": [r3(-tl.v[k]), r3(g.car.sway_at(tl.t[k])[1])],
-                                  "views": views_json, "defects": dj})
-            fh.write(json.dumps({"index": i, "source_index": k, "t": r3(tl.t[k], 6),
-                                 "cars": cars_json}, separators=(",", ":")) + "\n")
+                cars_json.append(
+                    {
+                        "id": g.car.id,
+                        "variant": g.car.variant,
+                        "offset": [r3(g.ox), r3(g.oy)],
+                        "velocity": [r3(-tl.v[k]), r3(g.car.sway_at(tl.t[k])[1])],
+                        "views": views_json,
+                        "defects": dj,
+                    }
+                )
+            fh.write(
+                json.dumps(
+                    {"index": i, "source_index": k, "t": r3(tl.t[k], 6), "cars": cars_json},
+                    separators=(",", ":"),
+                )
+                + "\n"
+            )

@@ -198,10 +198,19 @@ def sample_alert_raised() -> DriftAlert:
 
 def sample_alert_cleared() -> DriftAlert:
     return dataclasses.replace(
-        sample_alert_raised(), state="cleared", rate=0.08, defective=2, car_id=170,
-        t=519.25, cars_seen=170, threshold=0.08,
+        sample_alert_raised(),
+        state="cleared",
+        rate=0.08,
+        defective=2,
+        car_id=170,
+        t=519.25,
+        cars_seen=170,
+        threshold=0.08,
     )
 
 
 #: Drift alerts (encoded with xrbridge.wire.alert).
-ALERT_SAMPLES = {"robot_alert_v1": sample_alert_raised, "robot_alert_v1_cleared": sample_alert_cleared}
+ALERT_SAMPLES = {
+    "robot_alert_v1": sample_alert_raised,
+    "robot_alert_v1_cleared": sample_alert_cleared,
+}

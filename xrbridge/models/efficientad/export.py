@@ -41,7 +41,9 @@ class EfficientADRaw(nn.Module):
 
     valid: torch.Tensor
 
-    def __init__(self, model: EfficientADModel, sigma: float, roi: np.ndarray | None = None) -> None:
+    def __init__(
+        self, model: EfficientADModel, sigma: float, roi: np.ndarray | None = None
+    ) -> None:
         super().__init__()
         self.model = model.eval()
         self.blur = GaussianBlur(sigma)

@@ -251,7 +251,11 @@ class DistillTarget(nn.Module):
 
     @torch.no_grad()
     def fit(
-        self, images: torch.Tensor, rng: np.random.Generator, samples: int = 8000, max_images: int = 32
+        self,
+        images: torch.Tensor,
+        rng: np.random.Generator,
+        samples: int = 8000,
+        max_images: int = 32,
     ) -> float:
         """Fit the PCA projection on (N, 3, H, W) images; returns the explained variance share.
 
@@ -263,7 +267,9 @@ class DistillTarget(nn.Module):
         rows = []
         for i in pick:
             u = self.neighbourhoods(images[int(i) : int(i) + 1])[0].flatten(1).T  # (hw, D)
-            idx = torch.from_numpy(rng.choice(u.shape[0], min(per_image, u.shape[0]), replace=False))
+            idx = torch.from_numpy(
+                rng.choice(u.shape[0], min(per_image, u.shape[0]), replace=False)
+            )
             rows.append(u[idx])
         data = torch.cat(rows)
         if data.shape[1] < self.channels:

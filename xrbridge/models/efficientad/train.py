@@ -153,7 +153,9 @@ def _check_crop(crop: int, side: int) -> int:
     return crop
 
 
-def _crop_offsets(rng: np.random.Generator, h: int, w: int, crop_h: int, crop_w: int) -> tuple[int, int]:
+def _crop_offsets(
+    rng: np.random.Generator, h: int, w: int, crop_h: int, crop_w: int
+) -> tuple[int, int]:
     """Random crop offsets in map cells (input offset = 4 x cell)."""
     return int(rng.integers(0, (h - crop_h) // 4 + 1)), int(rng.integers(0, (w - crop_w) // 4 + 1))
 
@@ -170,7 +172,9 @@ def distil_teacher(
     _, _, h, w = images.shape
     ch, cw = _check_crop(cfg.distil_crop, h), _check_crop(cfg.distil_crop, w)
     opt = torch.optim.Adam(teacher.parameters(), lr=cfg.distil_lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.distil_steps), cfg.distil_lr / 20)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, max(1, cfg.distil_steps), cfg.distil_lr / 20
+    )
     teacher.train()
     losses = []
     bar = tqdm(range(cfg.distil_steps), desc="distil teacher", disable=not progress, leave=False)
@@ -198,7 +202,9 @@ def distil_teacher(
 
 # ---------------------------------------------------------------- student + autoencoder
 @torch.no_grad()
-def teacher_statistics(model: EfficientADModel, images: torch.Tensor, progress: bool = True) -> None:
+def teacher_statistics(
+    model: EfficientADModel, images: torch.Tensor, progress: bool = True
+) -> None:
     """Set ``teacher_mean``/``teacher_std`` (per channel) from ``images`` (N, 3, H, W)."""
     total = None
     sq = None
@@ -397,9 +403,15 @@ class EfficientADTrainer:
         n_q = min(max(1, round(n * float(self.opts["quantile_share"]))), max(1, n - 1))
         order = np.random.default_rng(self.config.seed).permutation(n)
         q_idx, t_idx = np.sort(order[:n_q]), np.sort(order[n_q:] if n > 1 else order)
-        target = DistillTarget(build_backbone(self.config.backbone, ("s8", "s16")), self.net_config.channels)
+        target = DistillTarget(
+            build_backbone(self.config.backbone, ("s8", "s16")), self.net_config.channels
+        )
         model, info = fit(
-            self.net_config, images[t_idx], images[q_idx], target, self.schedule,
+            self.net_config,
+            images[t_idx],
+            images[q_idx],
+            target,
+            self.schedule,
             progress=self.config.progress,
         )
         sigma = float(self.opts["sigma"]) * self.net_config.height / 256.0

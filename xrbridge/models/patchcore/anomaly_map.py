@@ -45,9 +45,16 @@ class BankScorer(nn.Module):
     pos_mean: torch.Tensor
     pos_scale: torch.Tensor
 
-    def __init__(self, bank: torch.Tensor, support: torch.Tensor, out_hw: tuple[int, int],
-                 sigma: float, patch_valid: torch.Tensor | None = None,
-                 image_score: str = "eq4", topk: int = 10) -> None:
+    def __init__(
+        self,
+        bank: torch.Tensor,
+        support: torch.Tensor,
+        out_hw: tuple[int, int],
+        sigma: float,
+        patch_valid: torch.Tensor | None = None,
+        image_score: str = "eq4",
+        topk: int = 10,
+    ) -> None:
         super().__init__()
         if image_score not in IMAGE_SCORES:
             raise ValueError(f"image_score must be one of {IMAGE_SCORES}, got {image_score!r}")
@@ -57,9 +64,9 @@ class BankScorer(nn.Module):
         # |q-m|^2 = |q|^2 + (-2m . q + |m|^2): the bracket is ONE matmul of [q, 1] with
         # [-2m, |m|^2]^T (D+1, M); |q|^2 is added after the per-row minimum.
         aug = torch.cat([-2.0 * bank, (bank * bank).sum(1, keepdim=True)], dim=1)
-        self.register_buffer("bank_aug_t", aug.t().contiguous())      # (D+1, M)
-        self.register_buffer("bank", bank.contiguous())                # (M, D)
-        self.register_buffer("support", support.long())                # (M, k)
+        self.register_buffer("bank_aug_t", aug.t().contiguous())  # (D+1, M)
+        self.register_buffer("bank", bank.contiguous())  # (M, D)
+        self.register_buffer("support", support.long())  # (M, k)
         self.out_hw = (int(out_hw[0]), int(out_hw[1]))
         self.blur = GaussianBlur(sigma)
         self.has_valid = patch_valid is not None
@@ -75,10 +82,10 @@ class BankScorer(nn.Module):
     def patch_scores(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(1,D,h,w) -> (P,D) features, (P,) distances to the nearest bank entry, (P,) its index."""
         d = feats.shape[1]
-        q = feats.reshape(d, -1).t()                                   # (P, D)
+        q = feats.reshape(d, -1).t()  # (P, D)
         ones = torch.ones_like(q[:, :1])
-        part = torch.cat([q, ones], dim=1) @ self.bank_aug_t           # (P, M)
-        idx = torch.argmin(part, dim=1)                                # one pass, no ReduceMin
+        part = torch.cat([q, ones], dim=1) @ self.bank_aug_t  # (P, M)
+        idx = torch.argmin(part, dim=1)  # one pass, no ReduceMin
         dmin = part.gather(1, idx[:, None])[:, 0] + (q * q).sum(1)
         return q, torch.sqrt(torch.clamp(dmin, min=0.0)), idx
 
@@ -89,16 +96,21 @@ class BankScorer(nn.Module):
         if self.has_valid:  # outside the ROI: far below any real score
             z = z * self.patch_valid + (self.patch_valid - 1.0) * 1e4
         if self.image_score == "topk":
-            score = torch.topk(z, min(self.topk, int(z.shape[0])), dim=0).values.mean(0, keepdim=True)
+            score = torch.topk(z, min(self.topk, int(z.shape[0])), dim=0).values.mean(
+                0, keepdim=True
+            )
         else:
-            p_star = torch.argmax(z, dim=0, keepdim=True)              # (1,)
-            s_star = z.gather(0, p_star)                               # (1,)
-            f_star = q.index_select(0, p_star)                         # (1, D)
-            m_star = idx.gather(0, p_star)                             # (1,)
-            nb = self.bank.index_select(0, self.support.index_select(0, m_star).reshape(-1))  # (k, D)
-            dist = torch.sqrt(torch.clamp(((nb - f_star) ** 2).sum(1), min=0.0))             # (k,)
+            p_star = torch.argmax(z, dim=0, keepdim=True)  # (1,)
+            s_star = z.gather(0, p_star)  # (1,)
+            f_star = q.index_select(0, p_star)  # (1, D)
+            m_star = idx.gather(0, p_star)  # (1,)
+            nb = self.bank.index_select(
+                0, self.support.index_select(0, m_star).reshape(-1)
+            )  # (k, D)
+            dist = torch.sqrt(torch.clamp(((nb - f_star) ** 2).sum(1), min=0.0))  # (k,)
             weight = 1.0 - torch.softmax(dist, dim=0)[:1]
-            score = weight * s_star                                    # (1,)
-        amap = F.interpolate(s.reshape(1, 1, h, w), size=self.out_hw, mode="bilinear",
-                             align_corners=False)
+            score = weight * s_star  # (1,)
+        amap = F.interpolate(
+            s.reshape(1, 1, h, w), size=self.out_hw, mode="bilinear", align_corners=False
+        )
         return self.blur(amap), score

@@ -24,8 +24,15 @@ import torch
 from tqdm import tqdm
 
 
-def greedy_coreset(features: torch.Tensor, n: int, proj_dim: int = 64, seed: int = 0,
-                   progress: bool = False, groups: int = 1, oversample: float = 4.0) -> np.ndarray:
+def greedy_coreset(
+    features: torch.Tensor,
+    n: int,
+    proj_dim: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+    groups: int = 1,
+    oversample: float = 4.0,
+) -> np.ndarray:
     """Indices (n,) int64 of a greedy k-center coreset of ``features`` (N,D) float32.
 
     ``proj_dim``: dimension of the random projection used for the distances

@@ -78,7 +78,9 @@ class PatchCoreTrainer:
         if str(opts["position_norm"]) not in ("0", "1", "auto"):
             raise UsageError(f"position_norm must be 0, 1 or auto, got {opts['position_norm']!r}")
         if opts["image_score"] not in IMAGE_SCORES:
-            raise UsageError(f"unknown image score {opts['image_score']!r}; valid: {', '.join(IMAGE_SCORES)}")
+            raise UsageError(
+                f"unknown image score {opts['image_score']!r}; valid: {', '.join(IMAGE_SCORES)}"
+            )
         if int(opts["topk"]) < 1:
             raise UsageError(f"topk must be >= 1, got {opts['topk']}")
         ratio = float(opts["coreset_ratio"])
@@ -97,8 +99,12 @@ class PatchCoreTrainer:
         bs = int(self.opts["batch"])
         out = []
         with torch.inference_mode():
-            for i in tqdm(range(0, len(images), bs), desc="features", leave=False,
-                          disable=not self.config.progress):
+            for i in tqdm(
+                range(0, len(images), bs),
+                desc="features",
+                leave=False,
+                disable=not self.config.progress,
+            ):
                 x = torch.from_numpy(images[i : i + bs]).to(self.config.device)
                 f = self.features.raw_features(x)
                 out.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).cpu())
@@ -130,8 +136,10 @@ class PatchCoreTrainer:
         if mode == "0" or self._raw is None:
             return {"position_norm": False}
         if mode == "auto" and len(ctx.images) < POSITION_MIN_IMAGES:
-            return {"position_norm": False, "position_norm_skipped":
-                    f"auto: {len(ctx.images)} held-out images < {POSITION_MIN_IMAGES}"}
+            return {
+                "position_norm": False,
+                "position_norm_skipped": f"auto: {len(ctx.images)} held-out images < {POSITION_MIN_IMAGES}",
+            }
         scorer = self._raw.scorer
         # Projected held-out features, kept for refit() (which would extract them again).
         self._hold_feats = self._project(self._extract(ctx.images))
@@ -140,10 +148,10 @@ class PatchCoreTrainer:
         per_image = self._hold_feats.reshape(len(ctx.images), grid[0] * grid[1], -1)
         rows = []
         with torch.inference_mode():
-            for q in per_image:                                         # (P, D) -> (1, D, h, w)
+            for q in per_image:  # (P, D) -> (1, D, h, w)
                 f = q.t().reshape(1, -1, *grid).to(self.config.device)
                 rows.append(scorer.patch_scores(f)[1].cpu())
-        s = torch.stack(rows)                                           # (N, P)
+        s = torch.stack(rows)  # (N, P)
         mean, scale = _position_stats(s, grid, float(self.opts["position_prior"]))
         self._pos_stats = (mean, scale)
         scorer.set_position_stats(mean, scale)
@@ -154,7 +162,11 @@ class PatchCoreTrainer:
         if not int(self.opts["refit"]) or self._feats is None:
             return {"refit": False}
         t0 = time.perf_counter()
-        extra = self._hold_feats if self._hold_feats is not None else self._project(self._extract(ctx.images))
+        extra = (
+            self._hold_feats
+            if self._hold_feats is not None
+            else self._project(self._extract(ctx.images))
+        )
         t_feat = time.perf_counter() - t0
         t0, c_bank = time.perf_counter(), time.process_time()
         feats = torch.cat([self._feats, extra])
@@ -163,8 +175,9 @@ class PatchCoreTrainer:
         info = self._build(ctx, feats, t_feat, t0, c_bank)
         return {**info, "refit": True, "calibration_bank_size": calib_bank}
 
-    def _build(self, ctx: FitContext, feats: torch.Tensor, t_feat: float, t0: float,
-               c_bank: float) -> dict[str, Any]:
+    def _build(
+        self, ctx: FitContext, feats: torch.Tensor, t_feat: float, t0: float, c_bank: float
+    ) -> dict[str, Any]:
         n = min(_bank_size(len(feats), self.opts), len(feats))
         budget = int(self.opts["search_budget"])
         if budget > 0:  # refit adds the held-out patches: trim to the budget at the fitted dims
@@ -172,8 +185,14 @@ class PatchCoreTrainer:
         gsize = int(self.opts["coreset_group_size"])
         groups = max(1, len(feats) // gsize) if gsize > 0 else 1
         c0 = time.process_time()
-        sel = greedy_coreset(feats, n, int(self.opts["coreset_proj_dim"]), self.config.seed,
-                             progress=self.config.progress, groups=groups)
+        sel = greedy_coreset(
+            feats,
+            n,
+            int(self.opts["coreset_proj_dim"]),
+            self.config.seed,
+            progress=self.config.progress,
+            groups=groups,
+        )
         cpu_coreset = time.process_time() - c0
         bank = feats[torch.from_numpy(sel)].contiguous()
         support = _knn_table(bank, int(self.opts["k"]))
@@ -185,19 +204,34 @@ class PatchCoreTrainer:
             import cv2
 
             valid = torch.from_numpy(
-                cv2.resize(ctx.roi.astype(np.float32), (w // stride, h // stride),
-                           interpolation=cv2.INTER_AREA) > 0
+                cv2.resize(
+                    ctx.roi.astype(np.float32),
+                    (w // stride, h // stride),
+                    interpolation=cv2.INTER_AREA,
+                )
+                > 0
             )
         sigma = float(self.opts["sigma"]) * h / 256.0
-        scorer = BankScorer(bank, support, (h, w), sigma, valid, str(self.opts["image_score"]),
-                            int(self.opts["topk"]))
+        scorer = BankScorer(
+            bank,
+            support,
+            (h, w),
+            sigma,
+            valid,
+            str(self.opts["image_score"]),
+            int(self.opts["topk"]),
+        )
         if self._pos_stats is not None:  # refit keeps the statistics taken with the fit bank
             scorer.set_position_stats(*self._pos_stats)
         self._raw = PatchCoreRaw(self.features, scorer).to(self.config.device).eval()
         self._info = {
-            "patches": len(feats), "bank_size": n, "feature_dim": int(bank.shape[1]),
-            "feature_seconds": round(t_feat, 3), "bank_seconds": round(t_bank, 3),
-            "bank_cpu_seconds": round(c_bank, 3), "coreset_cpu_seconds": round(cpu_coreset, 3),
+            "patches": len(feats),
+            "bank_size": n,
+            "feature_dim": int(bank.shape[1]),
+            "feature_seconds": round(t_feat, 3),
+            "bank_seconds": round(t_bank, 3),
+            "bank_cpu_seconds": round(c_bank, 3),
+            "coreset_cpu_seconds": round(cpu_coreset, 3),
             "coreset_groups": groups,
         }
         return dict(self._info)
@@ -227,7 +261,9 @@ def _budget_dim(patches: int, opts: dict[str, Any]) -> int:
     return max(16, budget // n // 8 * 8)
 
 
-def _pca(feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+def _pca(
+    feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean (C,) and top-``dim`` principal directions (dim, C) of the patch features."""
     g = torch.Generator().manual_seed(seed)
     sample = feats[torch.randperm(len(feats), generator=g)[:limit]].double()
@@ -238,7 +274,9 @@ def _pca(feats: torch.Tensor, dim: int, seed: int, limit: int = 200_000) -> tupl
     return mean.float().numpy(), comps.float().numpy()
 
 
-def _position_stats(s: torch.Tensor, grid: tuple[int, int], prior: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _position_stats(
+    s: torch.Tensor, grid: tuple[int, int], prior: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, P) good patch scores -> per-position (mean, scale), shrunk towards the pooled ones.
 
     Each position's mean and variance (3x3-smoothed) are averaged with those of all
