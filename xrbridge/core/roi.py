@@ -45,9 +45,10 @@ def roi_from_paths(
     if margin < 0:
         raise InputError(f"ROI margin must be >= 0 px, got {margin}")
     w, h = size_wh
-    widths = (
-        [float(bead_widths)] * len(polylines) if np.isscalar(bead_widths) else list(bead_widths)
-    )  # type: ignore[arg-type]
+    if isinstance(bead_widths, (int, float, np.integer, np.floating)):
+        widths = [float(bead_widths)] * len(polylines)
+    else:
+        widths = [float(b) for b in bead_widths]
     if len(widths) != len(polylines):
         raise InputError(
             f"expected one bead width per polyline ({len(polylines)}), got {len(widths)}"

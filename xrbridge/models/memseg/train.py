@@ -113,8 +113,8 @@ class MemSegTrainer:
                 g["lr"] = lr
             xs, ms = [], []
             for i in rng.integers(0, n, o.batch):
-                x, m = simulate(rng, rgb[i], roi, o)
-                xs.append((x.transpose(2, 0, 1) - 0.5) / 0.5)
+                xi, m = simulate(rng, rgb[i], roi, o)
+                xs.append((xi.transpose(2, 0, 1) - 0.5) / 0.5)
                 ms.append(m)
             x = torch.from_numpy(np.stack(xs).astype(np.float32))
             if roi is not None:
