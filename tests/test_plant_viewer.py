@@ -12,39 +12,11 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "golden"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _render(tmp_path: Path, script: str) -> str:
-    html = (ROOT / "xrbridge" / "bridge" / "static" / "index.html").read_text(encoding="utf-8")
-    page = tmp_path / "viewer.html"
-    page.write_text(html.replace("</body>", f"<script>\n{script}\n</script>\n</body>"), "utf-8")
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+from tests.viewer_support import CHROMIUM, GOLDEN, render
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium)")
@@ -53,7 +25,7 @@ def test_alerts_panel_keeps_the_newest_state_per_robot_raised_first(tmp_path: Pa
         base64.b64encode((GOLDEN / f"{n}.msgpack").read_bytes()).decode()
         for n in ("robot_alert_v1", "robot_alert_v1_cleared")
     )
-    out = _render(
+    out = render(
         tmp_path,
         "const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));\n"
         f"const up = mpDecode(bytes({raised!r})), down = mpDecode(bytes({cleared!r}));\n"

@@ -12,51 +12,25 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "golden"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.viewer_support import CHROMIUM, GOLDEN, render
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium)")
 def test_panel_lists_verdicts_once_and_the_defects_of_the_car_in_view(tmp_path: Path) -> None:
-    html = (ROOT / "xrbridge" / "bridge" / "static" / "index.html").read_text(encoding="utf-8")
     msgs = [
         base64.b64encode((GOLDEN / f"{n}.msgpack").read_bytes()).decode()
         for n in ("overlay_v1_verdicts", "overlay_v1_verdicts", "overlay_v1")
     ]
-    feed = (
-        "<script>\n"
+    out = render(
+        tmp_path,
         "const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));\n"
         f"for (const s of {msgs!r}) window.__xrbridge_panel(mpDecode(bytes(s)));\n"
-        "document.body.setAttribute('data-verdicts', String(window.__xrbridge.nverdicts));\n"
-        "</script>\n"
+        "document.body.setAttribute('data-verdicts', String(window.__xrbridge.nverdicts));\n",
     )
-    page = tmp_path / "viewer.html"
-    page.write_text(html.replace("</body>", feed + "</body>"), encoding="utf-8")
-    assert CHROMIUM is not None
-    out = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
     assert 'data-verdicts="2"' in out
     last = re.search(r'<ol id="lastcars">(.*?)</ol>', out, re.S)
     incar = re.search(r'<ol id="incar">(.*?)</ol>', out, re.S)
