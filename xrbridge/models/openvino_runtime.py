@@ -23,16 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from xrbridge.errors import ArtifactError, ModelError, UsageError
-from xrbridge.models.artifact import (
-    INPUT_NAME,
-    META_KEY,
-    ONNX_FILE,
-    OUTPUT_NAMES,
-    check_graph,
-    load_manifest,
-)
-from xrbridge.models.preprocess import preprocess
+from xrbridge.errors import ArtifactError, UsageError
+from xrbridge.models.artifact import INPUT_NAME, META_KEY, OUTPUT_NAMES, check_graph
+from xrbridge.models.runtime import ArtifactModel
 
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16")
@@ -74,7 +67,7 @@ def _say(msg: str) -> None:
     print(f"xrbridge: {msg}", file=sys.stderr)
 
 
-class OpenVinoModel:
+class OpenVinoModel(ArtifactModel):
     """One model artifact compiled by OpenVINO for the CPU.
 
     Args:
@@ -100,11 +93,7 @@ class OpenVinoModel:
         import openvino as ov
 
         check_choice("openvino", precision)
-        self.model_dir = Path(model_dir)
-        self.manifest: dict[str, Any] = load_manifest(self.model_dir)
-        path = self.model_dir / ONNX_FILE
-        if not path.is_file():
-            raise ArtifactError(f"{path} is missing")
+        path = self._open_artifact(model_dir)
         core = ov.Core()
         try:
             graph = core.read_model(str(path))
@@ -136,40 +125,20 @@ class OpenVinoModel:
         self.threads = threads
         self.request = self.compiled.create_infer_request()
         self._outputs = [self.compiled.output(n) for n in OUTPUT_NAMES]
-        self.height = int(self.manifest["input"]["height"])
-        self.width = int(self.manifest["input"]["width"])
-        zero = np.zeros((1, 3, self.height, self.width), np.float32)
-        for _ in range(warmup):
-            self.run(zero)
+        self._warm_up(warmup)
 
     @property
     def provider(self) -> str:
         """What runs the graph, e.g. ``OpenVINO CPU bf16`` (bench and eval print it)."""
         return f"OpenVINO CPU {self.precision}"
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """(1,3,H,W) float32 preprocessed input -> ((H,W) float32 map in [0,1], score in [0,1]).
+    def _infer(self, x: np.ndarray) -> Any:
+        return self.request.infer({INPUT_NAME: x})
 
-        Raises:
-            ModelError: wrong input shape/dtype, or inference failed.
-        """
-        want = (1, 3, self.height, self.width)
-        if not isinstance(x, np.ndarray) or x.shape != want or x.dtype != np.float32:
-            got = (getattr(x, "shape", None), getattr(x, "dtype", type(x).__name__))
-            raise ModelError(f"input must be {want} float32, got {got[0]} {got[1]}")
-        try:
-            res = self.request.infer({INPUT_NAME: x})
-        except Exception as exc:
-            raise ModelError(f"inference failed: {exc}") from exc
-        amap = np.asarray(res[self._outputs[0]], dtype=np.float32)
-        score = np.asarray(res[self._outputs[1]], dtype=np.float32)
+    def _result(self, out: Any) -> tuple[np.ndarray, float]:
+        amap = np.asarray(out[self._outputs[0]], dtype=np.float32)
+        score = np.asarray(out[self._outputs[1]], dtype=np.float32)
         return amap[0, 0].copy(), float(score[0])
-
-    def predict(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
-        """BGR uint8 image of any size -> ((H,W) map at model resolution, score)."""
-        return self.run(preprocess(image_bgr, self.manifest))
-
-    __call__ = predict
 
 
 def _shape(port: Any) -> list[Any]:
