@@ -17,17 +17,23 @@ The default database file is ``xrbridge.db`` in the working directory.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xrbridge.core.records import InspectionRecord, RecordStore, views_from_json, views_to_json
-from xrbridge.core.verdict import verdict_from_json, verdict_to_json
+from xrbridge.core.records import InspectionRecord, RecordStore
 from xrbridge.errors import RecordError
+from xrbridge.io.rows import (
+    ALERT_COLUMNS,
+    ALERT_INSERT_COLUMNS,
+    RECORD_INSERT_COLUMNS,
+    alert_from_row,
+    alert_to_row,
+    record_from_row,
+    record_to_row,
+)
 
 __all__ = ["DEFAULT_DB", "RecordStore", "SqliteRecordStore"]
 
@@ -66,18 +72,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     t REAL NOT NULL                 -- that car's last capture time
 );
 """
-_ALERT_COLUMNS = (
-    "id",
-    "recorded_at",
-    "bridge",
-    "stream_id",
-    "robot",
-    "state",
-    "rate",
-    "defective",
-    "cars",
-    "car_id",
-    "t",
+_RECORD_INSERT = (
+    f"INSERT INTO records ({', '.join(RECORD_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(RECORD_INSERT_COLUMNS))})"
+)
+_ALERT_INSERT = (
+    f"INSERT INTO alerts ({', '.join(ALERT_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(ALERT_INSERT_COLUMNS))})"
 )
 
 
@@ -157,27 +158,10 @@ class SqliteRecordStore:
             return self._write(record)
 
     def _write(self, record: InspectionRecord) -> int:
-        views = views_to_json(record.views)
-        at = record.recorded_at or time.time()
+        row = record_to_row(record)
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            cur = self._db.execute(
-                "INSERT INTO records (recorded_at, stream_id, car_id, t_first, t_last, model,"
-                " n_defects, views, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    at,
-                    record.stream_id,
-                    int(record.car_id),
-                    float(record.t_first),
-                    float(record.t_last),
-                    record.model,
-                    record.n_defects,
-                    views,
-                    None
-                    if record.verdict is None
-                    else json.dumps(verdict_to_json(record.verdict), separators=(",", ":")),
-                ),
-            )
+            cur = self._db.execute(_RECORD_INSERT, row)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._db.in_transaction:
@@ -204,42 +188,14 @@ class SqliteRecordStore:
             rows = self._db.execute(sql + " ORDER BY recorded_at, id", args).fetchall()
         except sqlite3.Error as exc:
             raise RecordError(f"cannot read records from {self.path}: {exc}") from exc
-        return [
-            InspectionRecord(
-                stream_id=r[2],
-                car_id=r[3],
-                t_first=r[4],
-                t_last=r[5],
-                model=r[6],
-                views=views_from_json(r[7]),
-                recorded_at=r[1],
-                id=r[0],
-                verdict=None if r[8] is None else verdict_from_json(json.loads(r[8])),
-            )
-            for r in rows
-        ]
+        return [record_from_row(r) for r in rows]
 
     def add_alert(self, alert: Any, at: float | None = None, bridge: str = "") -> int:
         """Write a :class:`~xrbridge.core.drift.DriftAlert` (one transaction); returns its id."""
-        args = (
-            at or time.time(),
-            bridge,
-            alert.stream_id,
-            alert.robot,
-            alert.state,
-            float(alert.rate),
-            int(alert.defective),
-            int(alert.cars),
-            int(alert.car_id),
-            float(alert.t),
-        )
+        args = alert_to_row(alert, at, bridge)
         with self._lock:
             try:
-                cur = self._db.execute(
-                    "INSERT INTO alerts (recorded_at, bridge, stream_id, robot, state, rate,"
-                    " defective, cars, car_id, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    args,
-                )
+                cur = self._db.execute(_ALERT_INSERT, args)
             except sqlite3.Error as exc:
                 raise RecordError(f"cannot write alert to {self.path}: {exc}") from exc
         assert cur.lastrowid is not None
@@ -250,8 +206,8 @@ class SqliteRecordStore:
         try:
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts ORDER BY id"
+                    f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts ORDER BY id"
                 ).fetchall()
         except sqlite3.Error as exc:
             raise RecordError(f"cannot read alerts from {self.path}: {exc}") from exc
-        return [dict(zip(_ALERT_COLUMNS, r, strict=True)) for r in rows]
+        return [alert_from_row(r) for r in rows]

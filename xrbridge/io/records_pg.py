@@ -19,15 +19,19 @@ table (:meth:`PgRecordStore.add_alert`).
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from xrbridge.core.records import InspectionRecord, views_from_json, views_to_json
-from xrbridge.core.verdict import verdict_from_json, verdict_to_json
+from xrbridge.core.records import InspectionRecord
 from xrbridge.errors import RecordError, UsageError
+from xrbridge.io.rows import (
+    ALERT_COLUMNS,
+    alert_from_row,
+    alert_to_row,
+    record_from_row,
+    record_to_row,
+)
 
 #: (version, description, SQL). Append only: never edit or reorder an applied migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -208,22 +212,8 @@ class PgRecordStore:
         return self._insert(record)
 
     def _insert(self, record: InspectionRecord) -> int:
-        views = views_to_json(record.views)
-        at = record.recorded_at or time.time()
-        args = (
-            at,
-            self.bridge,
-            record.stream_id,
-            int(record.car_id),
-            float(record.t_first),
-            float(record.t_last),
-            record.model,
-            record.n_defects,
-            views,
-            None
-            if record.verdict is None
-            else json.dumps(verdict_to_json(record.verdict), separators=(",", ":")),
-        )
+        row = record_to_row(record)
+        args = (row[0], self.bridge, *row[1:])
 
         def run(conn: Any) -> int:
             row = conn.execute(
@@ -253,35 +243,11 @@ class PgRecordStore:
             "read records from",
             lambda c: c.execute(sql + " ORDER BY recorded_at, id", args).fetchall(),
         )
-        return [
-            InspectionRecord(
-                stream_id=r[2],
-                car_id=r[3],
-                t_first=r[4],
-                t_last=r[5],
-                model=r[6],
-                views=views_from_json(r[7]),
-                recorded_at=r[1],
-                id=r[0],
-                verdict=None if r[8] is None else verdict_from_json(json.loads(r[8])),
-            )
-            for r in rows
-        ]
+        return [record_from_row(r) for r in rows]
 
     def add_alert(self, alert: Any, at: float | None = None) -> int:
         """Write a :class:`~xrbridge.core.drift.DriftAlert`; returns its id."""
-        args = (
-            at or time.time(),
-            self.bridge,
-            alert.stream_id,
-            alert.robot,
-            alert.state,
-            float(alert.rate),
-            int(alert.defective),
-            int(alert.cars),
-            int(alert.car_id),
-            float(alert.t),
-        )
+        args = alert_to_row(alert, at, self.bridge)
         return int(
             self._call(
                 "write alert to",
@@ -295,21 +261,10 @@ class PgRecordStore:
 
     def alerts(self) -> list[dict[str, Any]]:
         """All drift alerts, oldest first, as dicts."""
-        cols = (
-            "id",
-            "recorded_at",
-            "bridge",
-            "stream_id",
-            "robot",
-            "state",
-            "rate",
-            "defective",
-            "cars",
-            "car_id",
-            "t",
-        )
         rows = self._call(
             "read alerts from",
-            lambda c: c.execute(f"SELECT {', '.join(cols)} FROM alerts ORDER BY id").fetchall(),
+            lambda c: c.execute(
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts ORDER BY id"
+            ).fetchall(),
         )
-        return [dict(zip(cols, r, strict=True)) for r in rows]
+        return [alert_from_row(r) for r in rows]
