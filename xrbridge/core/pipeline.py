@@ -244,19 +244,13 @@ class StreamPipeline:
         self, sd: StableDefect, place: ViewPlacement, track: TrackState, t: float
     ) -> Defect:
         c = self.config
-        px = place.uv_to_px(sd.contour_uv)
-        cpx = (
-            place.x + sd.centroid_uv[0] * place.width,
-            place.y + sd.centroid_uv[1] * place.height,
-        )
-        x0, y0 = px.min(axis=0)
-        x1, y1 = px.max(axis=0)
+        px, cpx, bbox = _placed(place, sd.contour_uv, sd.centroid_uv)
         return Defect(
             defect_id=sd.defect_id,
             view=sd.view,
             contour_px=px,
             contour_uv=sd.contour_uv,
-            bbox_px=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            bbox_px=bbox,
             centroid_px=cpx,
             centroid_uv=sd.centroid_uv,
             area_px=sd.area_px,
@@ -400,20 +394,14 @@ class StreamPipeline:
     def _fused_to_defect(
         self, fd: FusedDefect, place: ViewPlacement, track: TrackState, t: float
     ) -> Defect:
-        px = place.uv_to_px(fd.contour_uv)
-        cpx = (
-            place.x + fd.centroid_uv[0] * place.width,
-            place.y + fd.centroid_uv[1] * place.height,
-        )
-        x0, y0 = px.min(axis=0)
-        x1, y1 = px.max(axis=0)
+        px, cpx, bbox = _placed(place, fd.contour_uv, fd.centroid_uv)
         mm = self.config.regions.mm_per_px
         return Defect(
             defect_id=fd.defect_id,
             view=fd.view,
             contour_px=px,
             contour_uv=fd.contour_uv,
-            bbox_px=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            bbox_px=bbox,
             centroid_px=cpx,
             centroid_uv=fd.centroid_uv,
             area_px=fd.area_px,
@@ -551,3 +539,14 @@ def _as_stable(d: FusedDefect) -> _RecordView:
         None,
         d.contour_uv,
     )
+
+
+def _placed(
+    place: ViewPlacement, contour_uv: np.ndarray, centroid_uv: tuple[float, float]
+) -> tuple[np.ndarray, tuple[float, float], tuple[float, float, float, float]]:
+    """A view-normalised contour and centroid placed in the frame: (contour px, centroid px, bbox)."""
+    px = place.uv_to_px(contour_uv)
+    cpx = (place.x + centroid_uv[0] * place.width, place.y + centroid_uv[1] * place.height)
+    x0, y0 = px.min(axis=0)
+    x1, y1 = px.max(axis=0)
+    return px, cpx, (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
