@@ -17,8 +17,8 @@ have (a starved event loop slows the sources down too).
     python bench/plant_streams.py --streams 1,2,3,4 --infer-every 1,3 --seconds 20
 
 ``infer_every`` > 1 runs the model on every n-th frame and lets the tracker
-carry the overlays in between (PipelineConfig.infer_every); the bridge's
-factory does not expose it yet, so this script builds the same pipeline with it.
+carry the overlays in between: the stream's ``infer_every`` serve setting, so
+the bridge is built exactly as ``serve`` builds it.
 """
 
 from __future__ import annotations
@@ -39,33 +39,10 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def factory(settings: Any, registry: Any, infer_every: int) -> Any:
-    from xrbridge.bridge.compose import TimedPipeline, load_view_templates
-    from xrbridge.core.pipeline import PipelineConfig, StreamPipeline
-    from xrbridge.core.regions import pixel_threshold
-
-    def make(stream_id: str, model: str) -> Any:
-        models = registry.load(model, threads=settings.threads)
-        templates = [t for t in load_view_templates(None) if t.view in models]
-        timed = TimedPipeline(None)
-        fns = {v: timed.timed(m.predict) for v, m in models.items()}
-        cfg = PipelineConfig(
-            stream_id=stream_id,
-            model_name=model,
-            infer_every=infer_every,
-            thresholds={v: pixel_threshold(m.manifest) for v, m in models.items()},
-        )
-        timed.pipeline = StreamPipeline(templates, fns, cfg)
-        return timed
-
-    return make
-
-
 async def run_point(
     n: int, infer_every: int, seconds: float, warmup: float, models_dir: Path, workers: int
 ) -> dict[str, Any]:
     from xrbridge.bridge.app import Bridge
-    from xrbridge.bridge.registry import ModelRegistry
     from xrbridge.bridge.settings import Settings
     from xrbridge.sim import embedded_line_dir
 
@@ -80,9 +57,9 @@ async def run_point(
         models_dir=str(models_dir),
         workers=workers,
         threads=1,
+        infer_every=(str(infer_every),),
     )
-    reg = ModelRegistry(models_dir)
-    bridge = Bridge(settings, factory=factory(settings, reg, infer_every))
+    bridge = Bridge(settings)
     stage = {"on": False, "pipeline": 0.0, "model": 0.0, "n": 0}
 
     def timing(msg: Any) -> None:  # what limits it: the model's share of the pipeline time
