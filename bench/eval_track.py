@@ -1,4 +1,4 @@
-"""Extraction + tracking accuracy on simulator runs: the numbers of docs/readme/20-extract.md.
+"""Extraction + tracking accuracy on simulator runs: the numbers of docs/extract.md.
 
 Usage:
     python bench/eval_track.py [--cars 6] [--seed 7] [--cases default,slow,fast,const_belt,harsh_light]

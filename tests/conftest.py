@@ -1,4 +1,4 @@
-"""Shared fixtures. ``sim_small``: a short rendered sealant line (see CONTRACTS.md)."""
+"""Shared fixtures. ``sim_small``: a short rendered sealant line (see docs/contracts.md)."""
 
 from __future__ import annotations
 

@@ -185,6 +185,7 @@ def test_alerts_reach_grpc_websocket_and_the_sqlite_store(tmp_path: Path) -> Non
             drift_min_cars=2,
             drift_raise_rate=0.5,
             drift_clear_rate=0.2,
+            bridge_id="cell7",
         ) as b:
             assert b.plant is not None
             n0 = len(b.hub.subscribers)
@@ -206,11 +207,32 @@ def test_alerts_reach_grpc_websocket_and_the_sqlite_store(tmp_path: Path) -> Non
                 await asyncio.to_thread(b.plant.on_records, [car(1, "NOK"), car(2, "NOK")])
                 grpc_got.append(alert_from_proto(await asyncio.wait_for(call.read(), 10 * FACTOR)))
                 ws_got.append(await recv_until(ws, "robot_alert"))
+                # subscribers that join while the robot is in alert get its state at once
+                async with connect(b.urls["websocket"], proxy=None) as late:
+                    await recv_until(late, "hello")
+                    await late.send(pack({"type": "subscribe", "streams": ["cam"]}))
+                    late_ws = await recv_until(late, "robot_alert")
+                late_call = services_pb2_grpc.SubscribeStub(ch).Alerts(
+                    control_pb2.SubscribeRequest(stream_id="")
+                )
+                late_grpc = alert_from_proto(await asyncio.wait_for(late_call.read(), 10 * FACTOR))
+                late_call.cancel()
+                assert (late_ws["robot"], late_ws["state"], late_ws["car_id"]) == (
+                    "center_left",
+                    "raised",
+                    2,
+                )
+                assert (late_grpc.robot, late_grpc.state, late_grpc.car_id) == (
+                    "center_left",
+                    "raised",
+                    2,
+                )
                 # four clean cars: 0 of 4 <= 0.2 clears it
                 await asyncio.to_thread(b.plant.on_records, [car(i, "OK") for i in range(3, 7)])
                 grpc_got.append(alert_from_proto(await asyncio.wait_for(call.read(), 10 * FACTOR)))
                 ws_got.append(await recv_until(ws, "robot_alert"))
                 call.cancel()
+                assert b.hub.raised_alerts == {}  # a cleared robot is no news for a late subscriber
                 with pytest.raises(grpc.aio.AioRpcError) as exc:
                     bad = services_pb2_grpc.SubscribeStub(ch).Alerts(
                         control_pb2.SubscribeRequest(stream_id="nope")
@@ -230,9 +252,9 @@ def test_alerts_reach_grpc_websocket_and_the_sqlite_store(tmp_path: Path) -> Non
         ("center_left", "raised", 1),
         ("center_left", "cleared", 1),
     ]
-    assert [(r["robot"], r["state"], r["car_id"], r["stream_id"]) for r in rows] == [
-        ("center_left", "raised", 2, "cam"),
-        ("center_left", "cleared", 6, "cam"),
+    assert [(r["robot"], r["state"], r["car_id"], r["stream_id"], r["bridge"]) for r in rows] == [
+        ("center_left", "raised", 2, "cam", "cell7"),
+        ("center_left", "cleared", 6, "cam", "cell7"),
     ]
     # the alerts are in the file (a second reader sees them)
     with SqliteRecordStore(db) as store:

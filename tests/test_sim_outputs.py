@@ -1,4 +1,4 @@
-"""The simulator's files and formats (CONTRACTS.md: Simulator outputs)."""
+"""The simulator's files and formats (docs/contracts.md: Simulator outputs)."""
 
 from __future__ import annotations
 

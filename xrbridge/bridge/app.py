@@ -85,9 +85,9 @@ class Bridge:
             pg = is_pg_url(settings.records_db)
             try:
                 self.records = (
-                    PgRecordStore(settings.records_db, bridge=settings.bridge_id)
+                    PgRecordStore(settings.records_db, bridge=settings.bridge_name())
                     if pg
-                    else SqliteRecordStore(settings.records_db)
+                    else SqliteRecordStore(settings.records_db, bridge=settings.bridge_name())
                 )
             except RecordError as exc:
                 raise UsageError(f"--records-db: {exc}") from exc

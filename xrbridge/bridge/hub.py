@@ -409,6 +409,8 @@ class Hub:
         self.streams: dict[str, Stream] = {}
         self.subscribers: set[Subscriber] = set()
         self.video_quality = video_quality
+        #: the raised drift alerts, (stream, robot) -> its last message: a late subscriber gets them
+        self.raised_alerts: dict[tuple[str, Any], Published] = {}
         self._sinks: list[Callable[[Published], None]] = []
 
     def add_stream(self, source: Source, model: str, *, lossless: bool = False) -> Stream:
@@ -490,6 +492,13 @@ class Hub:
     def subscribe(self, sub: Subscriber) -> None:
         self.subscribers.add(sub)
         self.metrics.subscribers.inc(sub.transport)
+        self.offer_raised_alerts(sub)
+
+    def offer_raised_alerts(self, sub: Subscriber) -> None:
+        """The robots in alert now, for a subscriber that joined (or widened its streams) late."""
+        for msg in list(self.raised_alerts.values()):
+            if sub.wants(msg):
+                sub.offer(msg)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         if sub in self.subscribers:
@@ -508,6 +517,12 @@ class Hub:
             self.metrics.frames_out.inc(msg.stream_id, msg.kind)
         for sink in self._sinks:
             sink(msg)
+        if msg.kind == "alert" and msg.payload is not None:
+            key = (msg.stream_id, msg.payload.get("robot"))
+            if msg.payload.get("state") == "raised":
+                self.raised_alerts[key] = msg
+            else:
+                self.raised_alerts.pop(key, None)
         for sub in self.subscribers:
             if sub.wants(msg) and sub.offer(msg):
                 self.metrics.overlays_dropped.inc(sub.transport)

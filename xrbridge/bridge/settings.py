@@ -156,6 +156,12 @@ class Settings:
                 )
         self.infer_every_for("")  # refuse a bad infer_every now, naming it
 
+    def bridge_name(self) -> str:
+        """This bridge's name in events and records: ``bridge_id``, else the short host name."""
+        import socket
+
+        return self.bridge_id or socket.gethostname().split(".")[0] or "bridge"
+
     def infer_every_for(self, stream_id: str) -> int:
         """The ``infer_every`` of ``stream_id``: its ``ID=N`` entry, else a bare ``N``, else 1."""
         ids = {spec.partition("=")[0] for spec in self.sources}

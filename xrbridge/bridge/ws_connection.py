@@ -88,6 +88,7 @@ class WsConnection:
             elif isinstance(a, S.Subscribe):
                 sub.streams = None if a.streams is None else set(a.streams)
                 sub.video = a.video
+                self.hub.offer_raised_alerts(sub)
             elif isinstance(a, S.SelectModel):
                 try:
                     await self.hub.select_model(a.stream_id, a.name)

@@ -16,7 +16,7 @@ a *representation* of the images rather than on raw BGR:
   (which a window's mean removal only cancels on average) but almost nothing
   to gradients, and a gain change scales gradients, which NCC cancels. It
   keeps the edges of beads, holes and panels that identify a view. See
-  docs/readme/20-extract.md for the measured comparison with ``"gray"``.
+  docs/extract.md for the measured comparison with ``"gray"``.
 
 Two search modes over a two-level pyramid, so the per-frame cost stays a few
 milliseconds (the templates are large, 520x400 for 848x480 frames, and

@@ -51,7 +51,7 @@ class StabilizerConfig:
     its frames) reached this. Regions barely above the calibrated threshold
     (0.5-0.6, i.e. within 10 % of the calibration score range) are where a
     calibrated model's false alarms concentrate; on the simulator run in
-    docs/readme/50-overlay.md every true defect peaked >= 0.72 while about
+    docs/overlay.md every true defect peaked >= 0.72 while about
     half of the false overlays never exceeded 0.6. 0.5 disables the gate.
     """
 

@@ -31,7 +31,7 @@ Defaults (q = 2000, r = 0.5) were chosen on simulator runs by replaying the
 measured matches through filters with q in 300..500000 and r in 0.1..1.5:
 lower q lagged the speed changes (worse 200 ms predictions under
 acceleration), higher q passed the camera shake into the velocity (worse at
-constant speed); see docs/readme/20-extract.md for the numbers at the default.
+constant speed); see docs/extract.md for the numbers at the default.
 
 Life cycle: a track is born from a whole-frame match that no existing track
 explains, becomes confirmed (and gets its stable public id) after

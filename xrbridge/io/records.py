@@ -92,8 +92,11 @@ class SqliteRecordStore:
     long a write waits for a lock held by another connection before failing.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_DB, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, path: str | Path = DEFAULT_DB, *, bridge: str = "", busy_timeout_s: float = 10.0
+    ) -> None:
         self.path = Path(path)
+        self.bridge = bridge  # the writing bridge's name, kept with each alert row
         self._lock = threading.Lock()
         try:
             # One connection shared by the bridge's inference threads, serialised by _lock.
@@ -190,9 +193,12 @@ class SqliteRecordStore:
             raise RecordError(f"cannot read records from {self.path}: {exc}") from exc
         return [record_from_row(r) for r in rows]
 
-    def add_alert(self, alert: Any, at: float | None = None, bridge: str = "") -> int:
-        """Write a :class:`~xrbridge.core.drift.DriftAlert` (one transaction); returns its id."""
-        args = alert_to_row(alert, at, bridge)
+    def add_alert(self, alert: Any, at: float | None = None) -> int:
+        """Write a :class:`~xrbridge.core.drift.DriftAlert` (one transaction); returns its id.
+
+        The row keeps this store's ``bridge`` name.
+        """
+        args = alert_to_row(alert, at, self.bridge)
         with self._lock:
             try:
                 cur = self._db.execute(_ALERT_INSERT, args)

@@ -1,7 +1,7 @@
 """The model artifact: ``MODEL_DIR/model.onnx`` + ``manifest.json`` (+ ``roi.png``).
 
 The manifest says what the graph expects and already contains, so nothing is
-normalised twice (docs/contracts.md; CONTRACTS.md "Model artifact"). The
+normalised twice (docs/contracts.md, "Model artifact"). The
 exported graph carries a copy of the manifest's core fields in its ONNX
 metadata (key ``xrbridge``); :func:`check_graph` compares both at load time
 and refuses an artifact whose manifest and graph disagree.

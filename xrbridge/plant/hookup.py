@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -79,8 +78,7 @@ class PlantSinks:
         if settings.mqtt_url:
             from xrbridge.plant.mqtt import MqttPublisher
 
-            bridge = settings.bridge_id or socket.gethostname().split(".")[0] or "bridge"
-            topics = Topics(settings.plant, settings.line, bridge)
+            topics = Topics(settings.plant, settings.line, settings.bridge_name())
             publisher = MqttPublisher(settings.mqtt_url, topics, settings.mqtt_spool)
         return PlantSinks(settings, hub, publisher, store)
 

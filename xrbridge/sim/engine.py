@@ -3,7 +3,7 @@
 ``simulate(SimConfig(...), out_dir)`` writes, in ``out_dir``: ``line.mp4``,
 ``truth.jsonl``, ``scene.json``, ``templates/<view>.png`` + ``templates/views.json``,
 ``roi/<view>.png`` and (unless ``config.dataset`` is false) ``dataset/<view>/``
-in the MVTec layout. Formats: docs/readme/10-simulate.md and CONTRACTS.md.
+in the MVTec layout. Formats: docs/simulate.md and docs/contracts.md.
 """
 
 from __future__ import annotations

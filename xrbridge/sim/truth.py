@@ -1,6 +1,6 @@
 """Ground truth: where every car and view is in each kept frame, and ``truth.jsonl``.
 
-One line per frame of the file (CONTRACTS.md): index, source_index, t, and per
+One line per frame of the file (docs/contracts.md): index, source_index, t, and per
 car with some part in the frame its variant, offset (underbody origin, frame
 px), velocity (px/s), the views with ``visible > 0`` (bbox, visible, peak) and
 the defects whose polygon reaches into the frame (polygon_px, polygon_ub).
