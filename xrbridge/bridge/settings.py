@@ -96,7 +96,17 @@ class Settings:
         "xrbridge-records.spill",
         "local file keeping the records a postgresql:// records_db could not take yet (SQLite: records_db + .spill)",
     )
-    mqtt_url: str = _f("", "MQTT broker for plant events, mqtt://host:port (empty: no events)")
+    mqtt_url: str = _f(
+        "",
+        "MQTT broker for plant events, mqtt://host:port or mqtts://host:port (TLS) (empty: no events)",
+    )
+    mqtt_ca: str = _f(
+        "", "mqtts: CA certificate (PEM) that signed the broker's (empty: the system's trust store)"
+    )
+    mqtt_cert: str = _f(
+        "", "mqtts: this bridge's client certificate (PEM), for brokers that require one"
+    )
+    mqtt_key: str = _f("", "mqtts: the private key (PEM) of mqtt_cert")
     mqtt_spool: str = _f(
         "xrbridge-events.db", "SQLite file keeping events until the broker acknowledges them"
     )

@@ -76,10 +76,11 @@ class PlantSinks:
         """Build the publisher (when ``mqtt_url`` is set) and the sinks."""
         publisher = None
         if settings.mqtt_url:
-            from xrbridge.plant.mqtt import MqttPublisher
+            from xrbridge.plant.mqtt import MqttPublisher, MqttTls
 
             topics = Topics(settings.plant, settings.line, settings.bridge_name())
-            publisher = MqttPublisher(settings.mqtt_url, topics, settings.mqtt_spool)
+            tls = MqttTls(settings.mqtt_ca, settings.mqtt_cert, settings.mqtt_key)
+            publisher = MqttPublisher(settings.mqtt_url, topics, settings.mqtt_spool, tls=tls)
         return PlantSinks(settings, hub, publisher, store)
 
     # -- life cycle -----------------------------------------------------------------

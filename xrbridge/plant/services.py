@@ -61,31 +61,49 @@ class LocalMosquitto:
     messages across :meth:`stop` / :meth:`start` (as a plant's broker would).
     """
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        *,
+        tls: tuple[Path, Path, Path] | None = None,
+        require_certificate: bool = False,
+    ) -> None:
+        """``tls``: (CA, server certificate, server key) PEM files for a TLS listener;
+        ``require_certificate``: clients must show a certificate signed by that CA
+        (it is their user name; anonymous clients are refused)."""
         exe = mosquitto_binary()
         if exe is None:
             raise XrbridgeError("mosquitto is not installed (apt-get install mosquitto)")
+        if require_certificate and tls is None:
+            raise XrbridgeError("require_certificate needs a TLS listener (tls=(ca, cert, key))")
         self.exe = exe
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.tls = tls is not None
+        listener = f"listener {self.port} 127.0.0.1\n"
+        if tls is not None:
+            ca, cert, key = tls
+            listener += f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+            if require_certificate:
+                listener += "require_certificate true\nuse_identity_as_username true\n"
         self.conf = self.folder / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            listener + f"allow_anonymous {'false' if require_certificate else 'true'}\n"
             "persistence true\n"
             f"persistence_location {self.folder}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.folder}/mosquitto.log\n"
             # as root mosquitto would switch to its own user, who cannot write this folder
-            + (f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" if os.geteuid() == 0 else "")
+             + (f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" if os.geteuid() == 0 else "")
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
         self.proc = subprocess.Popen(
