@@ -1,8 +1,17 @@
 """Score normalisation and thresholds, calibrated on held-out images.
 
 Raw model scores have arbitrary units. The exported graph maps them to
-``clip((raw - thr) / (max - min) + 0.5, 0, 1)`` so 0.5 is the threshold for
-both the image score and the pixel map (CONTRACTS.md).
+``squash((raw - thr) / (max - min) + 0.5)`` so 0.5 is the threshold for both
+the image score and the pixel map (docs/contracts.md).
+
+:func:`squash` is the identity on [0.1, 0.9] and bends into rational tails
+outside, ``1 - 0.01 / (z - 0.8)`` above 0.9 and ``0.01 / (0.2 - z)`` below 0.1
+(value and slope continuous at the joins): strictly increasing, in (0, 1), never
+exactly 0 or 1. Until issue 13 the graph clipped to [0, 1] instead; every score
+more than half a span above the threshold became 1.0 and those ties cost the
+image AUROC (docs/models.md, SimpleNet). Artifacts exported before carry the
+clip in their own graph and keep working; new manifests say
+``score_normalization.curve: "squash"`` (absent: the old clip).
 
 Without defective validation images (method ``heldout-good``): ``thr`` is the
 largest raw value on the held-out good images (no false alarm on them),
@@ -16,8 +25,49 @@ validation values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+#: The linear part of :func:`squash` (normalised units): scores in it are unchanged.
+LINEAR_LO, LINEAR_HI = 0.1, 0.9
+#: ``score_normalization.curve`` of artifacts that use :func:`squash`.
+CURVE = "squash"
+# Tail scale: with t = LINEAR_LO = 1 - LINEAR_HI the tails are t^2 / (2t - z) and
+# 1 - t^2 / (z - (1 - 2t)), which meet the line with value and slope 1.
+_T = LINEAR_LO
+# float32 neighbours of 0 and 1: the tails never round to exactly 0 or 1.
+F32_ABOVE_0 = float(np.finfo(np.float32).tiny)
+F32_BELOW_1 = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+
+
+def squash(z: np.ndarray) -> np.ndarray:
+    """Monotone map of normalised scores into (0, 1), the identity on [0.1, 0.9].
+
+    Args:
+        z: normalised values ``(raw - thr) / span + 0.5`` of any shape.
+
+    Returns:
+        float64 array of ``z``'s shape, strictly increasing in ``z`` (in float64;
+        in float32 different values stay apart up to ``z`` of about 1e5), within
+        ``[F32_ABOVE_0, F32_BELOW_1]``. The numpy twin of :func:`squash_torch`.
+    """
+    z = np.asarray(z, np.float64)
+    # The unselected branch is evaluated too: clamp its argument to stay finite.
+    upper = 1.0 - _T * _T / (np.maximum(z, LINEAR_HI) - (1.0 - 2 * _T))
+    lower = _T * _T / (2 * _T - np.minimum(z, LINEAR_LO))
+    out = np.where(z > LINEAR_HI, upper, np.where(z < LINEAR_LO, lower, z))
+    return np.clip(out, F32_ABOVE_0, F32_BELOW_1)
+
+
+def squash_torch(z: Any) -> Any:
+    """:func:`squash` on a torch tensor (exported into the ONNX graph as Min/Max/Div/Where)."""
+    import torch
+
+    upper = 1.0 - _T * _T / (torch.clamp(z, min=LINEAR_HI) - (1.0 - 2 * _T))
+    lower = _T * _T / (2 * _T - torch.clamp(z, max=LINEAR_LO))
+    out = torch.where(z > LINEAR_HI, upper, torch.where(z < LINEAR_LO, lower, z))
+    return torch.clamp(out, F32_ABOVE_0, F32_BELOW_1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +81,13 @@ class Norm:
     def as_dict(self) -> dict[str, float]:
         return {"threshold": self.threshold, "min": self.min, "max": self.max}
 
+    @property
+    def span(self) -> float:
+        return float(max(self.max - self.min, 1e-12))
+
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Normalise raw values (numpy twin of the in-graph op)."""
-        span = max(self.max - self.min, 1e-12)
-        return np.clip((raw - self.threshold) / span + 0.5, 0.0, 1.0)
+        """Normalise raw values into (0, 1), 0.5 at the threshold (numpy twin of the graph's op)."""
+        return squash((np.asarray(raw, np.float64) - self.threshold) / self.span + 0.5)
 
 
 def _best_f1_threshold(values: np.ndarray, labels: np.ndarray) -> float:

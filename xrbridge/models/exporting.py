@@ -2,9 +2,10 @@
 
 Every model provides a torch module ``raw(x) -> (raw_map (1,1,H,W), raw_score (1,))``
 (already Gaussian-smoothed; raw units). :class:`ContractGraph` appends what the
-manifest promises: score normalisation of map and score, and the ROI mask on
-the map (0 outside). The graph gets the manifest's core fields as ONNX
-metadata so a mismatching manifest is refused at load.
+manifest promises: score normalisation of map and score (linear around the
+threshold, :func:`xrbridge.models.calibrate.squash` into (0, 1) without ties),
+and the ROI mask on the map (0 outside). The graph gets the manifest's core
+fields as ONNX metadata so a mismatching manifest is refused at load.
 """
 
 from __future__ import annotations
@@ -19,43 +20,51 @@ import torch
 from torch import nn
 
 from xrbridge.models.artifact import INPUT_NAME, META_KEY, OUTPUT_NAMES, core_fields
-from xrbridge.models.calibrate import Norm
+from xrbridge.models.calibrate import CURVE, Norm, squash_torch
 
 
 class ContractGraph(nn.Module):
-    """raw module + normalisation + ROI mask -> (anomaly_map (1,1,H,W), pred_score (1,)) in [0,1]."""
+    """raw module + normalisation + ROI mask -> (anomaly_map (1,1,H,W), pred_score (1,)).
+
+    Both outputs are ``squash((raw - thr) / span + 0.5)``: in (0, 1), 0.5 at the
+    threshold, strictly increasing in the raw value (no ties from clipping). The
+    map is 0 outside the ROI.
+    """
 
     roi: torch.Tensor
+    curve = CURVE
 
     def __init__(self, raw: nn.Module, image: Norm, pixel: Norm, roi: np.ndarray | None) -> None:
         super().__init__()
         self.raw = raw
-        self.img_thr, self.img_span = (
-            float(image.threshold),
-            float(max(image.max - image.min, 1e-12)),
-        )
-        self.pix_thr, self.pix_span = (
-            float(pixel.threshold),
-            float(max(pixel.max - pixel.min, 1e-12)),
-        )
+        self.img_thr, self.img_span = float(image.threshold), image.span
+        self.pix_thr, self.pix_span = float(pixel.threshold), pixel.span
         self.has_roi = roi is not None
         if roi is not None:
             self.register_buffer("roi", torch.from_numpy(roi.astype(np.float32))[None, None])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         amap, score = self.raw(x)
-        amap = torch.clamp((amap - self.pix_thr) / self.pix_span + 0.5, 0.0, 1.0)
+        amap = squash_torch((amap - self.pix_thr) / self.pix_span + 0.5)
         if self.has_roi:
             amap = amap * self.roi
-        score = torch.clamp((score - self.img_thr) / self.img_span + 0.5, 0.0, 1.0)
+        score = squash_torch((score - self.img_thr) / self.img_span + 0.5)
         return amap, score
 
 
 def export_onnx(
     graph: nn.Module, path: Path, height: int, width: int, manifest: dict[str, Any], opset: int = 17
 ) -> None:
-    """Export ``graph`` to ``path`` (fixed batch 1, HxW) and stamp the manifest core as metadata."""
+    """Export ``graph`` to ``path`` (fixed batch 1, HxW) and stamp the manifest core as metadata.
+
+    A :class:`ContractGraph` also records its curve in ``manifest`` (mutated in
+    place: ``score_normalization.curve``) before the manifest is written.
+    """
     import onnx
+
+    curve = getattr(graph, "curve", None)
+    if curve is not None:
+        manifest["score_normalization"]["curve"] = curve
 
     graph = graph.eval()
     dummy = torch.zeros(1, 3, height, width)
@@ -77,7 +86,10 @@ def export_onnx(
     del model.metadata_props[:]
     prop = model.metadata_props.add()
     prop.key = META_KEY
-    prop.value = json.dumps(core_fields(manifest), sort_keys=True)
+    core = core_fields(manifest)
+    if curve is not None:  # informative: check_graph compares the manifest's core fields only
+        core["curve"] = curve
+    prop.value = json.dumps(core, sort_keys=True)
     onnx.save(model, str(path))
 
 
