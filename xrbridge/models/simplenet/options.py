@@ -25,9 +25,11 @@ class SimpleNetOptions:
         1e-3, "AdamW learning rate of the feature adapter (the reference: 1e-4)"
     )
     image_score: str = opt(
-        "max",
-        "image score: max of the smoothed map in the ROI, or mean of its top-k pixels",
-        choices=("max", "topk"),
+        "top-share",
+        "image score from the smoothed map inside the ROI: mean of its highest --top-share"
+        " of pixels, its maximum, or mean of its --topk highest pixels",
+        choices=("top-share", "max", "topk"),
     )
-    topk: int = opt(10, "patches averaged by the topk image score")
+    top_share: float = opt(0.01, "share of the ROI's pixels averaged by the top-share image score")
+    topk: int = opt(10, "pixels averaged by the topk image score")
     sigma: float = opt(4.0, "Gaussian smoothing of the map at 256 px (scaled with the height)")

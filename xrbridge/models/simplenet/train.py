@@ -27,7 +27,12 @@ from xrbridge.errors import UsageError
 from xrbridge.models.backbones import STAGE_NAMES
 from xrbridge.models.features import PatchFeatures
 from xrbridge.models.options import as_dict, parse
-from xrbridge.models.simplenet.model import Discriminator, SimpleNetHead, SimpleNetRaw
+from xrbridge.models.simplenet.model import (
+    Discriminator,
+    SimpleNetHead,
+    SimpleNetRaw,
+    score_pixels,
+)
 from xrbridge.models.simplenet.options import SimpleNetOptions
 from xrbridge.names import check_name
 
@@ -58,6 +63,8 @@ class SimpleNetTrainer:
             raise UsageError("simplenet option layers: expected stages like s8,s16, got none")
         for s in self.layers:
             check_name("stage", s, STAGE_NAMES)
+        if not 0 < o.top_share <= 1:
+            raise UsageError(f"simplenet option top_share: expected in (0, 1], got {o.top_share}")
         for key in ("noise_std", "margin", "lr", "adapter_lr", "sigma"):
             if not getattr(o, key) > 0:
                 raise UsageError(f"simplenet option {key}: expected > 0, got {getattr(o, key)}")
@@ -150,12 +157,10 @@ class SimpleNetTrainer:
         disc.eval()
         h, w = ctx.images.shape[-2:]
         sigma = float(o.sigma) * h / 256.0
+        n_pix = int(full_valid.sum()) if full_valid is not None else int(h * w)
+        k = score_pixels(o.image_score, n_pix, o.top_share, o.topk)
         self._raw = (
-            SimpleNetRaw(
-                self.features, head, disc, (h, w), sigma, full_valid, o.image_score, o.topk
-            )
-            .to(dev)
-            .eval()
+            SimpleNetRaw(self.features, head, disc, (h, w), sigma, full_valid, k).to(dev).eval()
         )
         return {
             "patches": len(feats),
@@ -166,6 +171,7 @@ class SimpleNetTrainer:
             "loss_first": losses[0],
             "loss_last": float(np.mean(losses[-20:])),
             "separated_last": float(np.mean(p_true[-20:])),
+            "score_pixels": k,
         }
 
     def raw_module(self) -> SimpleNetRaw:
