@@ -6,8 +6,8 @@ to the EfficientNet-Lite backbones: the locally aware features PatchCore uses
 152 for Lite0) are optionally standardised per channel and scaled by
 1/sqrt(C), so that a patch's mean squared distance to the mean patch is 1 (a
 fixed affine map learnt from the training patches: the anomaly noise's std,
-0.015 per channel, then means the same on every backbone, about 19 % of the
-spread of normal patches for Lite0), mapped by a bias-free linear adapter (C -> C), and
+0.03 per channel by default, then means the same on every backbone, about 37 % of
+the spread of normal patches for Lite0; the paper's 0.015 is 19 %), mapped by a bias-free linear adapter (C -> C), and
 scored by a two-layer MLP discriminator (C -> hidden, BatchNorm, LeakyReLU 0.2,
 -> 1). The anomaly score of a patch is ``-D(adapter(f))``.
 """

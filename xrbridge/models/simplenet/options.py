@@ -10,7 +10,11 @@ from xrbridge.models.options import opt
 @dataclass(frozen=True, slots=True)
 class SimpleNetOptions:
     layers: str = opt("s8,s16", "backbone stages, comma-separated")
-    noise_std: float = opt(0.015, "std of the Gaussian anomaly features (the paper: 0.015)")
+    noise_std: float = opt(
+        0.03,
+        "std of the Gaussian anomaly features per standardised channel (the paper: 0.015;"
+        " 0.03 measured better on magnetic_tile at 3 seeds, equal on mpdd_metal_plate)",
+    )
     hidden: int = opt(1024, "discriminator hidden units (the paper: 1024)")
     margin: float = opt(0.5, "truncation threshold of the L1 loss (the paper: 0.5)")
     feature_norm: bool = opt(

@@ -4,7 +4,7 @@ The backbone is frozen, so the patch features of the good images are extracted
 once; training then only touches two small networks on feature vectors, which
 is what makes it practical on a 2-core CPU (mpdd_metal_plate: about a minute).
 Each step draws ``batch_patches`` normal patches q (inside the ROI when there
-is one), adds Gaussian noise (std ``noise_std``) to make anomalous ones
+is one), adds Gaussian noise (std ``noise_std``, 0.03 by default) to make anomalous ones
 q + e, and minimises the truncated L1 loss of the paper,
 ``max(0, m - D(q)) + max(0, m + D(q + e))`` with margin m (0.5). The adapter
 (bias-free linear, AdamW) and the discriminator (Adam) are trained together, as
