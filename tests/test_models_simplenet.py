@@ -28,9 +28,24 @@ def test_score_pixels_by_option() -> None:
 
 def test_default_image_score_is_top_one_percent() -> None:
     o = parse(SimpleNetOptions, "simplenet", {})
-    assert (o.image_score, o.top_share) == ("top-share", 0.01)
+    assert (o.image_pool, o.top_share) == ("top-share", 0.01)
+    assert parse(SimpleNetOptions, "simplenet", {"image_pool": "max"}).image_pool == "max"
     with pytest.raises(UsageError):
-        parse(SimpleNetOptions, "simplenet", {"image_score": "median"})
+        parse(SimpleNetOptions, "simplenet", {"image_pool": "median"})
+
+
+def test_image_pool_flag_reaches_simplenet() -> None:
+    """``--image-score`` is PatchCore's flag (topk, eq4); SimpleNet's own is ``--image-pool``."""
+    import argparse
+
+    from xrbridge.commands.train import add_arguments
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(
+        ["--model", "simplenet", "--data", "x", "--out", "y", "--image-pool", "max"]
+    )
+    assert args.opt_image_pool == "max"
 
 
 class _Grid(nn.Module):

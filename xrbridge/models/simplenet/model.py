@@ -63,7 +63,7 @@ class SimpleNetRaw(nn.Module):
 
     The map is the patch scores upsampled bilinearly and blurred; the image score
     is the mean of the ``topk`` highest pixels of that map inside the ROI (``valid``:
-    (H, W)); :func:`score_pixels` turns the ``image_score`` option into that count
+    (H, W)); :func:`score_pixels` turns the ``image_pool`` option into that count
     (default: 1 % of the ROI's pixels). On mpdd_metal_plate (seed 2, lr 1e-3) the
     maximum of the raw patch grid gave image AUROC 0.846, that of the smoothed map
     1.000 (docs/models.md).
@@ -108,7 +108,7 @@ class SimpleNetRaw(nn.Module):
         return amap, score
 
 
-def score_pixels(image_score: str, n_pixels: int, top_share: float, topk: int) -> int:
+def score_pixels(image_pool: str, n_pixels: int, top_share: float, topk: int) -> int:
     """Pixels averaged by the image score: ``max`` 1, ``topk`` ``topk``, ``top-share``
     ``top_share`` of ``n_pixels`` (the ROI's, or the whole map's), at least 1.
 
@@ -117,8 +117,8 @@ def score_pixels(image_score: str, n_pixels: int, top_share: float, topk: int) -
     (sigma 4), so one noisy patch weighs less than in the maximum, while a defect of
     that size still decides the score.
     """
-    if image_score == "max":
+    if image_pool == "max":
         return 1
-    if image_score == "topk":
+    if image_pool == "topk":
         return max(1, min(int(topk), n_pixels))
     return max(1, min(round(top_share * n_pixels), n_pixels))

@@ -28,7 +28,8 @@ class SimpleNetOptions:
     adapter_lr: float = opt(
         1e-3, "AdamW learning rate of the feature adapter (the reference: 1e-4)"
     )
-    image_score: str = opt(
+    # Not "image_score": that flag is PatchCore's, with other choices (one flag per name).
+    image_pool: str = opt(
         "top-share",
         "image score from the smoothed map inside the ROI: mean of its highest --top-share"
         " of pixels, its maximum, or mean of its --topk highest pixels",

@@ -158,7 +158,7 @@ class SimpleNetTrainer:
         h, w = ctx.images.shape[-2:]
         sigma = float(o.sigma) * h / 256.0
         n_pix = int(full_valid.sum()) if full_valid is not None else int(h * w)
-        k = score_pixels(o.image_score, n_pix, o.top_share, o.topk)
+        k = score_pixels(o.image_pool, n_pix, o.top_share, o.topk)
         self._raw = (
             SimpleNetRaw(self.features, head, disc, (h, w), sigma, full_valid, k).to(dev).eval()
         )
