@@ -112,6 +112,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="fraction of train/good held out for calibration (default 0.1)",
     )
     p.add_argument(
+        "--holdout-choice",
+        choices=("spread", "random"),
+        default="spread",
+        help="which good images are held out: spread over their appearance (k-centre on "
+        "thumbnails, default) or a seeded random sample",
+    )
+    p.add_argument(
         "--val",
         type=Path,
         default=None,
@@ -156,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         holdout=args.holdout,
+        holdout_choice=args.holdout_choice,
         val=args.val,
         options=given,
         progress=not args.quiet,

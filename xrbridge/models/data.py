@@ -134,3 +134,69 @@ def read_roi(path: str | Path) -> np.ndarray:
     if not (m > 0).any():
         raise DatasetError(f"ROI mask {path} is empty (all 0)")
     return np.where(m > 0, 255, 0).astype(np.uint8)
+
+
+#: How the held-out good images (calibration) are chosen: spread over the training
+#: images' appearance (k-centre), or a seeded random sample.
+HOLDOUT_CHOICES = ("spread", "random")
+
+
+def thumbnails(images: np.ndarray, side: int = 16) -> np.ndarray:
+    """(N,3,H,W) normalised images -> (N, 3*side*side) float32 global embeddings (area-averaged)."""
+    out = np.empty((len(images), 3 * side * side), np.float32)
+    for i, x in enumerate(images):
+        small = cv2.resize(
+            np.ascontiguousarray(x.transpose(1, 2, 0)), (side, side), interpolation=cv2.INTER_AREA
+        )
+        out[i] = small.reshape(-1)
+    return out
+
+
+def spread_indices(emb: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` rows of ``emb`` (N,D) spread over it: greedy k-centre.
+
+    Starts at a seeded random row, then repeatedly takes the row farthest from all taken
+    ones, so every row lies near a taken one (within twice the best possible radius):
+    the taken rows cover each mode of the data, its outskirts included.
+    """
+    emb = np.asarray(emb, np.float64)
+    n = int(min(max(n, 0), len(emb)))
+    if n == 0:
+        return np.empty(0, np.int64)
+    sq = (emb * emb).sum(1)
+    pick = [int(np.random.default_rng(seed).integers(len(emb)))]
+    mind = np.full(len(emb), np.inf)
+    for _ in range(n - 1):
+        c = pick[-1]
+        mind = np.minimum(mind, sq - 2.0 * emb @ emb[c] + sq[c])
+        mind[pick] = -1.0
+        pick.append(int(np.argmax(mind)))
+    return np.sort(np.asarray(pick, np.int64))
+
+
+def choose_holdout(
+    images: np.ndarray, fraction: float, seed: int, choice: str = "spread"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) sorted indices into ``images`` (N,3,H,W); at least one of each.
+
+    ``choice`` "spread": :func:`spread_indices` on :func:`thumbnails` (the calibration then
+    sees the variety of the good images, not whatever a random draw gave); "random": a
+    seeded random sample (the choice before issue 13).
+
+    Raises:
+        DatasetError: fewer than 2 images. ValueError: an unknown ``choice``.
+    """
+    n_all = len(images)
+    if n_all < 2:
+        raise DatasetError(f"need at least 2 good training images (fit + calibration), got {n_all}")
+    n_hold = min(max(round(n_all * fraction), 1), n_all - 1)
+    if choice == "random":
+        hold = np.sort(np.random.default_rng(seed).permutation(n_all)[:n_hold])
+    elif choice == "spread":
+        hold = spread_indices(thumbnails(images), n_hold, seed)
+    else:
+        raise ValueError(
+            f"holdout choice must be one of {', '.join(HOLDOUT_CHOICES)}, got {choice!r}"
+        )
+    fit = np.setdiff1d(np.arange(n_all), hold)
+    return fit, hold

@@ -84,7 +84,8 @@ class TrainConfig:
 
     ``image_size`` is (height, width); None = :func:`auto_size` of the training images. ``roi``: a mask file, or None to use the
     category's roi.png when present, or the string "none" to train without ROI.
-    ``holdout``: fraction of train/good kept out of fitting for calibration.
+    ``holdout``: fraction of train/good kept out of fitting for calibration, chosen by
+    ``holdout_choice`` (``xrbridge.models.data.choose_holdout``: "spread" or "random").
     """
 
     model: str
@@ -97,6 +98,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     holdout: float = 0.1
+    holdout_choice: str = "spread"
     val: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
@@ -134,6 +136,9 @@ class Trainer(Protocol):
     # learn from (PatchCore: per-position score normalisation).
     # Optional: ``refit(ctx) -> dict`` where ``ctx.images`` are the held-out images;
     # called after calibration to learn from them too (see :func:`train`).
+    # Optional: ``input_size(base, paths) -> ((h, w), rule)``: without --image-size, the
+    # model may enlarge the auto size ``base`` for the training images ``paths``
+    # (PatchCore: tiles for large images).
 
 
 def available_models() -> tuple[str, ...]:
@@ -251,7 +256,13 @@ def train(config: TrainConfig) -> TrainResult:
         DatasetError, UsageError, UnknownNameError: bad data or settings.
     """
     from xrbridge.models import artifact, calibrate
-    from xrbridge.models.data import load_category, load_images, read_roi
+    from xrbridge.models.data import (
+        HOLDOUT_CHOICES,
+        choose_holdout,
+        load_category,
+        load_images,
+        read_roi,
+    )
     from xrbridge.models.preprocess import MEAN, RESIZE, STD, resize_mask
 
     check_name("backbone", config.backbone, BACKBONES)
@@ -261,6 +272,12 @@ def train(config: TrainConfig) -> TrainResult:
         size, size_rule = auto_size(list(cat.train))
         config = replace(config, image_size=size)
     trainer = get_trainer(config.model, config)
+    input_size = getattr(trainer, "input_size", None)
+    if size_rule != "given" and callable(input_size):
+        assert config.image_size is not None
+        size, rule = input_size(config.image_size, list(cat.train))
+        config = replace(config, image_size=(int(size[0]), int(size[1])))
+        size_rule = f"{size_rule}; {rule}"
     assert config.image_size is not None
     h, w = config.image_size
     if h % 32 or w % 32 or h < 64 or w < 64:
@@ -270,15 +287,24 @@ def train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
     roi_path = resolve_roi(config, cat.roi)
     roi = resize_mask(read_roi(roi_path), h, w) if roi_path else None
-    fit_paths, hold_paths = split_holdout(list(cat.train), config.holdout, config.seed)
-    t0 = time.perf_counter()
-    fit_x, fit_kept = load_images(fit_paths, h, w, roi)
-    hold_x, hold_kept = load_images(hold_paths, h, w, roi)
-    if len(fit_kept) == 0 or len(hold_kept) == 0:
-        raise DatasetError(
-            f"{cat.root}: too few readable train/good images "
-            f"({len(fit_kept)} to fit, {len(hold_kept)} held out)"
+    if config.holdout_choice not in HOLDOUT_CHOICES:
+        raise UsageError(
+            f"holdout choice must be one of {', '.join(HOLDOUT_CHOICES)}, got {config.holdout_choice!r}"
         )
+    if len(cat.train) < 2:
+        raise DatasetError(
+            f"need at least 2 good training images (fit + calibration), got {len(cat.train)}"
+        )
+    t0 = time.perf_counter()
+    all_x, all_kept = load_images(list(cat.train), h, w, roi)
+    if len(all_kept) < 2:
+        raise DatasetError(
+            f"{cat.root}: too few readable train/good images ({len(all_kept)} of {len(cat.train)})"
+        )
+    fit_i, hold_i = choose_holdout(all_x, config.holdout, config.seed, config.holdout_choice)
+    fit_x, hold_x = all_x[fit_i], all_x[hold_i]
+    del all_x
+    fit_kept, hold_kept = [all_kept[i] for i in fit_i], [all_kept[i] for i in hold_i]
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     info = trainer.fit(FitContext(fit_x, roi, config))
@@ -346,6 +372,7 @@ def train(config: TrainConfig) -> TrainResult:
         "training": {
             "images": len(fit_kept),
             "heldout_images": len(hold_kept),
+            "heldout_choice": config.holdout_choice,
             "fingerprint": artifact.fingerprint(list(fit_kept) + list(hold_kept)),
             "steps": config.steps,
             "seed": config.seed,

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xrbridge.models.features import PatchFeatures
 from xrbridge.models.patchcore.anomaly_map import BankScorer
 
 
 class PatchCoreRaw(nn.Module):
-    """(1,3,H,W) normalised input -> ((1,1,H,W) smoothed raw map, (1,) raw score)."""
+    """(1,3,H,W) normalised input -> ((1,1,H,W) smoothed raw map, (1,) raw score).
 
-    def __init__(self, features: PatchFeatures, scorer: BankScorer) -> None:
+    ``features``: :class:`~xrbridge.models.features.PatchFeatures`, or
+    :class:`~xrbridge.models.patchcore.tiling.TiledFeatures` around it (tiles).
+    """
+
+    def __init__(self, features: nn.Module, scorer: BankScorer) -> None:
         super().__init__()
         self.features = features
         self.scorer = scorer

@@ -31,4 +31,10 @@ class PatchCoreOptions:
         "z-score patch scores per position on held-out images (auto: with >= 30 held-out images)",
         choices=("0", "1", "auto"),
     )
+    tiles: str = opt(
+        "auto",
+        "tile grid RxC (e.g. 2x2) for small defects on large images; 1 = off; "
+        "auto: 2x2 when the native images are >= 2x the input size on both axes",
+    )
+    tile_overlap: int = opt(32, "pixels shared by neighbouring tiles (multiple of 16)")
     position_prior: float = opt(30.0, "weight of the pooled statistics against N held-out images")

@@ -54,6 +54,14 @@ from xrbridge.models.patchcore.anomaly_map import IMAGE_SCORES, BankScorer
 from xrbridge.models.patchcore.coreset import greedy_coreset
 from xrbridge.models.patchcore.export import PatchCoreRaw
 from xrbridge.models.patchcore.options import PatchCoreOptions
+from xrbridge.models.patchcore.tiling import (
+    TiledFeatures,
+    TilePlan,
+    auto_grid,
+    native_size,
+    parse_tiles,
+    plan_for_input,
+)
 from xrbridge.names import check_name
 
 #: The defaults of :class:`PatchCoreOptions` as a plain dict.
@@ -86,13 +94,54 @@ class PatchCoreTrainer:
         ratio = float(opts["coreset_ratio"])
         if not 0.0 < ratio <= 1.0:
             raise UsageError(f"coreset ratio must be in (0, 1], got {ratio}")
+        try:
+            self._grid = parse_tiles(str(opts["tiles"]))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        overlap = int(opts["tile_overlap"])
+        if overlap < 0 or overlap % 16:
+            raise UsageError(f"tile_overlap must be a multiple of 16 and >= 0, got {overlap}")
         self.features = PatchFeatures(config.backbone, self.layers).to(config.device)
+        self._plan: TilePlan | None = None
+        self._tile_rule = ""
+        self._tiler: TiledFeatures | None = None
         self._raw: PatchCoreRaw | None = None
         self._feats: torch.Tensor | None = None
         self._pca_mc: tuple[torch.Tensor, torch.Tensor] | None = None
         self._hold_feats: torch.Tensor | None = None
         self._info: dict[str, Any] = {}
         self._pos_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def input_size(self, base: tuple[int, int], paths: list[Any]) -> tuple[tuple[int, int], str]:
+        """The model input for a base size (no --image-size given): base, or R x C tiles of it.
+
+        ``tiles`` "auto" looks at the native size of the training images (:func:`auto_grid`).
+        """
+        overlap = int(self.opts["tile_overlap"])
+        if self._grid is not None:
+            grid, why = self._grid, f"tiles {self._grid[0]}x{self._grid[1]} (given)"
+        else:
+            native = native_size(paths)
+            grid = auto_grid(base, native) if native else (1, 1)
+            nat = f"{native[0]:.0f}x{native[1]:.0f}" if native else "unknown"
+            why = f"tiles {grid[0]}x{grid[1]} (auto: native {nat}, base {base[0]}x{base[1]})"
+        self._plan = TilePlan(grid[0], grid[1], base, overlap if grid != (1, 1) else 0)
+        self._tile_rule = why
+        return self._plan.size, why
+
+    def _tiling(self, h: int, w: int) -> None:
+        """Fix the tile plan for an (h, w) input (a given --image-size: tiles only if asked)."""
+        if self._plan is None or self._plan.size != (h, w):
+            grid = self._grid or (1, 1)
+            try:
+                self._plan = plan_for_input((h, w), grid, int(self.opts["tile_overlap"]))
+            except ValueError as exc:
+                raise UsageError(f"patchcore tiles: {exc}") from exc
+            self._tile_rule = (
+                f"tiles {grid[0]}x{grid[1]} ({'given' if self._grid else 'auto: size given'})"
+            )
+        if self._plan.count > 1:
+            self._tiler = TiledFeatures(self.features, self._plan, self.features.stride)
 
     def _extract(self, images: np.ndarray) -> torch.Tensor:
         """(N,3,H,W) -> (N*P, C) raw aggregated patch features (CPU float32)."""
@@ -106,11 +155,15 @@ class PatchCoreTrainer:
                 disable=not self.config.progress,
             ):
                 x = torch.from_numpy(images[i : i + bs]).to(self.config.device)
-                f = self.features.raw_features(x)
+                if self._tiler is not None:
+                    f = self._tiler.run(self.features.raw_features, x)
+                else:
+                    f = self.features.raw_features(x)
                 out.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).cpu())
         return torch.cat(out)
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
+        self._tiling(*ctx.images.shape[-2:])
         t0 = time.perf_counter()
         feats = self._extract(ctx.images)
         t_feat = time.perf_counter() - t0
@@ -211,7 +264,9 @@ class PatchCoreTrainer:
                 )
                 > 0
             )
-        sigma = float(self.opts["sigma"]) * h / 256.0
+        # sigma is in pixels of the analysed image: tiles keep the base scale
+        tile_h = self._plan.tile[0] if self._plan is not None else h
+        sigma = float(self.opts["sigma"]) * tile_h / 256.0
         scorer = BankScorer(
             bank,
             support,
@@ -223,7 +278,8 @@ class PatchCoreTrainer:
         )
         if self._pos_stats is not None:  # refit keeps the statistics taken with the fit bank
             scorer.set_position_stats(*self._pos_stats)
-        self._raw = PatchCoreRaw(self.features, scorer).to(self.config.device).eval()
+        feats_mod = self._tiler if self._tiler is not None else self.features
+        self._raw = PatchCoreRaw(feats_mod, scorer).to(self.config.device).eval()
         self._info = {
             "patches": len(feats),
             "bank_size": n,
@@ -233,6 +289,7 @@ class PatchCoreTrainer:
             "bank_cpu_seconds": round(c_bank, 3),
             "coreset_cpu_seconds": round(cpu_coreset, 3),
             "coreset_groups": groups,
+            "tiles": self._plan.count if self._plan is not None else 1,
         }
         return dict(self._info)
 
@@ -243,7 +300,8 @@ class PatchCoreTrainer:
 
     def manifest_extra(self) -> dict[str, Any]:
         opts = {k: self.opts[k] for k in DEFAULTS if k != "batch"}
-        return {"patchcore": {**opts, "layers": list(self.layers)}}
+        tiling = {**self._plan.as_dict(), "rule": self._tile_rule} if self._plan else None
+        return {"patchcore": {**opts, "layers": list(self.layers), "tiling": tiling}}
 
 
 def _bank_size(patches: int, opts: dict[str, Any]) -> int:
