@@ -32,8 +32,16 @@ Options (``TrainConfig.options`` / ``xrbridge train`` flags):
 - ``position_prior`` (default 30): with N held-out images, each position's statistics
   are weighted N : 30 against those of all positions pooled, so that a handful of
   held-out images (mpdd_metal_plate: 5) cannot make the z-scores noise.
+- ``tiles`` (default "auto"): R x C overlapping tiles of the base input size, analysed
+  at (nearly) R times the resolution and stitched in the graph (:mod:`.tiling`); "auto"
+  takes 2 x 2 when the native training images are at least twice the base input on both
+  axes (mpdd_metal_plate, 512 x 512 -> 480 x 480 input), else none; "1" = off. Raising it
+  finds smaller defects on large images at about R*C times the cost per image.
+- ``tile_overlap`` (default 32 px): border shared by neighbouring tiles; each grid cell
+  takes the features of the tile where it lies farthest from the border.
 - ``layers`` (default "s8,s16"), ``k`` (eq. 4 neighbourhood, default 3),
-  ``sigma`` (Gaussian smoothing at 256 px, scaled with the image height; default 4).
+  ``sigma`` (Gaussian smoothing at 256 px, scaled with the image height, or the tile
+  height with tiles; default 4).
 """
 
 from __future__ import annotations
