@@ -13,7 +13,7 @@ from torch import nn
 from tests.models_gen import make_category
 from xrbridge.errors import DatasetError, UsageError
 from xrbridge.models.artifact import load_manifest
-from xrbridge.models.data import choose_holdout, spread_indices, thumbnails
+from xrbridge.models.data import choose_holdout, kcentre_indices, strata_indices, thumbnails
 from xrbridge.models.framework import TrainConfig, get_trainer, split_holdout, train
 from xrbridge.models.patchcore.tiling import (
     TiledFeatures,
@@ -137,7 +137,7 @@ def test_tiled_model_trains_exports_and_onnx_agrees(tmp_path: Path) -> None:
     assert min(bad) > max(good)
 
 
-def test_spread_holdout_takes_one_image_per_cluster() -> None:
+def test_kcentre_holdout_takes_one_image_per_cluster() -> None:
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     sizes = (30, 5, 3)  # a random draw of 3 would usually miss the small clusters
@@ -146,17 +146,30 @@ def test_spread_holdout_takes_one_image_per_cluster() -> None:
     )
     label = np.repeat(np.arange(3), sizes)
     for seed in range(5):
-        pick = spread_indices(emb, 3, seed)
+        pick = kcentre_indices(emb, 3, seed)
         assert sorted(label[pick]) == [0, 1, 2]
 
 
-def test_choose_holdout_spread_and_random() -> None:
+def test_strata_holdout_is_proportional_and_covers_every_stratum() -> None:
+    rng = np.random.default_rng(0)
+    # 60 points along a line with a dense middle: 6 strata of 10 consecutive points each
+    emb = np.sort(np.concatenate([rng.uniform(0, 1, 20), rng.uniform(0.4, 0.6, 40)]))[:, None]
+    emb = np.hstack([emb, 0.01 * rng.standard_normal((60, 1))])
+    for seed in range(5):
+        pick = strata_indices(emb, 6, seed)
+        assert len(set(pick)) == 6
+        assert sorted(pick // 10) == list(range(6))  # one per tenth of the sorted rows
+    assert len(strata_indices(emb, 7, 0)) == 7 and len(strata_indices(emb[:3], 3, 0)) == 3
+
+
+def test_choose_holdout_strata_kcentre_and_random() -> None:
     rng = np.random.default_rng(1)
     images = rng.standard_normal((20, 3, 32, 32)).astype(np.float32)
     images[17:] += 3.0  # three brighter images: one of them is held out
-    fit, hold = choose_holdout(images, 0.1, seed=0)
-    assert len(hold) == 2 and not set(fit) & set(hold) and len(fit) + len(hold) == 20
-    assert set(hold) & {17, 18, 19}
+    for choice in ("strata", "kcentre"):
+        fit, hold = choose_holdout(images, 0.1, seed=0, choice=choice)
+        assert len(hold) == 2 and not set(fit) & set(hold) and len(fit) + len(hold) == 20
+    assert set(choose_holdout(images, 0.1, seed=0, choice="kcentre")[1]) & {17, 18, 19}
     assert thumbnails(images).shape == (20, 3 * 16 * 16)
     # "random" is the earlier seeded split
     paths = [Path(f"{i}.png") for i in range(20)]
@@ -165,5 +178,5 @@ def test_choose_holdout_spread_and_random() -> None:
     assert [paths[i] for i in r_hold] == p_hold and [paths[i] for i in r_fit] == p_fit
     with pytest.raises(DatasetError, match="at least 2"):
         choose_holdout(images[:1], 0.1, 0)
-    with pytest.raises(ValueError, match="spread, random"):
+    with pytest.raises(ValueError, match="strata, kcentre, random"):
         choose_holdout(images, 0.1, 0, choice="first")

@@ -113,10 +113,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--holdout-choice",
-        choices=("spread", "random"),
-        default="spread",
-        help="which good images are held out: spread over their appearance (k-centre on "
-        "thumbnails, default) or a seeded random sample",
+        choices=("strata", "kcentre", "random"),
+        default="strata",
+        help="which good images are held out: one from each of N equal strata of their "
+        "appearance (default), k-centre (the outskirts first) or a seeded random sample",
     )
     p.add_argument(
         "--val",

@@ -85,7 +85,7 @@ class TrainConfig:
     ``image_size`` is (height, width); None = :func:`auto_size` of the training images. ``roi``: a mask file, or None to use the
     category's roi.png when present, or the string "none" to train without ROI.
     ``holdout``: fraction of train/good kept out of fitting for calibration, chosen by
-    ``holdout_choice`` (``xrbridge.models.data.choose_holdout``: "spread" or "random").
+    ``holdout_choice`` (``xrbridge.models.data.choose_holdout``: "strata", "kcentre", "random").
     """
 
     model: str
@@ -98,7 +98,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     holdout: float = 0.1
-    holdout_choice: str = "spread"
+    holdout_choice: str = "strata"
     val: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
