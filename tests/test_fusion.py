@@ -161,3 +161,72 @@ def test_unknown_view_and_bad_config_are_errors() -> None:
         f.update(1, ob, _quiet())
     with pytest.raises(InputError, match="min_frames"):
         FusionConfig(min_frames=0)
+
+
+# ------------------------------------------------------------ bead-width evidence
+
+
+def _near_threshold_stretch(v: str, x: float) -> np.ndarray:
+    """A model map just under the threshold (0.47 < 0.5) over a stretch of bead in lower_back."""
+    m = _quiet()
+    if v == "lower_back":
+        m[70:76, 80:110] = 0.47  # view px x 160..220, y 140..152
+    return m
+
+
+def _bead_ratio(thin: float) -> np.ndarray:
+    """Bead ratios on the fusion grid: a bead along view y 146, ``thin`` over x 160..220."""
+    r = np.full((100, 130), np.nan, np.float32)
+    r[36, 10:120] = 1.0
+    r[36, 40:55] = thin
+    return r
+
+
+def _drive_beads(f: Fusion, thin: float | None) -> None:
+    x = float(FRAME[0])
+    t = 0.0
+    g = VIEWS["lower_back"]
+    while x + 1700 > 0:
+        cx = x + g.u0
+        if cx >= 0 and cx + g.width <= FRAME[0]:
+            ob = Observation("lower_back", cx, 40.0, 0.9, (-420.0, 0.0), t, FRAME)
+            f.update(
+                1,
+                ob,
+                _near_threshold_stretch("lower_back", x),
+                _bead_ratio(thin) if thin is not None else None,
+            )
+        x -= 14.0
+        t += 1 / 30
+
+
+def test_thin_bead_near_the_threshold_is_confirmed_as_a_narrowing() -> None:
+    f = Fusion(VIEWS)
+    _drive_beads(f, 0.5)
+    ds = f.defects(1)
+    assert len(ds) == 1 and ds[0].type_guess == "narrowing"
+    assert abs(ds[0].centroid_uv[0] * 520 - 190) < 20
+
+
+@pytest.mark.parametrize(
+    "thin, config",
+    [
+        (None, FusionConfig()),  # no bead evidence: the map alone stays under threshold + margin
+        (1.0, FusionConfig()),  # the bead is as wide as the template's
+        (0.5, FusionConfig(thin_ratio=0.0)),  # channel off
+    ],
+)
+def test_near_threshold_map_alone_or_wide_bead_is_not_confirmed(
+    thin: float | None, config: FusionConfig
+) -> None:
+    f = Fusion(VIEWS, config=config)
+    _drive_beads(f, thin)
+    assert f.defects(1) == []
+
+
+def test_bead_ratio_of_the_wrong_shape_is_an_input_error() -> None:
+    f = Fusion(VIEWS)
+    ob = Observation("lower_back", 100.0, 40.0, 0.9, (-420.0, 0.0), 0.0, FRAME)
+    assert f.grid_shape("lower_back") == (100, 130)
+    with pytest.raises(InputError, match="bead_ratio"):
+        f.update(1, ob, _quiet(), np.ones((10, 10), np.float32))

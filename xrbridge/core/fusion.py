@@ -82,6 +82,18 @@ class FusionConfig:
     ``gate_px``: a region whose outline comes this close (underbody px) to a
     confirmed defect of the same view updates it instead of getting a new id.
     ``max_vertices``: contour budget on the wire.
+    ``thin_ratio`` / ``thin_margin``: bead-width evidence
+    (:mod:`xrbridge.core.beadwidth`, when the caller passes ``bead_ratio``): a
+    cell whose bead is thinner than ``thin_ratio`` of the template's counts as
+    hot already at a score above threshold - ``thin_margin`` (instead of
+    threshold + ``hot_margin``). The models score narrowings at their
+    threshold, where their false alarms on bead ends also sit; the bead width
+    tells the two apart. Raising ``thin_ratio`` or ``thin_margin`` finds
+    fainter narrowings and lets more misaligned or badly lit beads through
+    (the travel and consistency gates still apply); ``thin_ratio`` 0 turns the
+    channel off. ``missing_ratio``: a confirmed region whose bead was on
+    average below this is guessed ``missing``, between it and ``thin_ratio``
+    ``narrowing``.
     """
 
     cell_px: float = 4.0
@@ -107,6 +119,9 @@ class FusionConfig:
     view_min_travel_px: float = 60.0
     gate_px: float = 16.0
     max_vertices: int = 24
+    thin_ratio: float = 0.7
+    thin_margin: float = 0.05
+    missing_ratio: float = 0.25
     size: SizeConfig = field(default_factory=SizeConfig)
 
     def __post_init__(self) -> None:
@@ -194,6 +209,8 @@ class _Grid:
     n_hot: np.ndarray  # inferences above threshold (int16)
     x_lo: np.ndarray  # car position (underbody origin, frame x) range while hot
     x_hi: np.ndarray
+    r_sum: np.ndarray  # sum of weight * bead-width ratio (cells with a ratio)
+    r_w: np.ndarray  # ... of those weights
     frames: int = 0
     usable: int = 0
     x_min: float = math.inf
@@ -244,6 +261,12 @@ class Fusion:
 
     # ------------------------------------------------------------------ grids
 
+    def grid_shape(self, view: str) -> tuple[int, int]:
+        """(rows, cols) of ``view``'s evidence grid (the shape of a ``bead_ratio``)."""
+        if view not in self.views:
+            raise InputError(f"no geometry for view {view!r}; have {sorted(self.views)}")
+        return self._shape(view)
+
     def _shape(self, view: str) -> tuple[int, int]:
         g = self.views[view]
         c = self.config.cell_px
@@ -260,6 +283,8 @@ class Fusion:
                 n_hot=np.zeros(shape, np.int16),
                 x_lo=np.full(shape, np.inf, np.float32),
                 x_hi=np.full(shape, -np.inf, np.float32),
+                r_sum=np.zeros(shape, np.float32),
+                r_w=np.zeros(shape, np.float32),
             )
         return gr
 
@@ -297,19 +322,29 @@ class Fusion:
 
     # -------------------------------------------------------------------- API
 
-    def update(self, car_id: int, ob: Observation, anomaly_map: np.ndarray) -> list[FusedDefect]:
+    def update(
+        self,
+        car_id: int,
+        ob: Observation,
+        anomaly_map: np.ndarray,
+        bead_ratio: np.ndarray | None = None,
+    ) -> list[FusedDefect]:
         """Add one inference of ``ob.view`` of ``car_id``; returns the car's defects.
 
         Args:
             car_id: the tracked car.
             ob: where the crop was and how much to trust it.
             anomaly_map: (H, W) float normalised scores of the crop (any H, W).
+            bead_ratio: optional (gh, gw) float (:meth:`grid_shape`), the crop's bead
+                width over the template's per cell, NaN where unknown
+                (:class:`~xrbridge.core.beadwidth.BeadReference`).
 
         Returns:
             Every confirmed defect of the car (all views), ordered by id.
 
         Raises:
-            InputError: a view without geometry, a map that is not (H, W) finite floats.
+            InputError: a view without geometry, a map that is not (H, W) finite floats,
+                a ``bead_ratio`` of another shape than the grid.
         """
         if ob.view not in self.views:
             raise InputError(f"no geometry for view {ob.view!r}; have {sorted(self.views)}")
@@ -319,7 +354,20 @@ class Fusion:
         gh, gw = gr.w_obs.shape
         m = cv2.resize(a, (gw, gh), interpolation=cv2.INTER_AREA)
         w = self._weights(ob, gr, (gh, gw))
-        hot = m > ob.threshold + self.config.hot_margin
+        c = self.config
+        hot = m > ob.threshold + c.hot_margin
+        if bead_ratio is not None:
+            if np.shape(bead_ratio) != (gh, gw):
+                raise InputError(
+                    f"bead_ratio must be {(gh, gw)} like the {ob.view} grid, got "
+                    f"{np.shape(bead_ratio)}"
+                )
+            known = np.isfinite(bead_ratio)
+            r = np.where(known, bead_ratio, 1.0)
+            gr.r_sum += w * r * known
+            gr.r_w += w * known
+            if c.thin_ratio > 0:
+                hot |= (r < c.thin_ratio) & (m > ob.threshold - c.thin_margin)
         car_x = ob.x - self.views[ob.view].u0
         gr.w_obs += w
         gr.s_sum += w * m
@@ -425,6 +473,8 @@ class Fusion:
         width = min(rw, rh) + ch
         area = float(core.sum()) * cw * ch
         cons = float(np.mean(gr.w_hot[win][region] / w_obs[region]))
+        r_w = gr.r_w[win][region]
+        bead = float(gr.r_sum[win][region].sum() / r_w.sum()) if r_w.sum() > 0 else None
         frames = int(gr.n_hot[win][region].max())
         travel = float((gr.x_hi[win] - gr.x_lo[win])[region].max())
         conf = (
@@ -434,6 +484,8 @@ class Fusion:
         )
         conf = 0.5 + 0.5 * float(np.clip(conf, 0.0, 1.0))
         size_class, severity, type_guess = classify(length, width, peak, conf, c.size)
+        if bead is not None and bead < c.thin_ratio:
+            type_guess = "missing" if bead < c.missing_ratio else "narrowing"
         return FusedDefect(
             defect_id=0,
             view=view,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from xrbridge.core.beadwidth import BeadConfig, BeadReference
 from xrbridge.core.extraction import ExtractConfig, Extractor, TrackRecord
 from xrbridge.core.fusion import (
     FusedDefect,
@@ -89,6 +90,9 @@ class PipelineConfig:
     #: a car's verdict rides on the overlays for this long after it left (clients key it
     #: by stream and car id), so a client that missed a frame still gets it
     verdict_repeat_s: float = 2.0
+    #: bead width of each inferred crop against its template, as evidence for the fusion
+    #: (xrbridge.core.beadwidth; narrowings); None: the model's map alone
+    bead: BeadConfig | None = field(default_factory=BeadConfig)
     match: MatchConfig | None = None
     tracker: TrackerConfig | None = None
     extract: ExtractConfig | None = None
@@ -150,6 +154,10 @@ class StreamPipeline:
             if c.fusion is None
             else Fusion(geometry_from_templates(templates), config=c.fusion)
         )
+        self._beads: dict[str, BeadReference] = {}
+        if self.fusion is not None and c.bead is not None and self.fusion.config.thin_ratio > 0:
+            for t in templates:  # built now (a few ms per view), not on a live frame
+                self._beads[t.view] = BeadReference(t.image, self.fusion.grid_shape(t.view), c.bead)
         self._verdicts: list[CarVerdict] = []
         self._recent: list[CarVerdict] = []
         self._clock = clock
@@ -302,7 +310,7 @@ class StreamPipeline:
                 amap, image_score = self._infer(pixels, mt)
                 model_s = self._clock() - t0
                 if self.fusion is not None:
-                    self._fuse(tr, mt, amap, frame.t_capture, (pixels.shape[1], pixels.shape[0]))
+                    self._fuse(tr, mt, amap, frame.t_capture, pixels)
                 else:
                     log.last[mt.view] = self._stabilise(tr, mt, amap)
                 log.scores[mt.view] = max(log.scores.get(mt.view, 0.0), image_score)
@@ -358,17 +366,36 @@ class StreamPipeline:
             raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
         return tuple(self.stabilizer.update(tr.car_id, mt.view, regions, (mt.width, mt.height)))
 
+    def _bead_ratio(self, pixels: np.ndarray, mt: ViewMatch) -> np.ndarray | None:
+        """The crop's bead width against its template per fusion cell (None: channel off)."""
+        assert self.fusion is not None
+        cfg = self.config.bead
+        if cfg is None or self.fusion.config.thin_ratio <= 0:
+            return None
+        ref = self._beads.get(mt.view)
+        if ref is None:
+            tpl = self._templates[mt.view]
+            ref = self._beads[mt.view] = BeadReference(
+                tpl.image, self.fusion.grid_shape(mt.view), cfg
+            )
+        x0, y0 = round(mt.x), round(mt.y)
+        return ref.ratio(pixels[y0 : y0 + mt.height, x0 : x0 + mt.width])
+
     def _fuse(
-        self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray, t: float, size: tuple[int, int]
+        self, tr: TrackRecord, mt: ViewMatch, amap: np.ndarray, t: float, pixels: np.ndarray
     ) -> None:
         assert self.fusion is not None
+        size = (pixels.shape[1], pixels.shape[0])
+        ratio = self._bead_ratio(pixels, mt)
         ob = Observation(
             mt.view, mt.x, mt.y, mt.score, tr.velocity, t, size, self._region_cfg[mt.view].threshold
         )
         try:
             a = check_map(amap)
             roi = self._roi(mt.view, a.shape)
-            self.fusion.update(tr.car_id, ob, a if roi is None else np.where(roi > 0, a, 0.0))
+            self.fusion.update(
+                tr.car_id, ob, a if roi is None else np.where(roi > 0, a, 0.0), ratio
+            )
         except InputError as exc:
             raise ModelError(f"bad anomaly map from the {mt.view} model: {exc}") from exc
 
