@@ -148,7 +148,8 @@ class BeadReference:
         bead: np.ndarray = cv2.morphologyEx(bright, cv2.MORPH_OPEN, _disc(c.open_px * c.scale))
         self.band = cv2.dilate(bead, _disc(2 * c.band_px * c.scale)).astype(bool)
         self.bead = bead.astype(bool)
-        self._reach = _disc(2 * c.shift_px * c.scale)
+        k = 2 * round(c.shift_px * c.scale) + 1  # a square: dilating by it is cheap
+        self._reach = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
         dt = cv2.distanceTransform(bead, cv2.DIST_L2, cv2.DIST_MASK_5)
         half = cv2.dilate(dt, _disc(2 * c.open_px * c.scale))  # the bead's half-width nearby
         # the centre line: where the template's distance to the bead edge is (nearly) the
@@ -161,24 +162,45 @@ class BeadReference:
         disc = _disc(2 * rad + 1).astype(np.float32)
         around = cv2.filter2D(bead.astype(np.float32), -1, disc, borderType=cv2.BORDER_CONSTANT)
         self.centre = centre & (around >= 0.85 * (2 * rad + 1) * 2 * half)
-        cen = self.centre.astype(np.float32)
-        # the crop's bead is split from the metal beside it by the local midpoint of the two
-        # brightnesses (lighting varies over the view, the bead's edges are soft): the local
-        # means over the template's bead and over a ring of metal beside it
-        win = max(3, round(c.window_px * c.scale)) | 1
+        # the crop's bead is split from the metal beside it at the local midpoint of the two
+        # brightnesses (lighting varies over the view, the bead's edges are soft): the means
+        # over the template's bead centre (a narrowed bead still covers it) and over a ring
+        # of metal beside the bead, in windows of ``window_px``, computed at a quarter of the
+        # size (lighting is smooth) and interpolated back
+        sw, sh = self._size
+        self._small = (max(2, sw // 4), max(2, sh // 4))
+        win = max(3, round(c.window_px * c.scale / 4)) | 1
         self._win = (win, win)
-        self._bead_f = bead.astype(np.float32)
+        self._top_f = self.centre.astype(np.float32)
         ring = self.band & ~cv2.dilate(bead, _disc(2 * c.scale + 1)).astype(bool)
         self._ring_f = ring.astype(np.float32)
-        self._n_bead = cv2.boxFilter(self._bead_f, -1, self._win, normalize=False)
-        self._n_ring = cv2.boxFilter(self._ring_f, -1, self._win, normalize=False)
-        self._judged = self.band & (self._n_bead >= 1.0) & (self._n_ring >= 1.0)
+        self._top_u8 = self.centre.astype(np.uint8)
+        self._ring_u8 = ring.astype(np.uint8)
+        n_top = self._local_sum(self._top_f)
+        n_ring = self._local_sum(self._ring_f)
+        self._n_ok = (n_top > 1e-3) & (n_ring > 1e-3)
+        self._n_top = np.maximum(n_top, 1e-3)
+        self._n_ring = np.maximum(n_ring, 1e-3)
+        self._band_u8 = self.band.astype(np.uint8) * 255
+        self._close = _disc(3)
         # the template's own width read the same way, so that both carry the same bias
         tdt = cv2.distanceTransform(self._segment(g), cv2.DIST_L2, cv2.DIST_MASK_5)
-        self._tpl_half = np.where(self.centre, np.maximum(tdt, 0.5), 0.0).astype(np.float32)
+        # the centre line's pixels and their grid cells, for the per-cell means
+        ys, xs = np.nonzero(self.centre)
+        self._cidx = (ys * sw + xs).astype(np.intp)
+        self._chalf = np.maximum(tdt[ys, xs], 0.5).astype(np.float32)
         gh, gw = grid_shape
-        self._cen_grid = cv2.resize(cen, (gw, gh), interpolation=cv2.INTER_AREA)
-        self._valid = self._cen_grid * (self._size[0] * self._size[1]) / (gh * gw) >= c.min_share
+        cell = (ys * gh // sh) * gw + (xs * gw // sw)
+        self._ccell = cell.astype(np.intp)
+        self._ccount = np.bincount(self._ccell, minlength=gh * gw).astype(np.float32)
+        px_per_cell = (sw * sh) / (gh * gw)
+        self._valid = (self._ccount / px_per_cell >= c.min_share).reshape(gh, gw)
+
+    def _local_sum(self, a: np.ndarray) -> np.ndarray:
+        """Window means of ``a`` (uint8 or float32, measuring size) on the quarter-size grid."""
+        small = cv2.resize(a, self._small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        out: np.ndarray = cv2.blur(small, self._win, borderType=cv2.BORDER_CONSTANT)
+        return out
 
     def crop_bead(self, crop: np.ndarray) -> np.ndarray:
         """The crop's bead pixels inside the band, at the measuring scale: uint8 0/1 (h', w')."""
@@ -190,13 +212,16 @@ class BeadReference:
         return self._segment(_grey(crop, self._size))
 
     def _segment(self, grey: np.ndarray) -> np.ndarray:
-        g = cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
-        sb = cv2.boxFilter(g * self._bead_f, -1, self._win, normalize=False)
-        sr = cv2.boxFilter(g * self._ring_f, -1, self._win, normalize=False)
-        mb = sb / np.maximum(self._n_bead, 1.0)
-        mr = sr / np.maximum(self._n_ring, 1.0)
-        out = self._judged & (g > 0.5 * (mb + mr)) & (mb > mr + self.config.min_contrast)
-        closed: np.ndarray = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_CLOSE, _disc(3))
+        g = cv2.GaussianBlur(grey, (3, 3), 0)
+        top = cv2.bitwise_and(g, g, mask=self._top_u8)
+        ring = cv2.bitwise_and(g, g, mask=self._ring_u8)
+        mb = self._local_sum(top) / self._n_top
+        mr = self._local_sum(ring) / self._n_ring
+        ok = self._n_ok & (mb > mr + self.config.min_contrast)
+        thr_small = np.where(ok, 0.5 * (mb + mr), 255.0).astype(np.uint8)
+        thr = cv2.resize(thr_small, self._size, interpolation=cv2.INTER_LINEAR)
+        out = cv2.bitwise_and(cv2.compare(g, thr, cv2.CMP_GT), self._band_u8)
+        closed: np.ndarray = cv2.morphologyEx(out, cv2.MORPH_CLOSE, self._close)
         return closed
 
     def ratio(self, crop: np.ndarray) -> np.ndarray:
@@ -217,17 +242,18 @@ class BeadReference:
         """
         dt = cv2.distanceTransform(self.crop_bead(crop), cv2.DIST_L2, cv2.DIST_MASK_5)
         near = cv2.dilate(dt, self._reach)  # the crop's bead may sit a pixel or two aside
-        rel = np.zeros_like(near)
-        np.divide(near, self._tpl_half, out=rel, where=self.centre)
+        rel = near.ravel()[self._cidx] / self._chalf
         gh, gw = self.grid_shape
-        s = cv2.resize(rel, (gw, gh), interpolation=cv2.INTER_AREA)
-        r = np.full(self.grid_shape, np.nan, np.float32)
-        r[self._valid] = s[self._valid] / self._cen_grid[self._valid]
-        if self._valid.any():
-            med = float(np.median(r[self._valid]))
+        sums = np.bincount(self._ccell, weights=rel, minlength=gh * gw)
+        r = np.full(gh * gw, np.nan, np.float32)
+        v = self._valid.ravel()
+        r[v] = sums[v] / self._ccount[v]
+        out = r.reshape(gh, gw)
+        if v.any():
+            med = float(np.median(out[self._valid]))
             if med > 0.05:
-                r /= med
-        return r
+                out /= med
+        return out
 
 
 def _disc(diameter: float) -> np.ndarray:

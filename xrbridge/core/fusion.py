@@ -120,7 +120,7 @@ class FusionConfig:
     gate_px: float = 16.0
     max_vertices: int = 24
     thin_ratio: float = 0.7
-    thin_margin: float = 0.05
+    thin_margin: float = 0.2
     missing_ratio: float = 0.25
     size: SizeConfig = field(default_factory=SizeConfig)
 
@@ -442,7 +442,13 @@ class Fusion:
         g = self.views[view]
         gh, gw = gr.w_obs.shape
         cw, ch = g.width / gw, g.height / gh
+        # the box one cell wider (within the grid): room to widen a bead's centre line
         oy, ox = origin
+        py0, px0 = min(oy, 1), min(ox, 1)
+        py1 = min(gh - oy - region.shape[0], 1)
+        px1 = min(gw - ox - region.shape[1], 1)
+        region = np.pad(region, ((py0, py1), (px0, px1)))
+        oy, ox = oy - py0, ox - px0
         win = (slice(oy, oy + region.shape[0]), slice(ox, ox + region.shape[1]))
         w_obs = np.maximum(gr.w_obs[win], 1e-6)
         fused = gr.s_sum[win] / w_obs
@@ -450,6 +456,14 @@ class Fusion:
         peak = float(vals.max())
         lo = float(np.min(vals))
         core = region & (fused >= lo + c.contour_level * (peak - lo))
+        r_w = gr.r_w[win]
+        thin = region & (r_w > 0) & (gr.r_sum[win] < c.thin_ratio * r_w)
+        bead = float(gr.r_sum[win][region].sum() / r_w[region].sum()) if r_w[region].any() else None
+        if bead is not None and bead < c.thin_ratio and thin.sum() >= 2:
+            # a thin bead: the bead's centre-line cells where it was thin, widened by a cell
+            # on each side to about the bead's width (the model's map, blurred ~30 px, draws
+            # a blob far wider than the bead)
+            core = cv2.dilate(thin.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         ys, xs = np.nonzero(core)
         if xs.size == 0:
             return None
@@ -473,8 +487,6 @@ class Fusion:
         width = min(rw, rh) + ch
         area = float(core.sum()) * cw * ch
         cons = float(np.mean(gr.w_hot[win][region] / w_obs[region]))
-        r_w = gr.r_w[win][region]
-        bead = float(gr.r_sum[win][region].sum() / r_w.sum()) if r_w.sum() > 0 else None
         frames = int(gr.n_hot[win][region].max())
         travel = float((gr.x_hi[win] - gr.x_lo[win])[region].max())
         conf = (
