@@ -92,7 +92,8 @@ class FusionConfig:
     fainter narrowings and lets more misaligned or badly lit beads through
     (the travel and consistency gates still apply); ``thin_ratio`` 0 turns the
     channel off. ``missing_ratio``: a confirmed region whose bead was on
-    average below this is guessed ``missing``, between it and ``thin_ratio``
+    average below ``thin_ratio`` is guessed ``missing`` when its thinnest cell
+    read below ``missing_ratio`` on average (the bead is gone there), else
     ``narrowing``.
     """
 
@@ -459,6 +460,8 @@ class Fusion:
         r_w = gr.r_w[win]
         thin = region & (r_w > 0) & (gr.r_sum[win] < c.thin_ratio * r_w)
         bead = float(gr.r_sum[win][region].sum() / r_w[region].sum()) if r_w[region].any() else None
+        seen = region & (r_w > 0)
+        thinnest = float((gr.r_sum[win][seen] / r_w[seen]).min()) if seen.any() else 1.0
         if bead is not None and bead < c.thin_ratio and thin.sum() >= 2:
             # a thin bead: the bead's centre-line cells where it was thin, widened by a cell
             # on each side to about the bead's width (the model's map, blurred ~30 px, draws
@@ -497,7 +500,7 @@ class Fusion:
         conf = 0.5 + 0.5 * float(np.clip(conf, 0.0, 1.0))
         size_class, severity, type_guess = classify(length, width, peak, conf, c.size)
         if bead is not None and bead < c.thin_ratio:
-            type_guess = "missing" if bead < c.missing_ratio else "narrowing"
+            type_guess = "missing" if thinnest < c.missing_ratio else "narrowing"
         return FusedDefect(
             defect_id=0,
             view=view,
