@@ -499,7 +499,7 @@ def main() -> int:
     if args.line:  # the project's scorer (xrbridge score), on the same overlays
         from xrbridge.eval.score import score
 
-        result["score"] = score([codec.overlay_to_dict(o) for o in outs], truth)
+        result["score"] = score([codec.overlay_to_dict(o) for o in outs], truth, details=True)
     if args.brief:
         print(json.dumps(_brief(result), indent=1))
     else:

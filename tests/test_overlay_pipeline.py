@@ -134,3 +134,20 @@ def test_frames_without_cars(scene) -> None:
     blank = Frame("s", 0, 0.0, np.full_like(scene.frames[0].pixels, 60))
     o = p.process(blank)
     assert (o.view, o.track, o.image_score, o.defects) == (None, None, None, ())
+
+
+def test_bead_width_channel_is_built_per_view_and_can_be_turned_off(scene) -> None:
+    model = TemplateDiffModel(scene.templates).models()
+    on = StreamPipeline(scene.templates, model, PipelineConfig(stream_id="synth"))
+    assert sorted(on._beads) == sorted(t.view for t in scene.templates)
+    off = StreamPipeline(scene.templates, model, PipelineConfig(stream_id="synth", bead=None))
+    assert off._beads == {}
+    no_thin = PipelineConfig(stream_id="synth", fusion=FusionConfig(thin_ratio=0.0))
+    assert StreamPipeline(scene.templates, model, no_thin)._beads == {}
+    # with or without the channel, the synthetic line gives the same defects found
+    found = []
+    for cfg in ({}, {"bead": None}):
+        _p, outs = _run(scene, **cfg)
+        hits, false, _shapes = _assign(scene, outs)
+        found.append((len(hits), len(false)))
+    assert found[0] == found[1]
