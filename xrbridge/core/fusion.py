@@ -13,6 +13,14 @@ underbody coordinates, and a region is confirmed only when, cell by cell:
 - in at least ``min_consistency`` of the (weighted) inferences that saw the
   cell: a cable hits a cell in one or two frames of twenty.
 
+A second, optional channel, the bead width (:mod:`xrbridge.core.beadwidth`,
+passed as ``bead_ratio``): where the crop's bead is thinner than the
+template's (``thin_ratio``), a cell counts as above threshold already at
+threshold - ``thin_margin``. The models score narrowings at their threshold,
+where their false alarms on bead ends also sit; the bead width tells the
+two apart. Such a region is typed ``narrowing`` (``missing`` where the bead
+is gone) and outlined by its thin centre-line cells widened to the bead.
+
 Each inference counts with a weight in [0, 1] (``FusionConfig`` says what
 each factor does): the template match score (a poorly matched crop is
 misaligned, its map smeared), per cell the distance to the frame border

@@ -3,7 +3,10 @@
     frame -> view matching + Kalman tracking (xrbridge.core.extraction)
           -> crop of the best visible view, aligned to its template
           -> model (injected callable: crop (h, w, 3) uint8 BGR -> (map (H, W) float32, score))
-          -> regions (threshold, contours) -> stabiliser (N of M, ids, smoothing)
+          -> fusion on the car (xrbridge.core.fusion; with the crop's bead width against
+             its template, xrbridge.core.beadwidth) -> confirmed defects, verdicts
+             (``PipelineConfig(fusion=None)``: regions -> the per-view stabiliser of
+             earlier releases)
           -> severity + hints -> OverlayFrame
 
 No asyncio, no sockets: the bridge wraps :meth:`StreamPipeline.process` in an
