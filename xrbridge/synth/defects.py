@@ -320,25 +320,75 @@ def render_defect(
     keep = ~region & (alpha_new < 1e-3)
     out[keep] = crop[keep]
 
-    # ---- hole: a void through the bead, with a shadowed and a lit wall -------------
+    # ---- hole: a void through the bead, the bead re-domed into a crater around it ------
     if p.type == "hole":
         mid = p.s0 + p.length / 2
         a_ax, b_ax = p.length / 2, max(1.0, r0 * p.amount)
         u, v = (s - mid) / a_ax, t / b_ax
         rho = np.sqrt(u * u + v * v)
-        ah = (soft((1.0 - rho) * min(a_ax, b_ax)) * own).astype(np.float32)
-        # direction from the hole's centre, in image axes
+        # distance from the void's edge (first order: (rho - 1) / |grad rho|), px
+        grad = np.sqrt((u / a_ax) ** 2 + (v / b_ax) ** 2) / np.maximum(rho, 1e-6)
+        d_void = (rho - 1.0) / np.maximum(grad, 1e-6)
+        ah = (soft(-d_void) * own).astype(np.float32)
         _, nn = track.at(np.full(1, mid))
         tg = np.array([nn[0, 1], -nn[0, 0]])
-        q = u[..., None] * tg + v[..., None] * nn[0]
-        ql = (q * light).sum(-1)  # > 0: on the light's side of the hole
-        floor = surface * (0.5 - 0.18 * np.clip(ql, -1, 1))[..., None]
-        # the bead slopes down into the void over about its radius: the slope facing
-        # away from the light darkens, the one facing it brightens, the crest is lost
-        d_out = (rho - 1.0) * min(a_ax, b_ax)
-        ring = np.clip(1.0 - d_out / r0, 0, 1) * (rho >= 1.0) * a0
-        qdir = np.clip(ql / np.maximum(rho, 1e-6), -1, 1)
-        out = out * (1.0 - ring * (0.15 + 0.35 * qdir))[..., None]
+        # the way down into the void, in image axes (towards its centre)
+        fs, ft = -u / a_ax, -v / b_ax
+        fl = np.hypot(fs, ft) + 1e-9
+        face = (fs / fl)[..., None] * tg + (ft / fl)[..., None] * nn[0]
+        # sealant wets up to the void's edge: the bead is a dome over what is left of
+        # its footprint, so near the void it has the height and slope of a bead edge.
+        # Its look there is read off the bead's own cross profile at the same distance
+        # from an edge: the symmetric part (dome, crest) as it is, the antisymmetric
+        # part (the lit and the shaded flank) scaled by how the wall faces the light
+        # compared with the flank it was measured on.
+        ts = np.arange(-r0, r0 + 0.01, 0.25)
+        sw = own & (np.abs(s - mid) > a_ax + r0) & (np.abs(s - mid) < a_ax + 4 * r0)
+        s_prof = s[sw] if sw.any() else np.array([mid])
+        s_grid = np.linspace(float(s_prof.min()), float(s_prof.max()), 24)
+        prof = np.median(
+            _remap(image, to_xy(np.repeat(s_grid, len(ts)), np.tile(ts, len(s_grid)))).reshape(
+                len(s_grid), len(ts), -1
+            ),
+            axis=0,
+        ).astype(np.float32)
+        sym = (prof + prof[::-1]) / 2
+        anti = (prof - prof[::-1]) / 2  # + side minus - side, indexed by t >= 0 half
+
+        def look(uu: np.ndarray, sign: np.ndarray) -> np.ndarray:
+            k = np.clip((uu + r0) / 0.25, 0, len(ts) - 1)
+            i0 = np.floor(k).astype(int)
+            i1 = np.minimum(i0 + 1, len(ts) - 1)
+            w1 = (k - i0)[..., None]
+            sy = sym[i0] * (1 - w1) + sym[i1] * w1
+            an = anti[i0] * (1 - w1) + anti[i1] * w1
+            return sy + sign[..., None] * an
+
+        nl = float(nn[0] @ light)
+        nl = np.sign(nl) * max(abs(nl), 0.35) if nl != 0 else 0.35
+        e_out = r0 - np.abs(t)  # distance from the bead's outer edge
+        e_new = np.minimum(e_out, np.maximum(d_void, 0.0))
+        # (its change fades out within the mask's padding: the mask stays the void's
+        # stretch plus ``pad``, the simulator's convention, and still holds every
+        # changed pixel)
+        crater = own & (e_out > 0) & (d_void < np.minimum(e_out, pad))
+        c = np.clip((face @ light) / nl, -1.5, 1.5)
+        old = look(np.abs(t), np.sign(t))
+        new = look(np.clip(r0 - e_new, 0, r0), c)
+        # the profile's shape carries the image's blur already; a hard switch between
+        # the two would not: blend over the edge ramp
+        wc = cv2.GaussianBlur(crater.astype(np.float32), (0, 0), max(0.5, sig_e))
+        out = out + (new - old) * (wc * a0)[..., None]
+        # the floor: the metal under the bead (its panel joint included), in the shadow
+        # of the walls: lit only from the part of the sky the walls leave open (a well
+        # of the void's half-width and the bead's height, about its radius) and darker
+        # still on the side the light comes from, where the near wall shades it
+        open_sky = b_ax * b_ax / (b_ax * b_ax + r0 * r0)
+        ql = (u[..., None] * tg + v[..., None] * nn[0]) @ light
+        floor_f = open_sky + (1 - open_sky) * 0.4 * (1 - 0.5 * np.clip(ql, -1, 1))
+        if p.seam > 0:
+            floor_f = floor_f * (1.0 - p.seam * np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0))
+        floor = surface * cv2.GaussianBlur(floor_f.astype(np.float32), (0, 0), 1.0)[..., None]
         out = out * (1 - ah[..., None]) + floor * ah[..., None]
         core = own & (np.abs(s - mid) <= a_ax + 1) & (np.abs(t) <= r0 + 1)
     else:

@@ -78,7 +78,7 @@ def draw_params(
         s0 = margin + float(rng.uniform(0, free))
         if all(s0 + length + margin < a or s0 > b + margin for a, b in taken):
             side = int(rng.choice([-1, 1]))
-            seam = float(rng.uniform(0.35, 0.55)) if typ == "missing" else 0.0
+            seam = float(rng.uniform(0.35, 0.55)) if typ in ("missing", "hole") else 0.0
             return DefectParams(
                 typ, size, track.name, s0, length, amount, side, max(2.0, 0.25 * w), seam
             )
