@@ -19,7 +19,8 @@ from xrbridge.synth import (
     sample,
     tracks_from_roi,
 )
-from xrbridge.synth.blend import light_direction, poisson_fill
+from xrbridge.synth.blend import light_direction, noise_sigma, poisson_fill
+from xrbridge.synth.camera import estimate_jpeg
 from xrbridge.synth.tracks import rasterize
 
 W, H = 200, 140
@@ -78,13 +79,26 @@ def params(typ: str, track: Track, s0: float = 50.0) -> DefectParams:
     return DefectParams(typ, "medium", track.name, s0, length, amount, 1, 3.0)
 
 
+def jpeg_image(img: np.ndarray, quality: int, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``img`` as a camera that compressed a larger frame would leave it: a JPEG
+    round trip whose block grid starts ``shift`` (x, y) px before the image."""
+    sx, sy = shift
+    big = np.pad(img, ((sy, 0), (sx, 0), (0, 0)), mode="reflect")
+    ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[sy:, sx:]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
 @pytest.mark.parametrize("typ", DEFECTS)
-def test_mask_matches_the_changed_pixels(typ: str) -> None:
-    img = scene_image(1)
+def test_mask_matches_the_changed_pixels(typ: str, compressed: bool) -> None:
+    img = jpeg_image(scene_image(1), 70, (3, 5)) if compressed else scene_image(1)
+    fit = estimate_jpeg(img)
+    assert (fit is not None) == compressed
     tr = BEADS[0]
     light = light_direction(img, [(sample(t).p, sample(t).n, t.width / 2) for t in BEADS])
     out, mask = render_defect(
-        img, sample(tr), tr.width, params(typ, tr), np.random.default_rng(0), light
+        img, sample(tr), tr.width, params(typ, tr), np.random.default_rng(0), light, fit
     )
     changed = np.abs(out.astype(np.int16) - img).max(-1) > 0
     inside = mask > 0
@@ -100,6 +114,37 @@ def test_mask_matches_the_changed_pixels(typ: str) -> None:
     # the defect sits on the bead it was drawn on
     bead = rasterize([tr], img.shape[:2]) > 0
     assert (bead & inside).sum() > 0.5 * min(bead.sum(), inside.sum()) * 0.2
+
+
+@pytest.mark.parametrize("quality", [55, 75, 90])
+def test_jpeg_quality_and_grid_are_recovered(quality: int) -> None:
+    img = jpeg_image(scene_image(3), quality, (6, 11))
+    fit = estimate_jpeg(img)
+    assert fit is not None
+    assert fit.quality == quality
+    assert fit.phase == (10, 5)  # the grid's first full block starts 16 - shift px in
+
+
+def test_drawn_patch_has_the_images_noise_and_blocks() -> None:
+    """Inside the mask the fine-scale noise measures like outside (30 % + 0.3 grey levels)."""
+    img = jpeg_image(scene_image(4), 65, (2, 7))
+    fit = estimate_jpeg(img)
+    tr = BEADS[0]
+    out, m = render_defect(
+        img,
+        sample(tr),
+        tr.width,
+        params("missing", tr),
+        np.random.default_rng(0),
+        np.array([-0.6, -0.8]),
+        fit,
+    )
+    metal = rasterize(BEADS, img.shape[:2], extra=10.0) == 0
+    inside = (m > 0) & (rasterize([tr], img.shape[:2], extra=1.0) > 0)
+    outside = metal & (cv2.dilate(m, np.ones((25, 25), np.uint8)) > 0) & (m == 0)
+    s_in = noise_sigma(out.astype(np.float32), inside)
+    s_out = noise_sigma(img.astype(np.float32), outside)
+    assert abs(s_in - s_out) < 0.3 * s_out + 0.3, (s_in, s_out)
 
 
 def test_defects_change_what_they_say() -> None:

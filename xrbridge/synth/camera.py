@@ -47,17 +47,40 @@ def _luma(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)[..., 0].astype(np.float32)
 
 
-def block_phases(image: np.ndarray, keep: int = 2) -> tuple[list[int], list[int]]:
-    """Candidate 8-px block grid origins of ``image`` ((H, W[, 3]) uint8): the ``keep``
-    column and row phases whose neighbour steps are strongest (strong edges of the
-    scene can outvote the blocks on one axis, hence more than one)."""
-    g = _luma(image)
-    out = []
-    for axis in (1, 0):
-        d = np.abs(np.diff(g, axis=axis)).mean(axis=1 - axis)
-        score = [float(d[(ph - 1) % 8 :: 8].mean()) for ph in range(8)]
-        out.append([int(i) for i in np.argsort(score)[::-1][:keep]])
-    return out[0], out[1]
+def _dct8() -> np.ndarray:
+    k = np.arange(8)
+    m = np.cos((2 * k[None, :] + 1) * k[:, None] * np.pi / 16) * np.sqrt(2 / 8)
+    m[0] /= np.sqrt(2)
+    return m
+
+
+def block_phases(image: np.ndarray, keep: int = 2, size: int = 128) -> list[tuple[int, int]]:
+    """The ``keep`` likeliest 8-px block grid origins (x, y) of ``image``
+    ((H, W[, 3]) uint8), best first. On its own grid a decoded JPEG's 8x8 DCT
+    coefficients sit near multiples of the quantisation steps, most high
+    frequencies at zero; on any other grid they spread. Score: the share of
+    high-frequency coefficients within 0.5 of zero (scene edges cannot fake it
+    the way they fake a row of strong steps)."""
+    g = _luma(image) - 128.0
+    H, W = g.shape
+    y0, x0 = max(0, (H - size) // 2 - 8), max(0, (W - size) // 2 - 8)
+    g = g[y0 : y0 + size + 8, x0 : x0 + size + 8]
+    d = _dct8()
+    u, v = np.mgrid[0:8, 0:8]
+    high = (u + v) >= 5
+    scores = []
+    for py in range(8):
+        for px in range(8):
+            c = g[py:, px:]
+            h8, w8 = (c.shape[0] // 8) * 8, (c.shape[1] // 8) * 8
+            if h8 < 8 or w8 < 8:
+                continue
+            blocks = c[:h8, :w8].reshape(h8 // 8, 8, w8 // 8, 8).transpose(0, 2, 1, 3)
+            coef = d @ blocks @ d.T
+            sc = float((np.abs(coef[..., high]) < 0.5).mean())
+            scores.append((sc, ((px + x0) % 8, (py + y0) % 8)))
+    scores.sort(reverse=True)
+    return [ph for _, ph in scores[:keep]]
 
 
 def _roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
@@ -86,26 +109,35 @@ def estimate_jpeg(image: np.ndarray, size: int = 128, min_dip: float = 1.6) -> J
     H, W = image.shape[:2]
     if min(H, W) < 32:
         return None
-    xs, ys = block_phases(image)
-    # chroma is subsampled 2x2, so the grid that matters is the 16-px MCU: of the
-    # 16-px origins on the candidate 8-px phases, the true one gives by far the
-    # deepest dip
-    cands = [(x + ox, y + oy) for x in xs for y in ys for ox in (0, 8) for oy in (0, 8)]
-    best_q, best_dip, best_ph = -1, 0.0, cands[0]
-    for ph in cands:
+    phases = block_phases(image, keep=1)
+
+    def curve(ph: tuple[int, int], qs: list[int]) -> np.ndarray:
         crop = _aligned(image, ph, size).astype(np.int16)
-        err = np.array(
+        return np.array(
             [
                 float(np.abs(_roundtrip(crop.astype(np.uint8), q).astype(np.int16) - crop).mean())
-                for q in QUALITIES
+                for q in qs
             ]
         )
-        # the dip: the error at q against the smallest 2..4 qualities away
-        for i, q in enumerate(QUALITIES):
-            nb = [err[j] for j in (i - 4, i - 3, i - 2, i + 2, i + 3, i + 4) if 0 <= j < len(err)]
-            dip = float(min(nb) / max(err[i], 1e-3))
-            if dip > best_dip:
-                best_q, best_dip, best_ph = q, dip, ph
+
+    def dips(err: np.ndarray) -> np.ndarray:
+        # the error at q against the smallest 2..4 qualities away
+        out = np.zeros(len(err))
+        for i in range(4, len(err) - 4):
+            nb = np.concatenate([err[i - 4 : i - 1], err[i + 2 : i + 5]])
+            out[i] = float(nb.min() / max(err[i], 1e-3))
+        return out
+
+    # chroma is subsampled 2x2, so the grid that matters is the 16-px MCU: of the
+    # four 16-px origins on the 8-px phase, the true one gives by far the deepest dip
+    qs = list(QUALITIES)
+    px, py = phases[0]
+    best_q, best_dip, best_ph = -1, 0.0, phases[0]
+    for ph in [(px + ox, py + oy) for ox in (0, 8) for oy in (0, 8)]:
+        d = dips(curve(ph, qs))
+        i = int(np.argmax(d))
+        if d[i] > best_dip:
+            best_q, best_dip, best_ph = qs[i], float(d[i]), ph
     if best_dip < min_dip:
         return None
     return JpegFit(best_q, best_ph, round(best_dip, 3))
@@ -115,6 +147,7 @@ def finish_patch(
     image: np.ndarray,
     composite: np.ndarray,
     weight: np.ndarray,
+    noise_weight: np.ndarray,
     box: tuple[int, int, int, int],
     fit: JpegFit | None,
     target_noise: float,
@@ -125,7 +158,9 @@ def finish_patch(
 
     image: (H, W, 3) uint8 original. composite: (h, w, 3) float32 drawn patch at
     ``box`` = (x0, y0, x1, y1) of ``image``. weight: (h, w) float32 in [0, 1], how
-    much of the patch is new (0 = original pixel, left untouched). target_noise:
+    much of the patch is new (0 = original pixel, left untouched; the round trip
+    covers every other pixel). noise_weight: (h, w) float32 in [0, 1], where the
+    drawing lost the image's noise (resampled or new content). target_noise:
     the image's fine-scale noise (``noise_sigma`` of its metal). measure: (h, w) bool,
     where the new content's noise is measured. Returns the finished patch (h, w, 3)
     uint8, equal to ``image`` wherever ``weight`` is 0.
@@ -156,7 +191,7 @@ def finish_patch(
 
         def develop(sig: float) -> np.ndarray:
             win = base.copy()
-            win[sl] = composite + sig * white * weight[..., None]
+            win[sl] = composite + sig * white
             dec = _roundtrip(np.clip(np.rint(win), 0, 255).astype(np.uint8), fit.quality)
             return dec[sl].astype(np.float32)
 

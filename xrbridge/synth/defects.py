@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 from xrbridge.errors import InputError
 from xrbridge.names import DEFECTS
 from xrbridge.synth.blend import edge_sigma, noise_sigma, poisson_fill
+from xrbridge.synth.camera import JpegFit, finish_patch
 from xrbridge.synth.tracks import Sampled
 
 
@@ -177,10 +178,13 @@ def render_defect(
     p: DefectParams,
     rng: np.random.Generator,
     light: np.ndarray,
+    jpeg: JpegFit | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw defect ``p`` on the bead ``track`` (``width`` px wide) of ``image``.
 
     image: (H, W, 3) uint8 BGR. light: (2,) unit vector towards the light.
+    jpeg: the image's JPEG step (``camera.estimate_jpeg``), re-applied to the
+    drawn patch; None: noise only.
     Returns ``(defective image (H, W, 3) uint8, mask (H, W) uint8 255 = defect)``;
     pixels outside the mask are identical to ``image``. Raises InputError for
     an unknown type or a stretch that does not fit on the track.
@@ -401,26 +405,26 @@ def render_defect(
             hi, lo = np.maximum(hi, band), np.minimum(lo, -band)
         core = own & in_s & (t <= hi + 0.5) & (t >= lo - 0.5)
 
-    # ---- fade in over the padding, add back the noise the resampling smoothed ----------
+    # ---- fade in over the padding, then the camera's last steps ----------------------
     core8 = core.astype(np.uint8)
     rad_px = max(1, round(pad))
     kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rad_px + 1, 2 * rad_px + 1))
     mask_c = cv2.dilate(core8, kern) > 0
     dist = cv2.distanceTransform((1 - core8).astype(np.uint8), cv2.DIST_L2, 3)
-    wgt = np.clip(1.0 - dist / max(pad, 1.0), 0.0, 1.0) * mask_c
+    lin = np.clip(1.0 - dist / max(pad, 1.0), 0.0, 1.0) * mask_c
+    wgt = (lin * lin * (3 - 2 * lin)).astype(np.float32)  # no kink where the fade starts
     changed = np.abs(out - crop).max(-1) > 0.5
+    comp = crop + (out - crop) * wgt[..., None]
+    # resampling smoothed the sensor noise and moved the JPEG blocks: add noise where
+    # the content is new and re-encode on the image's grid at its quality, so that the
+    # inside of the mask measures like the outside
     sig_o = noise_sigma(crop, ~mask_c & own & (a0 < 0.05))  # the metal's grain, not bead edges
-    sig_n = noise_sigma(out, core & changed)
-    extra = float(np.sqrt(max(sig_o**2 - sig_n**2, 0.0)))
-    if extra > 0:
-        # camera noise is not white (blur, compression): shape it a little, then scale it
-        # so that it measures like the image's own
-        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, s.shape).astype(np.float32), (0, 0), 0.6)
-        noise *= extra / max(noise_sigma(noise[..., None], np.ones(s.shape, bool)), 1e-6)
-        out = out + (noise * (core & changed))[..., None]
-    res = crop + (out - crop) * wgt[..., None]
+    lost = cv2.GaussianBlur(changed.astype(np.float32), (0, 0), 1.0) * wgt
+    res = finish_patch(
+        image, comp, wgt, np.clip(lost, 0, 1), (x0, y0, x1, y1), jpeg, sig_o, core & changed, rng
+    )
     result = image.copy()
-    result[y0:y1, x0:x1] = np.clip(np.rint(res), 0, 255).astype(np.uint8)
+    result[y0:y1, x0:x1] = res
     mask = np.zeros((H, W), np.uint8)
     diff = np.abs(result[y0:y1, x0:x1].astype(np.int16) - image[y0:y1, x0:x1]).max(-1) > 0
     mask[y0:y1, x0:x1] = np.where(mask_c | diff, 255, 0).astype(np.uint8)

@@ -29,6 +29,7 @@ import numpy as np
 from xrbridge.errors import DatasetError, ImageError, InputError, UsageError
 from xrbridge.names import DEFECTS, check_name
 from xrbridge.synth.blend import light_direction
+from xrbridge.synth.camera import JpegFit, estimate_jpeg
 from xrbridge.synth.defects import render_defect
 from xrbridge.synth.detect import DetectConfig, detect_tracks, tracks_from_roi
 from xrbridge.synth.plan import SIZES, plan_image
@@ -211,7 +212,7 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
         labels[p.stem] = {"split": "train", "category": "good"}
     for p in bases:
         labels[p.stem] = {"split": "test", "category": "good"}
-    cache: dict[int, tuple[np.ndarray, list[Track], list[Sampled], np.ndarray]] = {}
+    cache: dict[int, tuple[np.ndarray, list[Track], list[Sampled], np.ndarray, JpegFit | None]] = {}
     previews: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
     skipped = 0
     bar = tqdm(
@@ -241,8 +242,8 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
             light = light_direction(
                 img, [(s.p, s.n, t.width / 2) for s, t in zip(sampled, tracks, strict=True)]
             )
-            cache[bi] = (img, tracks, sampled, light)
-        img, tracks, sampled, light = cache[bi]
+            cache[bi] = (img, tracks, sampled, light, estimate_jpeg(img))
+        img, tracks, sampled, light, jpeg = cache[bi]
         rng = np.random.default_rng([cfg.seed, 1, i])
         slots = plan_image(i, typ, size, cfg.per_image, tracks, sampled, rng)
         if not slots:
@@ -253,7 +254,7 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
         defects = []
         for slot in slots:
             cur, m = render_defect(
-                cur, sampled[slot.track], tracks[slot.track].width, slot.params, rng, light
+                cur, sampled[slot.track], tracks[slot.track].width, slot.params, rng, light, jpeg
             )
             ys, xs = np.nonzero(m)
             defects.append(
@@ -277,6 +278,8 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
             "category": typ,
             "source": str(bases[bi].relative_to(data)),
             "area_ratio": round(float((mask > 0).mean()), 6),
+            # the source's estimated JPEG step, re-applied to the drawn patches
+            "jpeg": None if jpeg is None else {"quality": jpeg.quality, "grid": list(jpeg.phase)},
             "defects": defects,
         }
         if cfg.preview is not None and sum(1 for v in previews if v[3] == typ) < 1:
