@@ -2,7 +2,7 @@
 # Reproduces reports/synth/: synth defects vs the renderer's own, on the simulator's views.
 #   A: defect-rich run (train/good, test/good, rendered defects)  C: more rendered defects
 #   B: other good cars, the bases synth draws on (never seen in training)
-# Run from the repository root:  reports/synth/run.sh   (CPU; about an hour on 2 busy cores)
+# Run from the repository root:  reports/synth/run.sh   (CPU; about 1.5 hours on 2 busy cores)
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 W=${W:-/tmp/synth}
@@ -43,6 +43,13 @@ PYEOF
   "$PY" bench/synth_compare.py --view "$v" --model "$md" --label patchcore \
     --rendered "$W/simA/dataset/$v" "$W/simC/dataset/$v" --synth "$W/synB_$v" \
     --work "$W/compare" --out "$OUT/${v}_patchcore"
+  # the second model: SimpleNet at its defaults (features once, 400 MLP steps)
+  ms="$W/models/sn_$v"
+  [ -f "$ms/manifest.json" ] || "$PY" -m xrbridge train --model simplenet --data "$W/simA/dataset/$v" \
+    --out "$ms" --image-size 256 --quiet > "$W/train_sn_$v.log"
+  "$PY" bench/synth_compare.py --view "$v" --model "$ms" --label simplenet \
+    --rendered "$W/simA/dataset/$v" "$W/simC/dataset/$v" --synth "$W/synB_$v" \
+    --work "$W/compare" --out "$OUT/${v}_simplenet"
   "$PY" bench/synth_realism.py --rendered "$W/simA/dataset/$v" "$W/simC/dataset/$v" \
     --synth "$W/synB_$v" --synth-input "$W/inB_$v" --out "$OUT/realism_$v.json"
 done

@@ -15,10 +15,13 @@ drawn in the track's own frame (arc length ``s`` along the centre line, offset
 - missing: no piece over the stretch (tapered ends); misalignment: the piece
   moves sideways by ``amount`` px; bifurcation: two thinner pieces diverge by
   ``+-amount`` px; narrowing: the radius drops to ``amount`` x r0; hole: an
-  elliptic void (``amount`` x the bead width across) shows the darkened metal
-  with a shadowed and a lit wall, the estimated light deciding which is which;
-- the change is faded in over the mask's padding, then the sensor noise lost
-  by resampling is added back at the image's measured level.
+  elliptic void (``amount`` x the bead width across) with the bead re-domed
+  into a crater around it (its look read off the bead's own cross profile at
+  the same distance from an edge, the estimated light deciding which wall is
+  lit) over the metal floor in the walls' shadow;
+- the change is faded in over the mask's padding, then the camera's last
+  steps are re-applied (``camera.finish_patch``: noise, JPEG round trip on the
+  image's own grid and quality).
 
 The mask is the stretch's union of old and new bead extents plus ``pad`` px
 (the simulator's convention); the image is unchanged outside it, by
