@@ -161,9 +161,12 @@ def shadow_profile(
             b = np.abs(dv - di) <= 0.5
             if b.sum() >= 3:
                 f[i] = float(np.median(gv[b])) / max(far, 1.0)
-        f = np.clip(f, 0.3, 1.0)
         # a shadow fades outwards: keep the profile monotone from the far end
         f = np.minimum.accumulate(f[::-1])[::-1]
+        # ... and is the part that recovers within ``depth``: a level that stays dark
+        # is the surface itself (a groove, another panel), which the fill already
+        # has; a contact shadow under diffuse light darkens by less than 40 %
+        f = np.clip(f / max(float(f[-1]), 1e-3), 0.6, 1.0)
         out.append(f)
     return d, out[0], out[1]
 
@@ -301,7 +304,14 @@ def render_defect(
             closer = dd < dist_new
             dist_new = np.where(closer, dd, dist_new)
             side_new = np.where(closer, np.sign(t - off + 1e-9), side_new)
-        d = np.clip(dist_new, 0.0, None)
+        # distance to the new bead in the image plane, not only across the track: near
+        # the cap of a missing stretch the shadow rounds off instead of ending in a cut
+        foot = np.zeros(s.shape, bool)
+        for off, rad, _ in _pieces(p, s, r0):
+            foot |= (rad > 0.3) & (np.abs(t - off) <= rad) & own
+        d2 = cv2.distanceTransform((~foot).astype(np.uint8), cv2.DIST_L2, 5)
+        d = np.minimum(np.clip(dist_new, 0.0, None), d2)
+        side_new = np.where(np.isfinite(dist_new), side_new, np.sign(t + 1e-9))
         f = np.where(
             side_new > 0,
             np.interp(d, shadow[0], shadow[1], right=1.0),
