@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
+from scipy.special import ndtr
 
 from xrbridge.errors import InputError
 from xrbridge.names import DEFECTS
@@ -119,6 +120,38 @@ def _pieces(
         r2 = np.where(split, rr, 0.0)
         return [(off + p.amount * b, rr, 0.0), (off - p.amount * b, r2, 1.5 * r0)]
     return [(off, r, 0.0)]  # hole: the bead stays, a void is cut into it
+
+
+def _fields(
+    p: DefectParams, s: np.ndarray, t: np.ndarray, r0: float, own: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """Each new piece as a bead laid along its own centre line (as a nozzle lays it,
+    the simulator too: discs along the path), not sheared sideways: per pixel
+    ``(signed distance from the centre line (+ = the +t side), the piece's radius
+    at the nearest centre point, that point's arc length, source shift along s)``;
+    radius 0 where the piece has no bead near. (h, w) arrays like ``s`` and ``t``.
+    A displaced bead keeps its thickness on the slopes and its bends are round;
+    a gap's ends are round caps."""
+    if not own.any():
+        return []
+    step = 0.25
+    grid = np.arange(float(s[own].min()) - 1.0, float(s[own].max()) + 1.0, step)
+    q = np.stack([s.ravel(), t.ravel()], 1)
+    out = []
+    for off, rad, shift in _pieces(p, grid, r0):
+        ok = rad > 0.3
+        if not ok.any():
+            z = np.zeros(s.shape)
+            out.append((np.full(s.shape, np.inf), z, s.copy(), shift))
+            continue
+        slope = np.gradient(off, step)[ok]
+        pts = np.stack([grid[ok], off[ok]], 1)
+        d, i = cKDTree(pts).query(q)
+        d, i = d.reshape(s.shape), i.reshape(s.shape)
+        nrm = np.sqrt(1.0 + slope * slope)
+        cross = (t - pts[i, 1]) / nrm[i] - slope[i] * (s - pts[i, 0]) / nrm[i]
+        out.append((np.where(cross >= 0, d, -d), rad[ok][i], pts[i, 0], shift))
+    return out
 
 
 def _extent(p: DefectParams, r0: float) -> float:
@@ -237,11 +270,13 @@ def render_defect(
     # the rest of the image is what gives a pasted shape away
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     sig_e = edge_sigma(gray, ps[::3], ns[::3], r0)
-    ramp = max(1.0, 2.5 * sig_e)
+    sig_b = max(0.5, sig_e)
 
     def soft(v: np.ndarray) -> np.ndarray:
-        x = np.clip(v / ramp + 0.5, 0.0, 1.0)
-        return x * x * (3 - 2 * x)
+        # a step seen through the image's blur: the Gaussian's integral (a smoothstep of
+        # the same width is sharper at its centre, which the fine-scale statistics see)
+        a = ndtr(v / sig_b)
+        return np.where(a < 1e-3, 0.0, np.where(a > 1 - 1e-3, 1.0, a))
 
     def to_xy(s_src: np.ndarray, t_src: np.ndarray) -> np.ndarray:
         pp, nn = track.at(s_src)
@@ -296,22 +331,18 @@ def render_defect(
         line = np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0) * region
         surface = surface * (1.0 - p.seam * line)[..., None]
 
+    fields = _fields(p, s, t, r0, own)
     if shadow is not None:
+        # distance to the new bead in the image plane, from its own centre line: near
+        # the cap of a missing stretch the shadow rounds off instead of ending in a cut
         dist_new = np.full(s.shape, np.inf)
-        side_new = np.ones(s.shape)
-        for off, rad, _ in _pieces(p, s, r0):
-            dd = np.where(rad > 0.3, np.abs(t - off) - rad, np.inf)
+        side_new = np.sign(t + 1e-9)
+        for dd_s, rad_n, _, _ in fields:
+            dd = np.where(rad_n > 0.3, np.abs(dd_s) - rad_n, np.inf)
             closer = dd < dist_new
             dist_new = np.where(closer, dd, dist_new)
-            side_new = np.where(closer, np.sign(t - off + 1e-9), side_new)
-        # distance to the new bead in the image plane, not only across the track: near
-        # the cap of a missing stretch the shadow rounds off instead of ending in a cut
-        foot = np.zeros(s.shape, bool)
-        for off, rad, _ in _pieces(p, s, r0):
-            foot |= (rad > 0.3) & (np.abs(t - off) <= rad) & own
-        d2 = cv2.distanceTransform((~foot).astype(np.uint8), cv2.DIST_L2, 5)
-        d = np.minimum(np.clip(dist_new, 0.0, None), d2)
-        side_new = np.where(np.isfinite(dist_new), side_new, np.sign(t + 1e-9))
+            side_new = np.where(closer, np.sign(dd_s + 1e-9), side_new)
+        d = np.clip(dist_new, 0.0, None)
         f = np.where(
             side_new > 0,
             np.interp(d, shadow[0], shadow[1], right=1.0),
@@ -322,19 +353,21 @@ def render_defect(
     # ---- the new bead over the surface ------------------------------------------
     out = surface.copy()
     alpha_new = np.zeros(s.shape, np.float32)
-    for off, rad, s_shift in _pieces(p, s, r0):
-        a = soft(rad - np.abs(t - off)) * (rad > 0.3) * own
-        t_src = np.where(rad > 0.3, (t - off) * r0 / np.maximum(rad, 0.3), t)
-        bead = _remap(image, to_xy(s + s_shift, t_src)).astype(np.float32)
+    for dd_s, rad, s_near, s_shift in fields:
+        a = soft(rad - np.abs(dd_s)) * (rad > 0.3) * own
+        t_src = np.where(rad > 0.3, dd_s * r0 / np.maximum(rad, 0.3), t)
+        bead = _remap(image, to_xy(s_near + s_shift, t_src)).astype(np.float32)
         # a bead squeezed into less width is a minified copy: filter it as a camera would
-        squeeze = np.clip(r0 / np.maximum(rad, 0.3) - 1.0, 0.0, 1.0)
+        # (its edges' blur shrank with it: restore the image's, sigma_e^2 (1 - (r/r0)^2))
+        squeeze = np.clip(1.0 - (np.maximum(rad, 0.3) / r0) ** 2, 0.0, 1.0)
         if squeeze.max() > 0.05:
-            smooth = cv2.GaussianBlur(bead, (0, 0), 0.9)
+            smooth = cv2.GaussianBlur(bead, (0, 0), sig_b)
             bead = bead + (smooth - bead) * squeeze[..., None]
         out = out * (1 - a[..., None]) + bead * a[..., None]
         alpha_new = np.maximum(alpha_new, a)
     # outside the band the surface is the original image, where beads stay as they were
-    keep = ~region & (alpha_new < 1e-3)
+    # (and beyond the stretch, where the pieces are the old bead redrawn)
+    keep = ~region & ((alpha_new < 1e-3) | ~in_s)
     out[keep] = crop[keep]
 
     # ---- hole: a void through the bead, the bead re-domed into a crater around it ------
@@ -409,14 +442,12 @@ def render_defect(
         out = out * (1 - ah[..., None]) + floor * ah[..., None]
         core = own & (np.abs(s - mid) <= a_ax + 1) & (np.abs(t) <= r0 + 1)
     else:
-        hi = np.full(s.shape, r0)
-        lo = np.full(s.shape, -r0)
-        for off, rad, _ in _pieces(p, s, r0):
-            hi = np.maximum(hi, off + rad)
-            lo = np.minimum(lo, off - rad)
-        if p.type == "missing":
-            hi, lo = np.maximum(hi, band), np.minimum(lo, -band)
-        core = own & in_s & (t <= hi + 0.5) & (t >= lo - 0.5)
+        # the old bead over the stretch, the new one where it differs, the fill
+        reach_t = band if p.type == "missing" else r0
+        core = in_s & (np.abs(t) <= reach_t + 0.5)
+        for dd_s, rad, _, _ in fields:
+            core |= in_s & (np.abs(dd_s) <= rad + 0.5)
+        core = own & core
 
     # ---- fade in over the padding, then the camera's last steps ----------------------
     core8 = core.astype(np.uint8)
