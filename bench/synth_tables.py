@@ -1,0 +1,141 @@
+"""docs/synth.md's tables from reports/synth/: per view and model, AUROC per type
+(rendered vs synth) and detection per size class; the realism check (and, with
+``--before``, the same check on an earlier synth set beside it).
+
+    python bench/synth_tables.py --reports reports/synth [--before DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFECTS = ("missing", "misalignment", "bifurcation", "narrowing", "hole")
+
+
+def f3(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def pair(a: float | None, b: float | None) -> str:
+    if a is None or b is None:
+        return f"{f3(a)} / {f3(b)}"
+    return f"{a:.3f} / {b:.3f} ({b - a:+.3f})"
+
+
+def compare_tables(c: dict) -> list[str]:
+    out = [
+        f"{c['n_good']} good test images ({c['good_image_score_at_1']} with image score 1.0).",
+        "",
+        "| type | n rendered / synth | image AUROC rendered / synth (diff) "
+        "| map-max AUROC rendered / synth (diff) | pixel AUROC rendered / synth (diff) |",
+        "|---|---|---|---|---|",
+    ]
+    for t in c["per_type"]:
+        out.append(
+            f"| {t['type']} | {t['n_rendered']} / {t['n_synth']} | "
+            + " | ".join(
+                pair(t[f"{m}_rendered"], t[f"{m}_synth"])
+                for m in ("image_auroc", "mapmax_auroc", "pixel_auroc")
+            )
+            + " |"
+        )
+    b1, b2 = c["size_bounds"]
+    out += [
+        "",
+        f"Detection at 5 % false positives on the good images (map maximum > "
+        f"{c['detection_threshold_map_max']:.3f}); size classes: area-ratio tertiles "
+        f"over both sets ({b1:.4f} / {b2:.4f}):",
+        "",
+        "| type | small rendered / synth | medium rendered / synth | large rendered / synth |",
+        "|---|---|---|---|",
+    ]
+    det = c["detection_by_size"]
+    for typ in (*DEFECTS, "all"):
+        cells = []
+        for sz in ("small", "medium", "large"):
+            cell = det.get(f"{typ}/{sz}", {})
+            parts = []
+            for src in ("rendered", "synth"):
+                hit, n = cell.get(src, [0, 0])
+                parts.append(f"{hit}/{n}" if n else "-")
+            cells.append(" / ".join(parts))
+        out.append(f"| {typ} | " + " | ".join(cells) + " |")
+    return out
+
+
+def realism_table(views: dict[str, dict], before: dict[str, dict] | None) -> list[str]:
+    head = "| view | type | n per class | logistic regression | gradient boosting |"
+    if before:
+        head = (
+            "| view | type | n per class | before: LR / GB | after: LR / GB | "
+            "power check after (LR / GB) |"
+        )
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for view, r in views.items():
+        for typ in (*DEFECTS, "all"):
+            row = r[typ]
+            n = row.get("n_per_class", row.get("n"))
+            a = row["synth_vs_rendered"]
+            pw = row.get("power_defect_vs_good", {})
+            if before:
+                b = before[view][typ]["synth_vs_rendered"]
+                out.append(
+                    f"| {view} | {typ} | {n} | {b['logreg']:.3f} / {b['boosting']:.3f} | "
+                    f"{a['logreg']:.3f} / {a['boosting']:.3f} | "
+                    f"{pw.get('logreg', float('nan')):.3f} / {pw.get('boosting', float('nan')):.3f} |"
+                )
+            else:
+                out.append(f"| {view} | {typ} | {n} | {a['logreg']:.3f} | {a['boosting']:.3f} |")
+    groups = [v["all"].get("by_feature_group") for v in views.values()]
+    if all(groups):
+        out += ["", "Each feature group alone (all types, LR / GB):", ""]
+        names = list(groups[0])
+        hdr = "| feature group | " + " | ".join(
+            f"{v} before | {v} after" if before else v for v in views
+        )
+        out += [hdr + " |", "|" + "---|" * (hdr.count("|"))]
+        for name in names:
+            cells = []
+            for view, r in views.items():
+                if before:
+                    bg = before[view]["all"].get("by_feature_group", {}).get(name)
+                    cells.append(
+                        "-" if bg is None else f"{bg['logreg']:.3f} / {bg['boosting']:.3f}"
+                    )
+                g = r["all"]["by_feature_group"][name]
+                cells.append(f"{g['logreg']:.3f} / {g['boosting']:.3f}")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reports", type=Path, default=Path("reports/synth"))
+    ap.add_argument("--before", type=Path, default=None, help="realism_before_<view>.json here")
+    args = ap.parse_args()
+    views = ("lower_center", "lower_back")
+    for model in ("patchcore", "simplenet"):
+        for v in views:
+            p = args.reports / f"{v}_{model}" / "compare.json"
+            if p.is_file():
+                print(f"\n### {v}, {model}\n")
+                print("\n".join(compare_tables(json.loads(p.read_text()))))
+    real = {
+        v: json.loads((args.reports / f"realism_{v}.json").read_text())
+        for v in views
+        if (args.reports / f"realism_{v}.json").is_file()
+    }
+    before = None
+    if args.before is not None:
+        before = {
+            v: json.loads((args.before / f"realism_before_{v}.json").read_text()) for v in real
+        }
+    print("\n### realism\n")
+    print("\n".join(realism_table(real, before)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
