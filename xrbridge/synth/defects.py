@@ -374,14 +374,19 @@ def render_defect(
     if p.type == "hole":
         mid = p.s0 + p.length / 2
         a_ax, b_ax = p.length / 2, max(1.0, r0 * p.amount)
-        u, v = (s - mid) / a_ax, t / b_ax
+        # the void is an ellipse in the image, along the track's direction at its
+        # centre (as the renderer draws it): in the (s, t) frame it would fan out or
+        # tear where the track bends sharply within it
+        pm, nn = track.at(np.full(1, mid))
+        tg = np.array([nn[0, 1], -nn[0, 0]])
+        rel = pix - pm[0]
+        us, vs = rel @ tg, rel @ nn[0]
+        u, v = us / a_ax, vs / b_ax
         rho = np.sqrt(u * u + v * v)
         # distance from the void's edge (first order: (rho - 1) / |grad rho|), px
         grad = np.sqrt((u / a_ax) ** 2 + (v / b_ax) ** 2) / np.maximum(rho, 1e-6)
         d_void = (rho - 1.0) / np.maximum(grad, 1e-6)
         ah = (soft(-d_void) * own).astype(np.float32)
-        _, nn = track.at(np.full(1, mid))
-        tg = np.array([nn[0, 1], -nn[0, 0]])
         # the way down into the void, in image axes (towards its centre)
         fs, ft = -u / a_ax, -v / b_ax
         fl = np.hypot(fs, ft) + 1e-9
@@ -440,7 +445,7 @@ def render_defect(
             floor_f = floor_f * (1.0 - p.seam * np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0))
         floor = surface * cv2.GaussianBlur(floor_f.astype(np.float32), (0, 0), 1.0)[..., None]
         out = out * (1 - ah[..., None]) + floor * ah[..., None]
-        core = own & (np.abs(s - mid) <= a_ax + 1) & (np.abs(t) <= r0 + 1)
+        core = own & (np.abs(us) <= a_ax + 1) & (np.abs(vs) <= r0 + 1) & (np.abs(t) <= r0 + 1)
     else:
         # the old bead over the stretch, the new one where it differs, the fill
         reach_t = band if p.type == "missing" else r0
