@@ -225,7 +225,13 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
     )
     for i in bar:
         typ = cfg.types[i % len(cfg.types)]
-        size = cfg.size or SIZES[(i // len(cfg.types)) % len(SIZES)]
+        # this type's j-th image: each type visits the sizes and the regions in turn
+        # on its own (counting images of all types would alias whenever the number
+        # of regions shares a factor with the number of types: with 5 and 5, every
+        # hole landed in one region); all sizes in one region before the next
+        j = i // len(cfg.types)
+        size = cfg.size or SIZES[j % len(SIZES)]
+        turn = j if cfg.size else j // len(SIZES)
         bi = int(order[i % len(bases)])
         if bi not in cache:
             if len(cache) > 8:
@@ -245,7 +251,7 @@ def synthesize(cfg: SynthConfig) -> dict[str, Any]:
             cache[bi] = (img, tracks, sampled, light, estimate_jpeg(img))
         img, tracks, sampled, light, jpeg = cache[bi]
         rng = np.random.default_rng([cfg.seed, 1, i])
-        slots = plan_image(i, typ, size, cfg.per_image, tracks, sampled, rng)
+        slots = plan_image(turn, typ, size, cfg.per_image, tracks, sampled, rng)
         if not slots:
             skipped += 1
             continue

@@ -94,9 +94,9 @@ def plan_image(
     sampled: list[Sampled],
     rng: np.random.Generator,
 ) -> list[Slot]:
-    """``per_image`` defects of one type for output image ``index``.
+    """``per_image`` defects of one type for that type's turn ``index``.
 
-    Regions are visited in turn (image ``index`` starts at region
+    Regions are visited in turn (turn ``index`` starts at region
     ``index * per_image``), the paper's region-by-region coverage; a region
     too short for the stretch passes its turn to the next one.
     """
