@@ -34,7 +34,7 @@ class PatchCoreOptions:
     tiles: str = opt(
         "auto",
         "tile grid RxC (e.g. 2x2) for small defects on large images; 1 = off; "
-        "auto: 2x2 when the native images are >= 2x the input size on both axes",
+        "auto: 2x2 when the native images are >= 3x the input size on both axes",
     )
     tile_overlap: int = opt(32, "pixels shared by neighbouring tiles (multiple of 16)")
     position_prior: float = opt(30.0, "weight of the pooled statistics against N held-out images")
