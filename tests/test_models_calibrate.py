@@ -133,3 +133,15 @@ def test_contract_graph_onnx_matches_numpy(tmp_path) -> None:  # type: ignore[no
     np.testing.assert_allclose(m[0, 0], pix.apply(amap.numpy()[0, 0]), atol=1e-6, rtol=0)
     assert float(s[0]) == pytest.approx(float(img.apply(np.array([42.0]))[0]), abs=1e-6)
     assert len(np.unique(m)) == m.size  # no ties, even 2000 spans above the threshold
+
+
+def test_degenerate_spans_are_floored() -> None:
+    """Nearly equal held-out scores: the span is at least 1 % of the threshold each side."""
+    norm = calibrate.from_good(np.array([0.4674806, 0.4674854]))
+    assert norm.threshold == pytest.approx(0.4674854)
+    assert norm.max - norm.threshold == pytest.approx(0.01 * 0.4674854)
+    assert norm.threshold - norm.min == pytest.approx(0.01 * 0.4674854)
+    wide = calibrate.from_good(np.array([0.1, 0.5]))
+    assert (wide.min, wide.max) == pytest.approx((0.1, 0.9))  # unchanged when wide enough
+    lab = calibrate.from_labelled(np.array([1.0, 1.0]), np.array([1.0, 1.0]), np.array([0, 1]))
+    assert lab.max - lab.min >= 2 * 0.01 * abs(lab.threshold) - 1e-12

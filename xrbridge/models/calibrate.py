@@ -105,12 +105,28 @@ def _best_f1_threshold(values: np.ndarray, labels: np.ndarray) -> float:
     return float(0.5 * (v[i] + lo))
 
 
+#: Smallest half-span, relative to the threshold's magnitude. A few held-out images
+#: with almost equal scores (seen: two at 0.467480 and 0.467485) would otherwise give a
+#: span of 5e-6 that magnifies float32 rounding (PyTorch vs ONNX Runtime) 1e5-fold; the
+#: clip hid that by saturating, the squash shows it. Real spans are far wider (SimpleNet
+#: mpdd: 0.47 at a threshold of 0.49), so the floor only acts on degenerate ones.
+MIN_REL_SPAN = 0.01
+
+
+def _min_span(threshold: float) -> float:
+    return max(1e-6, MIN_REL_SPAN * abs(threshold))
+
+
 def from_good(values: np.ndarray) -> Norm:
-    """Norm from raw values of held-out good data only."""
+    """Norm from raw values of held-out good data only.
+
+    The half-span ``thr - min`` is at least ``MIN_REL_SPAN * |thr|`` (then ``min`` is
+    moved down to ``thr - half-span``, keeping good images in [0, 0.5] before the squash).
+    """
     v = np.asarray(values, np.float64).ravel()
     lo, thr = float(v.min()), float(v.max())
-    span = max(thr - lo, 1e-6)
-    return Norm(threshold=thr, min=lo, max=thr + span)
+    span = max(thr - lo, _min_span(thr))
+    return Norm(threshold=thr, min=thr - span, max=thr + span)
 
 
 def from_labelled(good: np.ndarray, values: np.ndarray, labels: np.ndarray) -> Norm:
@@ -123,8 +139,8 @@ def from_labelled(good: np.ndarray, values: np.ndarray, labels: np.ndarray) -> N
     allv = np.r_[g, v]
     thr = _best_f1_threshold(allv, np.r_[np.zeros(len(g), bool), y])
     lo, hi = float(allv.min()), float(allv.max())
-    if hi - lo < 1e-6:
-        hi = lo + 1e-6
+    if hi - lo < 2 * _min_span(thr):
+        lo, hi = min(lo, thr - _min_span(thr)), max(hi, thr + _min_span(thr))
     return Norm(threshold=thr, min=lo, max=hi)
 
 
