@@ -28,7 +28,8 @@ TOPICS = Topics("plant1", "line1", "b1")
 class Collector:
     """A persistent QoS 1 subscriber (its session survives a broker restart)."""
 
-    def __init__(self, port: int, client_id: str = "collector") -> None:
+    def __init__(self, port: int, client_id: str = "collector", tls: dict | None = None) -> None:
+        """``tls``: ``tls_set`` arguments (CA, client certificate) for a TLS listener."""
         self.messages: list[tuple[str, dict]] = []
         self.retained: dict[str, dict] = {}
         self.subscribed = threading.Event()
@@ -40,6 +41,8 @@ class Collector:
             clean_session=False,
         )
         self.c.reconnect_delay_set(0.2, 1)
+        if tls is not None:
+            self.c.tls_set(**tls)
         self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(TOPICS.subscription(), qos=1)
         self.c.on_subscribe = lambda *a: self.subscribed.set()
         self.c.on_message = self._on_message

@@ -10,17 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from tests.test_plant_mqtt import Collector
 from tests.test_plant_settings import _settings
 from xrbridge.bridge.app import Bridge
 from xrbridge.errors import UsageError
-from xrbridge.plant.events import Topics, decode
+from xrbridge.plant.events import Topics
 from xrbridge.plant.mqtt import MqttPublisher, MqttTls, parse_mqtt_url
 from xrbridge.plant.services import LocalMosquitto, mosquitto_binary
 
@@ -92,33 +91,15 @@ def broker(tmp_path: Path, pki: dict[str, Path]):
         yield b
 
 
-class TlsCollector:
-    """A subscriber with its own client certificate."""
+class TlsCollector(Collector):
+    """The plant tests' subscriber, with its own client certificate."""
 
     def __init__(self, port: int, pki: dict[str, Path]) -> None:
-        self.messages: list[tuple[str, dict]] = []
-        self.subscribed = threading.Event()
-        self._lock = threading.Lock()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="collector")
-        self.c.tls_set(ca_certs=str(pki["ca"]), certfile=str(pki["cert"]), keyfile=str(pki["key"]))
-        self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(TOPICS.subscription(), qos=1)
-        self.c.on_subscribe = lambda *a: self.subscribed.set()
-        self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", port, keepalive=5)
-        self.c.loop_start()
-        assert self.subscribed.wait(10 * SLOW)
-
-    def _on_message(self, c, u, msg) -> None:
-        with self._lock:
-            self.messages.append((msg.topic, decode(msg.payload)))
+        tls = {"ca_certs": str(pki["ca"]), "certfile": str(pki["cert"]), "keyfile": str(pki["key"])}
+        super().__init__(port, "collector", tls=tls)
 
     def verdicts(self) -> list[int]:
-        with self._lock:
-            return [d["car_id"] for _t, d in self.messages if d["type"] == "verdict"]
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
+        return [d["car_id"] for d in self.events()]
 
 
 def _wait(pred, timeout: float) -> bool:
