@@ -465,12 +465,12 @@ class Fusion:
         peak = float(vals.max())
         lo = float(np.min(vals))
         core = region & (fused >= lo + c.contour_level * (peak - lo))
-        r_w = gr.r_w[win]
-        thin = region & (r_w > 0) & (gr.r_sum[win] < c.thin_ratio * r_w)
-        bead = float(gr.r_sum[win][region].sum() / r_w[region].sum()) if r_w[region].any() else None
+        # bead-width evidence: the region's mean ratio, its thinnest cell, its thin cells
+        r_sum, r_w = gr.r_sum[win], gr.r_w[win]
         seen = region & (r_w > 0)
-        thinnest = float((gr.r_sum[win][seen] / r_w[seen]).min()) if seen.any() else 1.0
-        if bead is not None and bead < c.thin_ratio and thin.sum() >= 2:
+        thin_bead = bool(seen.any()) and r_sum[seen].sum() < c.thin_ratio * r_w[seen].sum()
+        thin = seen & (r_sum < c.thin_ratio * r_w)
+        if thin_bead and thin.sum() >= 2:
             # a thin bead: the bead's centre-line cells where it was thin, widened by a cell
             # on each side to about the bead's width (the model's map, blurred ~30 px, draws
             # a blob far wider than the bead)
@@ -507,7 +507,8 @@ class Fusion:
         )
         conf = 0.5 + 0.5 * float(np.clip(conf, 0.0, 1.0))
         size_class, severity, type_guess = classify(length, width, peak, conf, c.size)
-        if bead is not None and bead < c.thin_ratio:
+        if thin_bead:
+            thinnest = float((r_sum[seen] / r_w[seen]).min())
             type_guess = "missing" if thinnest < c.missing_ratio else "narrowing"
         return FusedDefect(
             defect_id=0,

@@ -371,16 +371,9 @@ class StreamPipeline:
 
     def _bead_ratio(self, pixels: np.ndarray, mt: ViewMatch) -> np.ndarray | None:
         """The crop's bead width against its template per fusion cell (None: channel off)."""
-        assert self.fusion is not None
-        cfg = self.config.bead
-        if cfg is None or self.fusion.config.thin_ratio <= 0:
-            return None
-        ref = self._beads.get(mt.view)
+        ref = self._beads.get(mt.view)  # built in __init__ when the channel is on
         if ref is None:
-            tpl = self._templates[mt.view]
-            ref = self._beads[mt.view] = BeadReference(
-                tpl.image, self.fusion.grid_shape(mt.view), cfg
-            )
+            return None
         x0, y0 = round(mt.x), round(mt.y)
         return ref.ratio(pixels[y0 : y0 + mt.height, x0 : x0 + mt.width])
 

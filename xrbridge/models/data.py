@@ -92,6 +92,17 @@ def read_image(path: Path) -> np.ndarray | None:
     return img
 
 
+def sample_shapes(paths: Sequence[object], sample: int = 24) -> list[tuple[int, int]]:
+    """(height, width) of up to ``sample`` readable images spread evenly over ``paths``."""
+    step = max(1, len(paths) // sample)
+    shapes = []
+    for p in list(paths)[::step][:sample]:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is not None and img.size:
+            shapes.append((int(img.shape[0]), int(img.shape[1])))
+    return shapes
+
+
 def load_images(
     paths: Sequence[Path], height: int, width: int, roi: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[Path]]:
@@ -208,6 +219,23 @@ def kcentre_indices(emb: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.asarray(pick, np.int64))
 
 
+def holdout_count(n_all: int, fraction: float) -> int:
+    """Held-out images of ``n_all``: ``fraction`` of them, at least 1, leaving at least 1.
+
+    Raises:
+        DatasetError: fewer than 2 images.
+    """
+    if n_all < 2:
+        raise DatasetError(f"need at least 2 good training images (fit + calibration), got {n_all}")
+    return min(max(round(n_all * fraction), 1), n_all - 1)
+
+
+def random_split(n_all: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) sorted indices of ``n_all`` images: a seeded random sample."""
+    hold = np.sort(np.random.default_rng(seed).permutation(n_all)[: holdout_count(n_all, fraction)])
+    return np.setdiff1d(np.arange(n_all), hold), hold
+
+
 def choose_holdout(
     images: np.ndarray, fraction: float, seed: int, choice: str = "strata"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -221,12 +249,10 @@ def choose_holdout(
         DatasetError: fewer than 2 images. ValueError: an unknown ``choice``.
     """
     n_all = len(images)
-    if n_all < 2:
-        raise DatasetError(f"need at least 2 good training images (fit + calibration), got {n_all}")
-    n_hold = min(max(round(n_all * fraction), 1), n_all - 1)
+    n_hold = holdout_count(n_all, fraction)
     if choice == "random":
-        hold = np.sort(np.random.default_rng(seed).permutation(n_all)[:n_hold])
-    elif choice == "strata":
+        return random_split(n_all, fraction, seed)
+    if choice == "strata":
         hold = strata_indices(thumbnails(images), n_hold, seed)
     elif choice == "kcentre":
         hold = kcentre_indices(thumbnails(images), n_hold, seed)

@@ -178,16 +178,10 @@ def register(name: str, trainer: str, options: str) -> None:
 
 
 def split_holdout(paths: list[Path], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
-    """Seeded split of train/good into (fit, held-out); at least 1 fit and 1 held-out image."""
-    if len(paths) < 2:
-        raise DatasetError(
-            f"need at least 2 good training images (fit + calibration), got {len(paths)}"
-        )
-    n_hold = round(len(paths) * fraction)
-    n_hold = min(max(n_hold, 1), len(paths) - 1)
-    order = np.random.default_rng(seed).permutation(len(paths))
-    hold = sorted(int(i) for i in order[:n_hold])
-    fit = sorted(int(i) for i in order[n_hold:])
+    """Seeded split of train/good into (fit, held-out): ``choose_holdout``'s "random" on paths."""
+    from xrbridge.models.data import random_split
+
+    fit, hold = random_split(len(paths), fraction, seed)
     return [paths[i] for i in fit], [paths[i] for i in hold]
 
 
@@ -209,14 +203,9 @@ def auto_size(paths: list[Path], sample: int = 24) -> tuple[tuple[int, int], str
     instead of being squashed into a square, so that thin defects keep their width.
     Mixed shapes (magnetic_tile: 0.4 to 2.6) stay square.
     """
-    import cv2
+    from xrbridge.models.data import sample_shapes
 
-    step = max(1, len(paths) // sample)
-    ratios = []
-    for p in paths[::step][:sample]:
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img is not None and img.size:
-            ratios.append(img.shape[1] / img.shape[0])
+    ratios = [w / h for h, w in sample_shapes(paths, sample)]
     side = AUTO_SHORT_SIDE
     if not ratios:
         return (side, side), "square (no readable image)"

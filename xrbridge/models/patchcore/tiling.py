@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -175,15 +176,10 @@ class TiledFeatures(nn.Module):
 
 def native_size(paths: list[object], sample: int = 24) -> tuple[float, float] | None:
     """Median (height, width) of up to ``sample`` images spread over ``paths`` (None: none read)."""
-    import cv2
+    from xrbridge.models.data import sample_shapes
 
-    step = max(1, len(paths) // sample)
-    sizes = []
-    for p in paths[::step][:sample]:
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img is not None and img.size:
-            sizes.append(img.shape[:2])
-    if not sizes:
+    shapes = sample_shapes(paths, sample)
+    if not shapes:
         return None
-    med = torch.tensor(sizes, dtype=torch.float64).median(dim=0).values
+    med = np.median(np.asarray(shapes, np.float64), axis=0)
     return float(med[0]), float(med[1])

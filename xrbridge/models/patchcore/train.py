@@ -34,8 +34,9 @@ Options (``TrainConfig.options`` / ``xrbridge train`` flags):
   held-out images (mpdd_metal_plate: 5) cannot make the z-scores noise.
 - ``tiles`` (default "auto"): R x C overlapping tiles of the base input size, analysed
   at (nearly) R times the resolution and stitched in the graph (:mod:`.tiling`); "auto"
-  takes 2 x 2 when the native training images are at least twice the base input on both
-  axes (mpdd_metal_plate, 512 x 512 -> 480 x 480 input), else none; "1" = off. Raising it
+  takes 2 x 2 when the native training images are at least 3x the base input on both
+  axes (``tiling.TILE_MIN_FACTOR``; a 1024 x 1024 part -> 480 x 480 input), else none
+  (mpdd_metal_plate's 512 x 512 stays untiled); "1" = off. Raising it
   finds smaller defects on large images at about R*C times the cost per image.
 - ``tile_overlap`` (default 32 px): border shared by neighbouring tiles; each grid cell
   takes the features of the tile where it lies farthest from the border.
