@@ -4,6 +4,8 @@
 #   2. per view x model x seed: train without ROI (--roi none) and evaluate with --no-roi,
 #      train with the view's roi.png (default) and evaluate with it; then compare.
 # Run from the repository root:  SIM=/tmp/evalsim MODELS="patchcore" reports/sim/run.sh
+# Different MODELS may run side by side (one core each); the shortened schedules of the
+# report: EFFAD_STEPS and EFFAD_DISTIL (default 100 and 20, EfficientAD's own default is 150 + 60).
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 SIM=${SIM:-/tmp/evalsim}
@@ -23,6 +25,7 @@ train_args() {
     patchcore) echo "--image-size 256" ;;
     efficientad-s|efficientad-m)
       echo "--image-size 256 --steps ${EFFAD_STEPS:-100} --distil-steps ${EFFAD_DISTIL:-20}" ;;
+    memseg) echo "--steps ${MEMSEG_STEPS:-400}" ;;
     *) echo "" ;;
   esac
 }
