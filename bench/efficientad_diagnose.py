@@ -34,9 +34,55 @@ import torch
 import torch.nn.functional as F
 
 from xrbridge.eval.metrics import auroc
-from xrbridge.models.data import load_category, load_images, load_mask
+from xrbridge.models.backbones import build_backbone
+from xrbridge.models.data import load_category, load_images, load_mask, read_roi
 from xrbridge.models.efficientad import anomaly_map as amap
+from xrbridge.models.efficientad import train as et
+from xrbridge.models.efficientad.model import DistillTarget, EfficientADModel, pdn_output_size
 from xrbridge.models.framework import FitContext, TrainConfig, auto_size, get_trainer
+from xrbridge.models.preprocess import resize_mask
+
+
+class _TargetTeacher(torch.nn.Module):
+    """The distillation target on the PDN's output grid, used in place of the teacher."""
+
+    def __init__(self, target: DistillTarget) -> None:
+        super().__init__()
+        self.target = target
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hm, wm = pdn_output_size(x.shape[-2], x.shape[-1])
+        return self.target(x, (et.TARGET_OFFSET, et.TARGET_OFFSET, hm, wm))
+
+
+def _fit_on_target(
+    trainer: et.EfficientADTrainer, images: torch.Tensor, seed: int
+) -> tuple[EfficientADModel, dict[str, object]]:
+    """The trainer's schedule without distillation: the student imitates the target."""
+    cfg = trainer.schedule
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    n_q = max(1, round(n * float(trainer.opts["quantile_share"])))
+    order = np.random.default_rng(seed).permutation(n)
+    q_idx, t_idx = np.sort(order[:n_q]), np.sort(order[n_q:])
+    target = DistillTarget(
+        build_backbone(trainer.config.backbone, ("s8", "s16")), trainer.net_config.channels
+    )
+    explained = target.fit(images[t_idx], rng)
+    model = EfficientADModel(trainer.net_config)
+    model.teacher = _TargetTeacher(target)
+    stats = np.sort(rng.permutation(len(t_idx))[: cfg.stats_images])
+    et.teacher_statistics(model, images[t_idx][stats], progress=False)
+    losses = et.train_student(model, images[t_idx], cfg, rng, progress=sys.stderr.isatty())
+    et.calibrate(model, images[q_idx], progress=False)
+    info: dict[str, object] = {
+        "teacher": {"target_pca_explained_variance": round(explained, 4)},
+        "student_loss_first": losses[0],
+        "student_loss_last": float(np.mean(losses[-20:])),
+        "map_quantiles": {"st": model.q_st.tolist(), "ae": model.q_ae.tolist()},
+    }
+    return model.eval(), info
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,23 +100,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--border", type=int, default=24, help="input pixels of the border band")
     ap.add_argument("--pixel-step", type=int, default=4)
+    ap.add_argument(
+        "--teacher",
+        choices=["distilled", "target"],
+        default="distilled",
+        help="distilled: the trainer as shipped; target: no distillation, the student "
+        "learns the distillation target itself (the pretrained backbone's features)",
+    )
+    ap.add_argument("--roi", default="none", help="ROI file, or none")
     args = ap.parse_args(argv)
 
     cat = load_category(args.data)
     size, rule = auto_size(list(cat.train))
     h, w = size
     config = TrainConfig(
-        model=args.model, data=args.data, out=Path("/dev/null"), roi="none", image_size=(h, w),
+        model=args.model, data=args.data, out=Path("/dev/null"), roi=args.roi, image_size=(h, w),
         steps=args.steps, seed=args.seed, options={"distil_steps": args.distil_steps},
         progress=sys.stderr.isatty(),
     )  # fmt: skip
     trainer = get_trainer(args.model, config)
     t0 = time.perf_counter()
-    x, _ = load_images(list(cat.train), h, w)
-    info = trainer.fit(FitContext(x, None, config))
+    roi = None if args.roi == "none" else resize_mask(read_roi(args.roi), h, w)
+    x, _ = load_images(list(cat.train), h, w, roi)
+    if args.teacher == "distilled":
+        info = trainer.fit(FitContext(x, roi, config))
+        model = trainer.raw_module().model.eval()
+    else:
+        model, info = _fit_on_target(trainer, torch.from_numpy(x), args.seed)
     t_fit = time.perf_counter() - t0
     del x
-    model = trainer.raw_module().model.eval()
 
     names = ("st", "ae", "fused")
     band = np.zeros((h, w), bool)
@@ -86,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     labels, max_in_band, native_area, mean_int, defects = [], [], [], [], []
     with torch.no_grad():
         for item in cat.test:
-            xi, kept = load_images([item.path], h, w)
+            xi, kept = load_images([item.path], h, w, roi)
             if not kept:
                 continue
             m_st, m_ae = model.raw_maps(torch.from_numpy(xi))
@@ -117,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     pl = np.concatenate(pix_lab)
     pb = np.concatenate(pix_band)
     out: dict[str, object] = {
-        "data": str(args.data), "model": args.model, "input": [h, w], "size_rule": rule,
+        "data": str(args.data), "model": args.model, "teacher": args.teacher, "roi": args.roi, "input": [h, w], "size_rule": rule,
         "schedule": {"distil_steps": args.distil_steps, "steps": args.steps},
-        "fit_seconds": round(t_fit, 1), "teacher": info.get("teacher"),
+        "fit_seconds": round(t_fit, 1), "distillation": info.get("teacher"),
         "student_loss": [info.get("student_loss_first"), info.get("student_loss_last")],
         "map_quantiles": info.get("map_quantiles"), "n_good": int((y == 0).sum()),
         "n_defective": int((y == 1).sum()), "border_px": b, "band_share": round(float(band.mean()), 3),

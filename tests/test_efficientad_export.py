@@ -87,7 +87,9 @@ def test_artifact_manifest(trained: tuple[Path, dict, torch.nn.Module]) -> None:
     m = load_manifest(out)
     assert m["model"] == "efficientad-s" and m["input"]["height"] == SIZE
     assert m["efficientad"]["pdn"] == "PDN-S" and m["efficientad"]["paper_steps"] == 70000
-    assert "no ImageNet" in m["training"]["teacher"]["distilled_on"]
+    # the default teacher is the backbone itself (no distillation, nothing distilled on)
+    assert m["training"]["teacher"]["kind"] == "backbone" == m["efficientad"]["teacher"]
+    assert m["training"]["teacher"]["distilled_on"] is None
     assert "no ImageNet" in m["training"]["penalty_images"]
     assert m["training"]["steps"] == 40 and m["training"]["schedule"]["distil_steps"] == 40
     q = m["training"]["map_quantiles"]
@@ -184,11 +186,12 @@ def test_int8_variant(
     assert float(np.abs(a - b).mean()) < 0.15
 
 
-def test_medium_trains_and_exports(category: Path, tmp_path: Path) -> None:
-    manifest = train(
-        replace(_config(category, tmp_path, "efficientad-m", distil_steps=3), steps=3)
-    ).manifest
+def test_medium_with_distilled_teacher_trains_and_exports(category: Path, tmp_path: Path) -> None:
+    cfg = _config(category, tmp_path, "efficientad-m", distil_steps=3, teacher="distilled")
+    manifest = train(replace(cfg, steps=3)).manifest
     assert manifest["efficientad"]["pdn"] == "PDN-M"
+    assert manifest["efficientad"]["teacher"] == "distilled"
+    assert "no ImageNet" in manifest["training"]["teacher"]["distilled_on"]
     assert manifest["training"]["onnx_max_abs_diff"] < 1e-4
     am, score = OnnxModel(tmp_path, threads=1).run(np.zeros((1, 3, SIZE, SIZE), np.float32))
     assert am.shape == (SIZE, SIZE) and 0.0 <= score <= 1.0

@@ -8,9 +8,13 @@ import torch
 
 from xrbridge.errors import UsageError
 from xrbridge.models import textures
+from xrbridge.models.backbones import build_backbone
 from xrbridge.models.efficientad import anomaly_map as amap
 from xrbridge.models.efficientad.model import (
+    TARGET_OFFSET,
     AutoEncoder,
+    BackboneTeacher,
+    DistillTarget,
     EfficientADConfig,
     EfficientADModel,
     build_pdn,
@@ -136,3 +140,24 @@ def test_textures_are_seeded_images(kind: str | None) -> None:
 def test_texture_unknown_kind() -> None:
     with pytest.raises(ValueError, match="texture kind must be one of"):
         textures.random_texture(np.random.default_rng(0), 8, 8, "marble")
+
+
+def test_backbone_teacher_is_the_target_on_the_pdn_grid() -> None:
+    """The PCA of 3x3 neighbourhoods as a 3x3 convolution: same features, PDN grid."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 96, 128) * 0.5
+    target = DistillTarget(build_backbone("efficientnet-lite0", ("s8", "s16")), 64)
+    target.fit(x, np.random.default_rng(0), samples=1000)
+    teacher = BackboneTeacher(target)
+    hm, wm = pdn_output_size(96, 128)
+    want = target(x, (TARGET_OFFSET, TARGET_OFFSET, hm, wm))
+    got = teacher(x)
+    assert got.shape == (2, 64, hm, wm) == want.shape
+    assert float((got - want).abs().max()) < 1e-4 * float(want.abs().max())
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_backbone_teacher_needs_a_fitted_target() -> None:
+    target = DistillTarget(build_backbone("efficientnet-lite0", ("s8", "s16")), 64)
+    with pytest.raises(RuntimeError, match="fit"):
+        BackboneTeacher(target)

@@ -4,8 +4,9 @@
 #   2. per view x model x seed: train without ROI (--roi none) and evaluate with --no-roi,
 #      train with the view's roi.png (default) and evaluate with it; then compare.
 # Run from the repository root:  SIM=/tmp/evalsim MODELS="patchcore" reports/sim/run.sh
-# Different MODELS may run side by side (one core each); the shortened schedules of the
-# report: EFFAD_STEPS and EFFAD_DISTIL (default 100 and 20, EfficientAD's own default is 150 + 60).
+# Different MODELS may run side by side (one core each). EFFAD_ARGS: extra EfficientAD flags
+# (the report: none, its defaults; "--teacher distilled --distil-steps 60 --steps 500" was the
+# distilled teacher's run in docs/models.md).
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 SIM=${SIM:-/tmp/evalsim}
@@ -24,7 +25,7 @@ train_args() {
   case "$1" in
     patchcore) echo "--image-size 256" ;;
     efficientad-s|efficientad-m)
-      echo "--image-size 256 --steps ${EFFAD_STEPS:-100} --distil-steps ${EFFAD_DISTIL:-20}" ;;
+      echo "--image-size 256 ${EFFAD_ARGS:-}" ;;
     memseg) echo "--steps ${MEMSEG_STEPS:-400}" ;;
     *) echo "" ;;
   esac

@@ -39,6 +39,11 @@ from xrbridge.models.efficientad import anomaly_map as amap
 PDN_WIDTHS = {"s": (128, 256, 256), "m": (256, 512, 512)}
 #: Output size of the PDNs relative to the input: H/4 - PDN_SHRINK.
 PDN_SHRINK = 8
+#: Map cells between the backbone target grid (H/4) and the PDN grid (H/4 - 8).
+TARGET_OFFSET = 4
+#: Teachers: "distilled" (a PDN distilled from the target, the paper's design) or
+#: "backbone" (the target itself: the pretrained backbone's projected features).
+TEACHERS = ("distilled", "backbone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,7 @@ class EfficientADModel(nn.Module):
         super().__init__()
         self.config = config
         c = config.channels
-        self.teacher = build_pdn(config.size, c, config.width)
+        self.teacher: nn.Module = build_pdn(config.size, c, config.width)
         self.student = build_pdn(config.size, 2 * c, config.width)
         self.autoencoder = AutoEncoder(c, config.height, config.width_px, config.ae_latent)
         self.register_buffer("teacher_mean", torch.zeros(1, c, 1, 1))
@@ -306,3 +311,45 @@ class DistillTarget(nn.Module):
             u = u[:, :, top : top + wh, left : left + ww]
         centred = u - self.mean.view(1, -1, 1, 1)
         return torch.einsum("bdhw,dc->bchw", centred, self.proj) / self.scale
+
+
+class BackboneTeacher(nn.Module):
+    """The distillation target itself as the teacher: pretrained features, no PDN.
+
+    Output as a PDN teacher's, (B, C, H/4 - 8, W/4 - 8): the fitted
+    :class:`DistillTarget` on the PDN's grid. The target's PCA of 3x3
+    neighbourhoods is a 3x3 convolution (weights: the projection; bias: minus the
+    projected mean; both divided by the target's scale), so this exports to ONNX
+    as plain convolutions.
+
+    Why it exists: a PDN distilled for minutes on the category's own images (no
+    ImageNet here) is a function the student, a PDN too, imitates everywhere,
+    anomalies included; the student-teacher map then carries no anomaly signal
+    (docs/models.md, "EfficientAD at its defaults"). The backbone's features are
+    what the student cannot imitate off the training distribution.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+    def __init__(self, target: DistillTarget) -> None:
+        super().__init__()
+        if target.proj is None or target.mean is None:
+            raise RuntimeError("DistillTarget.fit must run before BackboneTeacher")
+        self.backbone = target.backbone.eval()
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        d, c = target.proj.shape
+        weight = (target.proj.T / target.scale).reshape(c, d // 9, 3, 3)
+        bias = -(target.mean @ target.proj) / target.scale
+        self.register_buffer("weight", weight.contiguous().float())
+        self.register_buffer("bias", bias.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        big = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        feats = self.backbone(big)
+        s8 = feats["s8"]
+        s16 = F.interpolate(feats["s16"], size=s8.shape[-2:], mode="bilinear", align_corners=False)
+        out = F.conv2d(torch.cat([s8, s16], dim=1), self.weight, self.bias, padding=1)
+        hm, wm = pdn_output_size(x.shape[-2], x.shape[-1])
+        return out[:, :, TARGET_OFFSET : TARGET_OFFSET + hm, TARGET_OFFSET : TARGET_OFFSET + wm]

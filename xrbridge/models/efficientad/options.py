@@ -9,6 +9,13 @@ from xrbridge.models.options import opt
 
 @dataclass(frozen=True, slots=True)
 class EfficientADOptions:
+    teacher: str = opt(
+        "backbone",
+        "backbone: the pretrained backbone's projected features are the teacher (works at CPU "
+        "schedules); distilled: a PDN distilled from them (the paper's design; needs ImageNet-"
+        "scale distillation, at chance here on magnetic_tile and the simulator's views)",
+        choices=("backbone", "distilled"),
+    )
     distil_steps: int = opt(60, "teacher distillation steps (the paper: 60,000 on ImageNet)")
     distil_batch: int = opt(4, "crops per distillation step")
     distil_crop: int = opt(128, "distillation crop side, multiple of 4 (0 = whole image)")

@@ -47,15 +47,20 @@ from torch import nn
 from tqdm import tqdm
 
 from xrbridge.models.efficientad import anomaly_map as amap
-from xrbridge.models.efficientad.model import DistillTarget, EfficientADConfig, EfficientADModel
+from xrbridge.models.efficientad.model import (
+    TARGET_OFFSET,
+    TEACHERS,
+    BackboneTeacher,
+    DistillTarget,
+    EfficientADConfig,
+    EfficientADModel,
+)
 from xrbridge.models.efficientad.options import EfficientADOptions
 from xrbridge.models.options import as_dict, parse
 from xrbridge.models.textures import texture_images
 
 #: Quantile above which student-teacher distances count in the hard feature loss.
 HARD_QUANTILE = 0.999
-#: Map pixels between the backbone target grid (H/4) and the PDN grid (H/4 - 8).
-TARGET_OFFSET = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,8 @@ class TrainConfig:
         texture_share: share of distillation samples that are procedural textures.
         stats_images: at most this many training images for the teacher statistics.
         seed: seeds numpy and torch.
+        teacher: "backbone" (the target itself is the teacher, no distillation) or
+            "distilled" (a PDN teacher distilled for ``distil_steps``).
     """
 
     steps: int = 150
@@ -89,6 +96,7 @@ class TrainConfig:
     texture_share: float = 0.25
     stats_images: int = 16
     seed: int = 0
+    teacher: str = "backbone"
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -316,11 +324,17 @@ def fit(
     say = log or (lambda _msg: None)
     timings = {}
 
+    if cfg.teacher not in TEACHERS:
+        raise ValueError(f"teacher must be one of {', '.join(TEACHERS)}, got {cfg.teacher!r}")
     t0 = time.perf_counter()
     explained = target.fit(train_images, rng)
-    distil_losses = distil_teacher(model.teacher, target, train_images, cfg, rng, progress)
+    distil_losses: list[float] = []
+    if cfg.teacher == "backbone":
+        model.teacher = BackboneTeacher(target)
+    else:
+        distil_losses = distil_teacher(model.teacher, target, train_images, cfg, rng, progress)
+        say(f"teacher distilled: loss {distil_losses[0]:.3f} -> {np.mean(distil_losses[-20:]):.3f}")
     timings["distil_s"] = time.perf_counter() - t0
-    say(f"teacher distilled: loss {distil_losses[0]:.3f} -> {np.mean(distil_losses[-20:]):.3f}")
 
     t0 = time.perf_counter()
     stats_idx = rng.permutation(len(train_images))[: cfg.stats_images]
@@ -335,7 +349,12 @@ def fit(
     info: dict[str, object] = {
         "schedule": cfg.to_dict(),
         "teacher": {
-            "distilled_on": "training images with augmentation + procedural textures (no ImageNet)",
+            "kind": cfg.teacher,
+            "distilled_on": (
+                "training images with augmentation + procedural textures (no ImageNet)"
+                if cfg.teacher == "distilled"
+                else None
+            ),
             "target": "backbone s8+s16 3x3 neighbourhoods at 2x input size, PCA to channels",
             "pca_explained_variance": round(explained, 4),
             "loss_first": distil_losses[0] if distil_losses else None,
@@ -430,7 +449,12 @@ class EfficientADTrainer:
             "efficientad": {
                 "size": c.size, "pdn": f"PDN-{c.size.upper()}", "channels": c.channels,
                 "width": c.width, "sigma": float(self.opts["sigma"]),
-                "teacher_input": "image (HxW); distillation target from the backbone at 2H x 2W",
+                "teacher": self.schedule.teacher,
+                "teacher_input": (
+                    "image (HxW); distillation target from the backbone at 2H x 2W"
+                    if self.schedule.teacher == "distilled"
+                    else "the backbone at 2H x 2W, s8 + s16 3x3 neighbourhoods projected by PCA"
+                ),
                 "quantiles": {"start": amap.Q_START, "end": amap.Q_END},
                 "hard_quantile": HARD_QUANTILE, "paper_steps": 70000,
             }
@@ -439,7 +463,7 @@ class EfficientADTrainer:
 
 _SCHEDULE_KEYS = (
     "distil_steps", "distil_batch", "distil_crop", "student_crop", "lr", "distil_lr",
-    "texture_share", "stats_images",
+    "texture_share", "stats_images", "teacher",
 )  # fmt: skip
 
 
