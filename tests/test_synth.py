@@ -177,6 +177,36 @@ def test_defects_change_what_they_say() -> None:
     assert grey(out)[m > 0].min() < grey(img)[m > 0].min() - 20
 
 
+def _half_contrast_width(grey: np.ndarray, sp, s_mid: float, half: float) -> float:
+    """Median full width at half contrast of the bead across ``sp`` near ``s_mid``."""
+    ts = np.arange(-12.0, 12.01, 0.25)
+    sel = np.abs(sp.s - s_mid) < half
+    pts = sp.p[sel][:, None, :] + sp.n[sel][:, None, :] * ts[None, :, None]
+    prof = cv2.remap(
+        grey, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR
+    )
+    c = prof - np.median(np.concatenate([prof[:, :8], prof[:, -8:]], 1), 1, keepdims=True)
+    return float(np.median((c >= 0.5 * c.max(1, keepdims=True)).sum(1) * 0.25))
+
+
+@pytest.mark.parametrize("amount", [1.0, 0.55, 0.38])
+def test_narrowing_scales_the_beads_seen_width(amount: float) -> None:
+    """A narrowing by ``amount`` leaves the bead ``amount`` as wide as it looks in the
+    image (its half-contrast width), not as the paths file's width says: the nominal
+    width here is 1.3 x the drawn bead's; 1.0 changes nothing visible."""
+    img = scene_image(5)
+    tr = BEADS[0]
+    wide = Track(tr.name, tr.points, 1.3 * tr.width)
+    sp = sample(wide)
+    p = DefectParams("narrowing", "large", tr.name, 40.0, 60.0, amount, 1, 3.0)
+    out, _ = render_defect(img, sp, wide.width, p, np.random.default_rng(0), np.array([-0.6, -0.8]))
+    grey = lambda a: cv2.GaussianBlur(a.astype(np.float32).mean(-1), (0, 0), 0.5)  # noqa: E731
+    w0 = _half_contrast_width(grey(img), sp, 70.0, 8.0)
+    w1 = _half_contrast_width(grey(out), sp, 70.0, 8.0)
+    # (the image's blur widens a thinner bead's look a little, as the camera would)
+    assert amount - 0.05 < w1 / w0 < amount + (0.03 if amount == 1.0 else 0.15), (w0, w1)
+
+
 def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:
     _, xx = np.mgrid[0:40, 0:40].astype(np.float32)
     target = np.dstack([50 + xx] * 3)

@@ -154,3 +154,67 @@ def edge_sigma(gray: np.ndarray, points: np.ndarray, normals: np.ndarray, radius
         sig.append(c[ok] / (g[ok] * np.sqrt(2 * np.pi)))
     v = np.concatenate(sig)
     return float(max(0.4, np.median(v))) if v.size >= 5 else 0.8
+
+
+def bead_support(
+    gray: np.ndarray, points: np.ndarray, normals: np.ndarray, radius: float, sigma: float
+) -> tuple[float, float]:
+    """How far the bead in ``gray`` ((H, W) float32) reaches on each side (px).
+
+    The bead's look, not the nominal width of a paths file: from the median
+    cross profile at ``points`` (N, 2) along ``normals`` (+ side first), the
+    half-contrast radius (between the crest and the metal 1.6-2 radii out) plus
+    2.5 ``sigma`` (its blurred edge is gone there), but not past the first
+    valley beyond it (a contact shadow or a neighbouring groove: not bead).
+    Returns ``(reach on the + side, reach on the - side)``, each within
+    0.6-1.6 ``radius``.
+    """
+    ts = np.arange(0.0, 2.0 * radius + 0.01, 0.25)
+    out = []
+    for side in (1.0, -1.0):
+        pts = points[:, None, :] + side * normals[:, None, :] * ts[None, :, None]
+        prof = cv2.remap(
+            gray,
+            pts[..., 0].astype(np.float32),
+            pts[..., 1].astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        med = np.median(prof, axis=0)
+        inner = float(med[ts < 0.4 * radius].mean())
+        outer = float(np.median(med[ts > 1.6 * radius]))
+        sgn = 1.0 if inner >= outer else -1.0
+        v = sgn * (med - (inner + outer) / 2)  # > 0 on the bead, falling outwards
+        below = np.nonzero((v <= 0) & (ts > 0.3 * radius))[0]
+        if abs(inner - outer) < 10 or not len(below):
+            out.append(radius)
+            continue
+        k = int(below[0])
+        r_h = float(ts[k - 1] + (ts[k] - ts[k - 1]) * v[k - 1] / max(v[k - 1] - v[k], 1e-6))
+        reach = r_h + 2.5 * sigma
+        rise = np.nonzero((np.diff(v) >= 0) & (ts[:-1] > r_h))[0]
+        if len(rise):
+            reach = min(reach, float(ts[rise[0]]))
+        out.append(float(np.clip(reach, 0.6 * radius, 1.6 * radius)))
+    return out[0], out[1]
+
+
+def blur_across(img: np.ndarray, normal: np.ndarray, sigma: float) -> np.ndarray:
+    """``img`` blurred by a 1-D Gaussian of ``sigma`` px along ``normal`` ((2,) x, y).
+
+    A bead's look across it carries the camera's blur across it (optics, and the
+    motion blur where the bead lies across the motion); along it, blur changes
+    nothing. Restoring the blur of a thinned bead isotropically would blur it
+    where the image did not.
+    """
+    if sigma < 0.05:
+        return img.copy()
+    half = int(np.ceil(3.0 * sigma))
+    size = 2 * half + 1
+    line = np.zeros((size, size), np.float32)
+    line[half, :] = cv2.getGaussianKernel(size, sigma)[:, 0]
+    ang = float(np.degrees(np.arctan2(normal[1], normal[0])))
+    rot = cv2.getRotationMatrix2D((float(half), float(half)), -ang, 1.0)
+    k = np.asarray(cv2.warpAffine(line, rot, (size, size), flags=cv2.INTER_LINEAR), np.float32)
+    k = k / max(float(k.sum()), 1e-6)
+    return cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT_101)

@@ -39,7 +39,13 @@ from scipy.special import ndtr
 
 from xrbridge.errors import InputError
 from xrbridge.names import DEFECTS
-from xrbridge.synth.blend import edge_sigma, noise_sigma, poisson_fill
+from xrbridge.synth.blend import (
+    bead_support,
+    blur_across,
+    edge_sigma,
+    noise_sigma,
+    poisson_fill,
+)
 from xrbridge.synth.camera import JpegFit, finish_patch
 from xrbridge.synth.tracks import Sampled
 
@@ -353,18 +359,30 @@ def render_defect(
     # ---- the new bead over the surface ------------------------------------------
     out = surface.copy()
     alpha_new = np.zeros(s.shape, np.float32)
+    # the new bead covers what the old one covered in the image, scaled like it: out
+    # to where its own blurred edge meets the metal (``bead_support``), not to the
+    # nominal radius, or the copy's edge is cut twice and it comes out too thin
+    reach_p, reach_m = bead_support(gray, ps[::3], ns[::3], r0, sig_e)
+    blur_w = np.zeros(s.shape, np.float32)
     for dd_s, rad, s_near, s_shift in fields:
-        a = soft(rad - np.abs(dd_s)) * (rad > 0.3) * own
+        rs = np.where(dd_s >= 0, reach_p, reach_m) / r0
+        a = soft(rad * rs - np.abs(dd_s)) * (rad > 0.3) * own
         t_src = np.where(rad > 0.3, dd_s * r0 / np.maximum(rad, 0.3), t)
         bead = _remap(image, to_xy(s_near + s_shift, t_src)).astype(np.float32)
-        # a bead squeezed into less width is a minified copy: filter it as a camera would
-        # (its edges' blur shrank with it: restore the image's, sigma_e^2 (1 - (r/r0)^2))
-        squeeze = np.clip(1.0 - (np.maximum(rad, 0.3) / r0) ** 2, 0.0, 1.0)
-        if squeeze.max() > 0.05:
-            smooth = cv2.GaussianBlur(bead, (0, 0), sig_b)
-            bead = bead + (smooth - bead) * squeeze[..., None]
         out = out * (1 - a[..., None]) + bead * a[..., None]
         alpha_new = np.maximum(alpha_new, a)
+        # a bead squeezed into less width is a minified copy, its blur shrunk with it
+        squeeze = np.clip(1.0 - (np.maximum(rad, 0.3) / r0) ** 2, 0.0, 1.0)
+        near_w = soft(rad * rs + 3.0 * sig_b - np.abs(dd_s)) * (rad > 0.3) * own
+        blur_w = np.maximum(blur_w, (squeeze * near_w).astype(np.float32))
+    if blur_w.max() > 0.05:
+        # ... so the camera's blur is restored on the composite (sigma_e^2 (1 - (r/r0)^2)
+        # more, as a mix), where the thinner bead meets the surface too: blurring only
+        # the copy inside its footprint would cut the blur's spread off at the edge.
+        # Across the track only: that is the blur ``edge_sigma`` measured
+        n_mid = ns[len(ns) // 2]
+        smooth = blur_across(out, n_mid, sig_b)
+        out = out + (smooth - out) * blur_w[..., None]
     # outside the band the surface is the original image, where beads stay as they were
     # (and beyond the stretch, where the pieces are the old bead redrawn)
     keep = ~region & ((alpha_new < 1e-3) | ~in_s)
