@@ -89,7 +89,25 @@ def main() -> int:
     cat = args.work / args.view
     counts = build(args, cat)
     ev = args.work / f"eval_{args.view}_{args.label}"
-    if not (ev / "records.csv").is_file():
+    # the eval is reused only for the very same inputs (a re-drawn synth set keeps its
+    # file names): every linked file's size and mtime, and the model's
+    stamp = (
+        "\n".join(
+            f"{p.relative_to(cat)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(cat.rglob("*.png"))
+        )
+        + "\n"
+        + "\n".join(
+            f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(args.model.glob("*"))
+            if p.is_file()
+        )
+    )
+    if (
+        not (ev / "records.csv").is_file()
+        or ((ev / "inputs.txt").read_text() if (ev / "inputs.txt").is_file() else "") != stamp
+    ):
+        shutil.rmtree(ev, ignore_errors=True)
         cmd = [
             sys.executable,
             "-m",
@@ -107,6 +125,7 @@ def main() -> int:
             "1",
         ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        (ev / "inputs.txt").write_text(stamp)
     metrics = json.loads((ev / "metrics.json").read_text())
     details = json.loads((ev / "details.json").read_text())
     rows = {r["defect"]: r for r in details.get("per_defect", [])}
@@ -132,6 +151,44 @@ def main() -> int:
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         return float(roc_auc_score(y, np.r_[pos, neg]))
 
+    def mw(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        """AUROC of each row of ``pos`` (B, n) against each row of ``neg`` (B, m)."""
+        gt = (pos[:, :, None] > neg[:, None, :]).mean((1, 2))
+        eq = (pos[:, :, None] == neg[:, None, :]).mean((1, 2))
+        return gt + 0.5 * eq
+
+    rng = np.random.default_rng(0)
+
+    def diff_ci(typ: str, key: str, n_boot: int = 2000) -> list[float] | None:
+        """90 % bootstrap interval of synth - rendered AUROC (images resampled in all
+        three sets: rendered, synth, good): how far the set sizes let the diff move."""
+        vals = {
+            k: np.array([float(r[key]) for r in recs if r["defect"] == k])
+            for k in (f"r_{typ}", f"s_{typ}", "good")
+        }
+        if any(len(v) == 0 for v in vals.values()):
+            return None
+
+        def draw(v: np.ndarray) -> np.ndarray:
+            return v[rng.integers(0, len(v), (n_boot, len(v)))]
+
+        neg = draw(vals["good"])
+        d = mw(draw(vals[f"s_{typ}"]), neg) - mw(draw(vals[f"r_{typ}"]), neg)
+        return [float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95))]
+
+    def per_run(typ: str) -> list[float | None]:
+        """Map-max AUROC of each rendered run alone: the renderer against itself."""
+        neg = np.array([float(r["map_max"]) for r in good])[None, :]
+        out: list[float | None] = []
+        for k in range(len(args.rendered)):
+            pos = [
+                float(r["map_max"])
+                for r in bad
+                if r["defect"] == f"r_{typ}" and Path(r["path"]).name.startswith(f"r{k}_")
+            ]
+            out.append(float(mw(np.array(pos)[None, :], neg)[0]) if pos else None)
+        return out
+
     table = []
     for typ in DEFECTS:
         r, s = rows.get(f"r_{typ}", {}), rows.get(f"s_{typ}", {})
@@ -146,6 +203,9 @@ def main() -> int:
                 "mapmax_auroc_synth": auc(f"s_{typ}", "map_max"),
                 "pixel_auroc_rendered": r.get("pixel_auroc"),
                 "pixel_auroc_synth": s.get("pixel_auroc"),
+                "image_diff_ci90": diff_ci(typ, "score"),
+                "mapmax_diff_ci90": diff_ci(typ, "map_max"),
+                "mapmax_auroc_rendered_runs": per_run(typ),
             }
         )
     det: dict[str, dict[str, list[int]]] = {}
@@ -196,6 +256,23 @@ def main() -> int:
         lines.append(
             f"| {t['type']} | {t['n_rendered']} | {t['n_synth']} | " + " | ".join(cells) + " |"
         )
+    lines += [
+        "",
+        "Set sizes: 90 % bootstrap interval of the map-max and image diff, and the "
+        "map-max AUROC of each rendered run alone (the renderer against itself: "
+        + ", ".join(str(r) for r in args.rendered)
+        + "):",
+        "",
+        "| type | map-max diff 90 % | image diff 90 % | map-max per rendered run |",
+        "|---|---|---|---|",
+    ]
+    for t in table:
+        ci = [
+            "-" if c is None else f"{c[0]:+.3f} .. {c[1]:+.3f}"
+            for c in (t["mapmax_diff_ci90"], t["image_diff_ci90"])
+        ]
+        runs = " / ".join(f3(x) for x in t["mapmax_auroc_rendered_runs"])
+        lines.append(f"| {t['type']} | {ci[0]} | {ci[1]} | {runs} |")
     lines += [
         "",
         "Detection rate per size class at 5 % false positives on test/good (map "

@@ -41,6 +41,23 @@ def compare_tables(c: dict) -> list[str]:
             )
             + " |"
         )
+    if all("mapmax_diff_ci90" in t for t in c["per_type"]):
+        out += [
+            "",
+            "How far the set sizes let these move: 90 % bootstrap interval of the diff "
+            "(images resampled in all three sets), and the map-max AUROC of each rendered "
+            "run alone (the renderer against itself):",
+            "",
+            "| type | image diff 90 % | map-max diff 90 % | map-max AUROC per rendered run |",
+            "|---|---|---|---|",
+        ]
+        for t in c["per_type"]:
+            ci = [
+                "-" if v is None else f"{v[0]:+.3f} .. {v[1]:+.3f}"
+                for v in (t["image_diff_ci90"], t["mapmax_diff_ci90"])
+            ]
+            runs = " / ".join(f3(x) for x in t["mapmax_auroc_rendered_runs"])
+            out.append(f"| {t['type']} | {ci[0]} | {ci[1]} | {runs} |")
     b1, b2 = c["size_bounds"]
     out += [
         "",
