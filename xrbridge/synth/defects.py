@@ -176,35 +176,51 @@ def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def shadow_profile(
-    gray: np.ndarray, t: np.ndarray, where: np.ndarray, r0: float, depth: float
+    gray: np.ndarray,
+    t: np.ndarray,
+    where: np.ndarray,
+    r0: float,
+    depth: float,
+    start: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Brightness of the metal beside a bead relative to the metal further out.
 
     gray: (h, w) float32; t: (h, w) offset from the centre line; where: (h, w)
-    bool metal pixels to learn from. Returns ``(d, f_plus, f_minus)``: distance
-    past the bead's edge (px) and the factor on each side (1 = unshadowed).
+    bool metal pixels to learn from; start: per side (+, -), how far past ``r0``
+    the bead's own blurred edge reaches (px; the shadow is read from there and
+    held inwards). Returns ``(d, f_plus, f_minus)``: distance past the bead's
+    edge (px) and the factor on each side (1 = unshadowed).
     """
     d_all = np.abs(t) - r0
     d = np.arange(0.0, depth + 0.01, 0.5)
     out = []
-    for side in (1.0, -1.0):
+    for side, st in ((1.0, start[0]), (-1.0, start[1])):
         sel = where & (np.sign(t) == side) & (d_all >= 0)
         if sel.sum() < 20:
             out.append(np.ones_like(d))
             continue
         dv, gv = d_all[sel], gray[sel]
-        far_sel = dv >= depth - 2.0
-        far = float(np.median(gv[far_sel])) if far_sel.sum() >= 5 else float(np.median(gv))
-        f = np.ones_like(d)
+        f = np.full(d.shape, np.nan)
         for i, di in enumerate(d):
             b = np.abs(dv - di) <= 0.5
-            if b.sum() >= 3:
-                f[i] = float(np.median(gv[b])) / max(far, 1.0)
-        # a shadow fades outwards: keep the profile monotone from the far end
-        f = np.minimum.accumulate(f[::-1])[::-1]
-        # ... and is the part that recovers within ``depth``: a level that stays dark
-        # is the surface itself (a groove, another panel), which the fill already
-        # has; a contact shadow under diffuse light darkens by less than 40 %
+            if b.sum() >= 3 and di >= st - 0.25:
+                f[i] = float(np.median(gv[b]))
+        ok = np.nonzero(np.isfinite(f))[0]
+        if len(ok) < 3:
+            out.append(np.ones_like(d))
+            continue
+        f = np.interp(np.arange(len(d)), ok, f[ok])  # held inwards from ``start``
+        f = f / max(float(f.max()), 1.0)
+        # a contact shadow is darkest at the bead and lightens outwards: a band that
+        # darkens away from the bead, past lit metal or straight from the bead's edge,
+        # is the surface (a groove, a rail, a panel edge), which the fill already has
+        i0 = int(ok[0])
+        if float(f[i0:].min()) < float(f[i0]) - 0.03:
+            out.append(np.ones_like(d))
+            continue
+        f = np.maximum.accumulate(f)
+        # ... and is the part that recovers within ``depth``; a contact shadow under
+        # diffuse light darkens by less than 40 %
         f = np.clip(f / max(float(f[-1]), 1e-3), 0.6, 1.0)
         out.append(f)
     return d, out[0], out[1]
@@ -292,11 +308,21 @@ def render_defect(
     a0 = soft(r0 - np.abs(t)) * own
     in_s = (s >= p.s0 - ext) & (s <= p.s0 + p.length + ext)
     shadow = None
+    # how far the bead reaches in the image on each side (its blurred edge): the new
+    # bead covers as much (scaled), and a contact shadow is read from there outwards
+    reach_p, reach_m = bead_support(gray, ps[::3], ns[::3], r0, sig_e)
     if p.type != "hole":
         # the bead's contact shadow, learnt beside the stretch: it follows the new
         # geometry (a thinner or displaced bead uncovers lit metal where it was dark)
         near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
-        shadow = shadow_profile(gray[y0:y1, x0:x1], t, near & (a0 < 0.05), r0, band_max - r0)
+        shadow = shadow_profile(
+            gray[y0:y1, x0:x1],
+            t,
+            near & (a0 < 0.05),
+            r0,
+            band_max - r0,
+            (max(0.0, reach_p - r0), max(0.0, reach_m - r0)),
+        )
         if p.type != "missing":  # (a removed bead's mask stays at half a width past it)
             reach_d = max(_shadow_reach(f) for f in shadow[1:])
             band = float(np.clip(r0 + reach_d, band, r0 + 0.9 * width))
@@ -344,7 +370,9 @@ def render_defect(
         dist_new = np.full(s.shape, np.inf)
         side_new = np.sign(t + 1e-9)
         for dd_s, rad_n, _, _ in fields:
-            dd = np.where(rad_n > 0.3, np.abs(dd_s) - rad_n, np.inf)
+            # (from the new bead's seen edge: its measured reach, scaled like it)
+            rch = np.where(dd_s >= 0, reach_p, reach_m)
+            dd = np.where(rad_n > 0.3, np.abs(dd_s) - rad_n * rch / r0 + (rch - r0), np.inf)
             closer = dd < dist_new
             dist_new = np.where(closer, dd, dist_new)
             side_new = np.where(closer, np.sign(dd_s + 1e-9), side_new)
@@ -362,7 +390,6 @@ def render_defect(
     # the new bead covers what the old one covered in the image, scaled like it: out
     # to where its own blurred edge meets the metal (``bead_support``), not to the
     # nominal radius, or the copy's edge is cut twice and it comes out too thin
-    reach_p, reach_m = bead_support(gray, ps[::3], ns[::3], r0, sig_e)
     blur_w = np.zeros(s.shape, np.float32)
     for dd_s, rad, s_near, s_shift in fields:
         rs = np.where(dd_s >= 0, reach_p, reach_m) / r0
