@@ -207,6 +207,25 @@ def test_narrowing_scales_the_beads_seen_width(amount: float) -> None:
     assert amount - 0.05 < w1 / w0 < amount + (0.03 if amount == 1.0 else 0.15), (w0, w1)
 
 
+def test_contact_shadow_is_read_from_the_bead_outwards() -> None:
+    """A shadow that lightens away from the bead is learnt; a dark groove further
+    out, past lit metal, is surface: that side gets no shadow."""
+    from xrbridge.synth.defects import shadow_profile
+
+    t = np.tile(np.arange(-20.0, 20.01, 0.25), (40, 1))
+    r0 = 5.0
+    d = np.abs(t) - r0
+    gray = np.full(t.shape, 120.0, np.float32)
+    plus, minus = t > 0, t < 0
+    gray[plus] -= (40.0 * np.exp(-np.clip(d, 0, None) / 2.0))[plus]  # a contact shadow
+    gray[minus & (np.abs(d - 6.0) < 1.0)] = 50.0  # a groove 5-7 px past the edge
+    where = d >= 0
+    _, f_plus, f_minus = shadow_profile(gray, t, where, r0, 10.0)
+    assert f_plus[0] < 0.75 and f_plus[-1] > 0.98  # dark at the bead, lit further out
+    assert np.all(np.diff(f_plus) >= -1e-6)
+    assert np.allclose(f_minus, 1.0)  # the groove is not a shadow
+
+
 def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:
     _, xx = np.mgrid[0:40, 0:40].astype(np.float32)
     target = np.dstack([50 + xx] * 3)
