@@ -199,8 +199,9 @@ def test_train_flags_come_from_the_options_dataclass(
         if meta.get("flag", True):
             assert options.flag_name(name) in flags
     own = {f[0] for f in options.fields(options_class(model))}
-    foreign = next(
-        f[0]
+    # another model's option, given a value its own flag accepts (its default)
+    foreign, value = next(
+        (f[0], f[2])
         for m in MODELS
         for f in options.fields(options_class(m))
         if f[0] not in own and f[3].get("flag", True)
@@ -215,7 +216,7 @@ def test_train_flags_come_from_the_options_dataclass(
             "--out",
             str(tmp_path / "x"),
             options.flag_name(foreign),
-            "1",
+            str(value),
         ]
     )
     assert rc == 2

@@ -85,7 +85,7 @@ def test_option_choices_and_bools_are_checked() -> None:
         parse(SimpleNetOptions, "simplenet", {"feature_norm": "maybe"})
 
 
-def test_efficientad_at_its_default_schedule_says_it_is_a_smoke_test(
+def test_efficientad_distilled_at_its_default_schedule_says_it_is_a_smoke_test(
     tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pathlib import Path
@@ -93,14 +93,13 @@ def test_efficientad_at_its_default_schedule_says_it_is_a_smoke_test(
     from xrbridge import cli
 
     missing = Path(str(tmp_path)) / "no_such_category"
-    assert (
-        cli.main(
-            ["train", "--model", "efficientad-s", "--data", str(missing), "--out", str(missing)]
-        )
-        == 2
-    )
+    base = ["train", "--model", "efficientad-s", "--data", str(missing), "--out", str(missing)]
+    assert cli.main([*base, "--teacher", "distilled"]) == 2
     err = capsys.readouterr().err
     assert "smoke test" in err and "--distil-steps 300 --steps 1200" in err
+    # the default teacher (the backbone) needs no warning
+    assert cli.main(base) == 2
+    assert "smoke test" not in capsys.readouterr().err
     assert (
         cli.main(
             [
@@ -115,6 +114,8 @@ def test_efficientad_at_its_default_schedule_says_it_is_a_smoke_test(
                 "1200",
                 "--distil-steps",
                 "300",
+                "--teacher",
+                "distilled",
             ]
         )
         == 2
