@@ -100,6 +100,10 @@ def test_efficientad_distilled_at_its_default_schedule_says_it_is_a_smoke_test(
     # the default teacher (the backbone) needs no warning
     assert cli.main(base) == 2
     assert "smoke test" not in capsys.readouterr().err
+    # distillation flags without the distilled teacher: said, not silently ignored
+    assert cli.main([*base, "--distil-steps", "300", "--distil-lr", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "--distil-steps, --distil-lr only apply to --teacher distilled" in err
     assert (
         cli.main(
             [

@@ -23,6 +23,10 @@ SHORT_SCHEDULE = (
 )
 
 
+#: EfficientAD options that only the distilled teacher uses.
+DISTIL_ONLY = ("distil_steps", "distil_batch", "distil_crop", "distil_lr", "texture_share")
+
+
 def _size(text: str) -> tuple[int, int]:
     parts = text.lower().replace("x", ",").split(",")
     try:
@@ -152,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.model}; its options: {', '.join(options.flag_name(k) for k in own)}"
         )
     distilled = given.get("teacher") == "distilled"
+    unused = [options.flag_name(k) for k in DISTIL_ONLY if k in given]
+    if args.model.startswith("efficientad") and not distilled and unused:
+        print(
+            f"xrbridge train: note: {', '.join(unused)} only apply to --teacher distilled; "
+            "the default backbone teacher is not distilled, so they are ignored",
+            file=sys.stderr,
+        )
     if distilled and (args.steps is None or "distil_steps" not in given):
         print(SHORT_SCHEDULE.format(model=args.model), file=sys.stderr)
     cfg = TrainConfig(
