@@ -15,6 +15,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
+from xrbridge.synth.tracks import cross_profiles
+
 
 def poisson_fill(
     target: np.ndarray, guide: np.ndarray, region: np.ndarray, fixed: np.ndarray
@@ -134,14 +136,7 @@ def edge_sigma(gray: np.ndarray, points: np.ndarray, normals: np.ndarray, radius
     samples and both edges, at least 0.4 px.
     """
     ts = np.arange(-2.0 * radius, 2.0 * radius + 0.01, 0.25)
-    pts = points[:, None, :] + normals[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(
-        gray,
-        pts[..., 0].astype(np.float32),
-        pts[..., 1].astype(np.float32),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    prof = cross_profiles(gray, points, normals, ts)
     slope = np.abs(np.gradient(prof, 0.25, axis=1))
     sig = []
     for side in (ts < 0, ts > 0):
@@ -172,14 +167,7 @@ def bead_support(
     ts = np.arange(0.0, 2.0 * radius + 0.01, 0.25)
     out = []
     for side in (1.0, -1.0):
-        pts = points[:, None, :] + side * normals[:, None, :] * ts[None, :, None]
-        prof = cv2.remap(
-            gray,
-            pts[..., 0].astype(np.float32),
-            pts[..., 1].astype(np.float32),
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        prof = cross_profiles(gray, points, side * normals, ts)
         med = np.median(prof, axis=0)
         inner = float(med[ts < 0.4 * radius].mean())
         outer = float(np.median(med[ts > 1.6 * radius]))

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from xrbridge.synth.tracks import Sampled, Track, sample
+from xrbridge.synth.tracks import Sampled, Track, cross_profiles, sample
 
 _N8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -270,14 +270,7 @@ def profile_width(gray: np.ndarray, line: Sampled, half: float) -> float:
     """
     ts = np.linspace(-half, half, max(5, int(4 * half) + 1))
     step = ts[1] - ts[0]
-    pts = line.p[:, None, :] + line.n[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(
-        gray,
-        pts[..., 0].astype(np.float32),
-        pts[..., 1].astype(np.float32),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    prof = cross_profiles(gray, line.p, line.n, ts)
     ends = np.concatenate([prof[:, :2], prof[:, -2:]], axis=1)
     c = np.abs(prof - np.median(ends, axis=1, keepdims=True))
     mid = len(ts) // 2

@@ -189,14 +189,7 @@ def refine(track: Sampled, width: float, gray: np.ndarray) -> Sampled:
     """
     r = width / 2.0
     ts = np.linspace(-width, width, int(4 * width) + 1)
-    pts = track.p[:, None, :] + track.n[:, None, :] * ts[None, :, None]
-    prof = cv2.remap(
-        gray,
-        pts[..., 0].astype(np.float32),
-        pts[..., 1].astype(np.float32),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    prof = cross_profiles(gray, track.p, track.n, ts)
     outer = np.abs(ts) >= 0.8 * width
     bg = np.median(prof[:, outer], axis=1, keepdims=True)
     inner = np.abs(ts) <= 0.8 * width
@@ -207,3 +200,21 @@ def refine(track: Sampled, width: float, gray: np.ndarray) -> Sampled:
     off = np.convolve(np.pad(off, k // 2, mode="edge"), np.ones(k) / k, "valid")
     off = np.clip(off, -r / 2, r / 2)
     return Sampled(track.p + track.n * off[:, None], track.n, track.s)
+
+
+def cross_profiles(
+    gray: np.ndarray, points: np.ndarray, normals: np.ndarray, ts: np.ndarray
+) -> np.ndarray:
+    """``gray`` ((H, W) float32) sampled across a track: (N, len(ts)).
+
+    Row i holds the image at ``points[i] + normals[i] * t`` for each offset t of
+    ``ts`` (px), bilinear, edges replicated.
+    """
+    pts = points[:, None, :] + normals[:, None, :] * ts[None, :, None]
+    return cv2.remap(
+        gray,
+        pts[..., 0].astype(np.float32),
+        pts[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
