@@ -34,55 +34,13 @@ import torch
 import torch.nn.functional as F
 
 from xrbridge.eval.metrics import auroc
-from xrbridge.models.backbones import build_backbone
 from xrbridge.models.data import load_category, load_images, load_mask, read_roi
 from xrbridge.models.efficientad import anomaly_map as amap
-from xrbridge.models.efficientad import train as et
-from xrbridge.models.efficientad.model import DistillTarget, EfficientADModel, pdn_output_size
 from xrbridge.models.framework import FitContext, TrainConfig, auto_size, get_trainer
 from xrbridge.models.preprocess import resize_mask
 
-
-class _TargetTeacher(torch.nn.Module):
-    """The distillation target on the PDN's output grid, used in place of the teacher."""
-
-    def __init__(self, target: DistillTarget) -> None:
-        super().__init__()
-        self.target = target
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hm, wm = pdn_output_size(x.shape[-2], x.shape[-1])
-        return self.target(x, (et.TARGET_OFFSET, et.TARGET_OFFSET, hm, wm))
-
-
-def _fit_on_target(
-    trainer: et.EfficientADTrainer, images: torch.Tensor, seed: int
-) -> tuple[EfficientADModel, dict[str, object]]:
-    """The trainer's schedule without distillation: the student imitates the target."""
-    cfg = trainer.schedule
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    n = len(images)
-    n_q = max(1, round(n * float(trainer.opts["quantile_share"])))
-    order = np.random.default_rng(seed).permutation(n)
-    q_idx, t_idx = np.sort(order[:n_q]), np.sort(order[n_q:])
-    target = DistillTarget(
-        build_backbone(trainer.config.backbone, ("s8", "s16")), trainer.net_config.channels
-    )
-    explained = target.fit(images[t_idx], rng)
-    model = EfficientADModel(trainer.net_config)
-    model.teacher = _TargetTeacher(target)
-    stats = np.sort(rng.permutation(len(t_idx))[: cfg.stats_images])
-    et.teacher_statistics(model, images[t_idx][stats], progress=False)
-    losses = et.train_student(model, images[t_idx], cfg, rng, progress=sys.stderr.isatty())
-    et.calibrate(model, images[q_idx], progress=False)
-    info: dict[str, object] = {
-        "teacher": {"target_pca_explained_variance": round(explained, 4)},
-        "student_loss_first": losses[0],
-        "student_loss_last": float(np.mean(losses[-20:])),
-        "map_quantiles": {"st": model.q_st.tolist(), "ae": model.q_ae.tolist()},
-    }
-    return model.eval(), info
+#: This script's teacher names -> the trainer's ``--teacher``.
+_TEACHER = {"distilled": "distilled", "target": "backbone"}
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -104,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         "--teacher",
         choices=["distilled", "target"],
         default="distilled",
-        help="distilled: the trainer as shipped; target: no distillation, the student "
-        "learns the distillation target itself (the pretrained backbone's features)",
+        help="distilled: a PDN teacher distilled from the target (--teacher distilled); "
+        "target: no distillation, the target itself is the teacher (--teacher backbone, "
+        "the trainer's default)",
     )
     ap.add_argument("--roi", default="none", help="ROI file, or none")
     args = ap.parse_args(argv)
@@ -115,18 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     h, w = size
     config = TrainConfig(
         model=args.model, data=args.data, out=Path("/dev/null"), roi=args.roi, image_size=(h, w),
-        steps=args.steps, seed=args.seed, options={"distil_steps": args.distil_steps},
+        steps=args.steps, seed=args.seed,
+        options={"distil_steps": args.distil_steps, "teacher": _TEACHER[args.teacher]},
         progress=sys.stderr.isatty(),
     )  # fmt: skip
     trainer = get_trainer(args.model, config)
     t0 = time.perf_counter()
     roi = None if args.roi == "none" else resize_mask(read_roi(args.roi), h, w)
     x, _ = load_images(list(cat.train), h, w, roi)
-    if args.teacher == "distilled":
-        info = trainer.fit(FitContext(x, roi, config))
-        model = trainer.raw_module().model.eval()
-    else:
-        model, info = _fit_on_target(trainer, torch.from_numpy(x), args.seed)
+    info = trainer.fit(FitContext(x, roi, config))
+    model = trainer.raw_module().model.eval()
     t_fit = time.perf_counter() - t0
     del x
 

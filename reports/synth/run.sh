@@ -47,19 +47,16 @@ scene = json.loads((w / "simB" / "scene.json").read_text())
 PYEOF
   "$PY" -m xrbridge synth --data "$W/inB_$v" --out "$W/synB_$v" --count 400 --seed 1 --no-progress \
     > "$OUT/synth_$v.json"
-  md="$W/models/pc_$v"
-  [ -f "$md/manifest.json" ] || "$PY" -m xrbridge train --model patchcore --data "$W/simA/dataset/$v" \
-    --out "$md" --image-size 256 --quiet > "$W/train_pc_$v.log"
-  "$PY" bench/synth_compare.py --view "$v" --model "$md" --label patchcore \
-    --rendered "${REND[@]/VIEW/$v}" --synth "$W/synB_$v" \
-    --work "$W/compare" --out "$OUT/${v}_patchcore"
-  # the second model: SimpleNet at its defaults (features once, 400 MLP steps)
-  ms="$W/models/sn_$v"
-  [ -f "$ms/manifest.json" ] || "$PY" -m xrbridge train --model simplenet --data "$W/simA/dataset/$v" \
-    --out "$ms" --image-size 256 --quiet > "$W/train_sn_$v.log"
-  "$PY" bench/synth_compare.py --view "$v" --model "$ms" --label simplenet \
-    --rendered "${REND[@]/VIEW/$v}" --synth "$W/synB_$v" \
-    --work "$W/compare" --out "$OUT/${v}_simplenet"
+  # PatchCore and the second model, SimpleNet, at their defaults (SimpleNet: features once,
+  # 400 MLP steps)
+  for pair in patchcore:pc simplenet:sn; do
+    model=${pair%%:*} md="$W/models/${pair##*:}_$v"
+    [ -f "$md/manifest.json" ] || "$PY" -m xrbridge train --model "$model" \
+      --data "$W/simA/dataset/$v" --out "$md" --image-size 256 --quiet > "$W/train_${pair##*:}_$v.log"
+    "$PY" bench/synth_compare.py --view "$v" --model "$md" --label "$model" \
+      --rendered "${REND[@]/VIEW/$v}" --synth "$W/synB_$v" \
+      --work "$W/compare" --out "$OUT/${v}_$model"
+  done
   "$PY" bench/synth_realism.py --rendered "${REND[@]/VIEW/$v}" \
     --synth "$W/synB_$v" --synth-input "$W/inB_$v" --out "$OUT/realism_$v.json"
 done
