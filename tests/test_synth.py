@@ -226,6 +226,46 @@ def test_contact_shadow_is_read_from_the_bead_outwards() -> None:
     assert np.allclose(f_minus, 1.0)  # the groove is not a shadow
 
 
+def test_metal_edge_stops_short_of_a_rail() -> None:
+    """Past the bead's contact shadow the metal is open; a rail further out walls
+    that side in, and the edge stays before it."""
+    from xrbridge.synth.defects import metal_edge
+
+    t = np.tile(np.arange(-20.0, 20.01, 0.25), (40, 1))
+    r0 = 5.0
+    d = np.abs(t) - r0
+    gray = np.full(t.shape, 120.0, np.float32)
+    gray -= 30.0 * np.exp(-np.clip(d, 0, None) / 1.5)  # contact shadow, both sides
+    gray[(t > 0) & (np.abs(d - 6.0) < 1.0)] = 45.0  # a rail 5-7 px past the + edge
+    (e_p, wall_p), (e_m, wall_m) = metal_edge(gray, t, d >= 0, (r0, r0), 3 * r0)
+    assert wall_p and not wall_m
+    assert r0 + 1.0 < e_p < r0 + 5.0  # past the shadow, before the rail
+    assert r0 + 1.0 < e_m <= 3 * r0
+
+
+def test_missing_bead_in_a_channel_is_filled_with_open_metal() -> None:
+    """A bead laid between two dark rails: where it is missing, the surface is the
+    metal of the channel, not the rails' dark smeared inwards."""
+    rng = np.random.default_rng(4)
+    h, w = 90, 160
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    tt = yy - 45.0
+    grey = 120.0 + rng.normal(0, 2.5, (h, w))
+    grey[(tt > 8.0) & (tt < 11.0)] = 45.0  # rails, one close to the bead
+    grey[(tt < -10.0) & (tt > -13.0)] = 45.0
+    grey[np.abs(tt) <= 4.0] = 200.0 - 4.0 * np.abs(tt[np.abs(tt) <= 4.0])
+    grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 0.8)
+    img = np.clip(np.dstack([grey] * 3), 0, 255).astype(np.uint8)
+    tr = Track("c", np.array([[5.0, 45.0], [155.0, 45.0]]), 8.0)
+    p = DefectParams("missing", "large", "c", 50.0, 50.0, 0.0, 1, 2.0, seam=0.0)
+    out, m = render_defect(img, sample(tr), 8.0, p, np.random.default_rng(0), np.array([0, -1.0]))
+    g = out.astype(np.float32).mean(-1)
+    gap = g[41:50, 65:95]  # where the bead was, mid-stretch
+    assert abs(float(np.median(gap)) - 120.0) < 10.0, np.median(gap)
+    assert float(np.percentile(gap, 5)) > 95.0  # no dark smear from the rails
+    assert (m > 0)[41:50, 65:95].all()
+
+
 def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:
     _, xx = np.mgrid[0:40, 0:40].astype(np.float32)
     target = np.dstack([50 + xx] * 3)

@@ -4,10 +4,11 @@ Every defect is a change of the bead's geometry over a stretch of a track,
 drawn in the track's own frame (arc length ``s`` along the centre line, offset
 ``t`` along the normal):
 
-- the bead-free surface ``B`` under the stretch is re-synthesised: the metal
-  strip beside the bead is copied over it (same panel, same texture, same
-  noise) and Poisson-blended into the surrounding metal so no seam, colour
-  jump or ghost of the bead remains;
+- the bead-free surface ``B`` under the stretch is re-synthesised, per side out
+  to where the metal beside the bead is open again (past its contact shadow,
+  short of a rail or groove): a calm metal strip beside the bead is copied
+  over it (same panel, same texture, same noise) and Poisson-blended into the
+  surrounding metal so no seam, colour jump or ghost of the bead remains;
 - the new bead is drawn over ``B`` piece by piece: each piece (centre offset
   ``o(s)``, radius ``r(s)``) samples the original bead at
   ``t' = (t - o) * r0 / r``, so it keeps the bead's own colour, dome shading,
@@ -226,10 +227,49 @@ def shadow_profile(
     return d, out[0], out[1]
 
 
-def _shadow_reach(f: np.ndarray, step: float = 0.5) -> float:
-    """Distance past the edge where the shadow factor reaches 0.96 (px)."""
-    idx = np.nonzero(f >= 0.96)[0]
-    return float(idx[0] * step) if len(idx) else float((len(f) - 1) * step)
+def metal_edge(
+    gray: np.ndarray,
+    t: np.ndarray,
+    where: np.ndarray,
+    start: tuple[float, float],
+    limit: float,
+    step: float = 0.5,
+) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """How far from the centre line the surface beside a bead is open metal again.
+
+    gray: (h, w) float32; t: (h, w) offset from the centre line; where: (h, w)
+    bool metal pixels to read; start: per side (+, -), where the bead's blurred
+    edge ends (px from the centre line). Per side, the median brightness by
+    distance rises through the contact shadow to the open metal and may fall
+    again into a rail, a groove or a panel edge further out; the edge is where
+    it has come three quarters of the way back up to its brightest before the
+    first such fall (below 85 % of the brightest so far). Returns ``((edge,
+    walled) on the + side, (edge, walled) on the - side)``: the edge within
+    ``start``..``limit`` px, and whether such a fall follows (a rail or groove
+    walls that side in).
+    """
+    out = []
+    for side, st in zip((1.0, -1.0), start, strict=True):
+        d = np.arange(st, limit + 1e-6, step)
+        sel = where & (np.sign(t) == side) & (np.abs(t) >= st - step) & (np.abs(t) <= limit)
+        av, gv = np.abs(t[sel]), gray[sel]
+        f = np.full(d.shape, np.nan)
+        for i, di in enumerate(d):
+            b = np.abs(av - di) <= step
+            if b.sum() >= 3:
+                f[i] = float(np.median(gv[b]))
+        if np.isfinite(f).sum() < 2:
+            out.append((float(limit), False))
+            continue
+        ok = np.nonzero(np.isfinite(f))[0]
+        f = np.interp(np.arange(len(d)), ok, f[ok])
+        # outwards, the first fall below 85 % of the brightest so far is a wall
+        fall = np.nonzero(f < 0.85 * np.maximum.accumulate(f))[0]
+        walled = bool(len(fall))
+        k = int(np.argmax(f[: fall[0]])) if walled else int(np.argmax(f))
+        thr = f[k] - 0.25 * (f[k] - float(f[: k + 1].min()))
+        out.append((float(d[int(np.nonzero(f[: k + 1] >= thr)[0][0])]), walled))
+    return out[0], out[1]
 
 
 def render_defect(
@@ -261,9 +301,7 @@ def render_defect(
     r0 = width / 2.0
     pad = p.pad
     ext = _extent(p, r0)
-    # surface re-synthesised out to here; a removed bead takes its contact shadow along
-    band = r0 + max(2.0, (0.5 if p.type == "missing" else 0.35) * width)
-    band_max = r0 + 1.0 * width  # how far a contact shadow is looked for
+    band_max = r0 + 1.0 * width  # how far the surface is re-synthesised, at most
     s_lo, s_hi = p.s0 - ext - 2 * r0, p.s0 + p.length + ext + 2 * r0
     reach = (
         band_max + abs(p.amount if p.type in ("misalignment", "bifurcation") else 0) + r0 + pad + 4
@@ -311,30 +349,39 @@ def render_defect(
     # how far the bead reaches in the image on each side (its blurred edge): the new
     # bead covers as much (scaled), and a contact shadow is read from there outwards
     reach_p, reach_m = bead_support(gray, ps[::3], ns[::3], r0, sig_e)
+    # the surface is re-synthesised out to where the metal beside the bead is open
+    # again, per side: past the contact shadow (a removed or moved bead takes its
+    # shadow along), short of a rail or groove further out (filled from, it would
+    # smear its dark across the uncovered metal), read beside the stretch
+    near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
+    metal = near & (a0 < 0.05)
+    (edge_p, wall_p), (edge_m, wall_m) = metal_edge(
+        gray[y0:y1, x0:x1], t, metal, (max(reach_p, r0), max(reach_m, r0)), band_max
+    )
+    band_p, band_m = min(edge_p + 1.0, band_max), min(edge_m + 1.0, band_max)
+    band = max(band_p, band_m)
     if p.type != "hole":
         # the bead's contact shadow, learnt beside the stretch: it follows the new
         # geometry (a thinner or displaced bead uncovers lit metal where it was dark)
-        near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
         shadow = shadow_profile(
             gray[y0:y1, x0:x1],
             t,
-            near & (a0 < 0.05),
+            metal & (t <= band_p) & (t >= -band_m),
             r0,
             band_max - r0,
             (max(0.0, reach_p - r0), max(0.0, reach_m - r0)),
         )
-        if p.type != "missing":  # (a removed bead's mask stays at half a width past it)
-            reach_d = max(_shadow_reach(f) for f in shadow[1:])
-            band = float(np.clip(r0 + reach_d, band, r0 + 0.9 * width))
-    region = own & in_s & (np.abs(t) <= band)
+    region = own & in_s & (t <= band_p) & (t >= -band_m)
     region[[0, -1], :] = False
     region[:, [0, -1]] = False
     # candidate donors: the metal strips beside the bead, at a few distances on both
-    # sides. A donor must be as calm as the metal around the stretch (its strongest
-    # gradients no stronger): a weld, hole or panel edge copied in would give the
-    # fill away. Without one, the surface is filled smoothly from its boundary
-    # (membrane) and the noise step below restores the grain.
-    ring = ~region & (a0 < 0.05) & own & (np.abs(t) <= band + 3) & in_s
+    # sides. A donor must be as calm as the open metal beside the stretch, between
+    # the bead's edge and the band's (its strongest gradients no stronger): a rail,
+    # weld, hole or panel edge copied in would give the fill away. Without one, the
+    # surface is filled smoothly from its boundary (membrane) and the noise step
+    # below restores the grain.
+    st_p, st_m = max(reach_p, r0) + 1.0, max(reach_m, r0) + 1.0
+    ring = metal & (((t >= st_p) & (t <= band_p + 1)) | ((t <= -st_m) & (t >= -band_m - 1)))
 
     def grad98(img: np.ndarray, where: np.ndarray) -> float:
         g = img.mean(-1) if img.ndim == 3 else img
@@ -344,17 +391,23 @@ def render_defect(
         return float(np.percentile(v, 98)) if v.size else 0.0
 
     guide = np.zeros_like(crop)
-    if region.any() and ring.any():
+    if region.any() and ring.sum() >= 16:
         limit = 1.3 * grad98(crop, ring) + 1.0
+        grain = noise_sigma(crop, metal)
         cands = []
         for k in (1.0, 1.5, 2.0):
             for side in (p.side, -p.side):
                 g = _remap(image, to_xy(s, t + side * (k * 2.0 * band + 2.0))).astype(np.float32)
-                cands.append((grad98(g, region), k, side, g))
-        cands.sort(key=lambda v: v[:3])
-        if cands[0][0] <= limit:
-            guide = cands[0][3]
+                if grad98(g, region) <= limit:
+                    # of the calm ones, the one whose grain is most like the metal's
+                    cands.append((abs(noise_sigma(g, region) - grain), k, side, g))
+        if cands:
+            guide = min(cands, key=lambda v: v[:3])[3]
+    # the fill meets the metal where it is open; a rail or groove just past the band
+    # is not what lies under the bead: that side is left free (the fill continues
+    # from the rest of the boundary instead of smearing the rail's dark inwards)
     fixed = ~region & (a0 < 0.05)
+    fixed &= ~(wall_p & in_s & (t > band_p)) & ~(wall_m & in_s & (t < -band_m))
     surface = poisson_fill(crop, guide, region, fixed)
 
     if p.type == "missing" and p.seam > 0:
@@ -493,8 +546,10 @@ def render_defect(
         core = own & (np.abs(us) <= a_ax + 1) & (np.abs(vs) <= r0 + 1) & (np.abs(t) <= r0 + 1)
     else:
         # the old bead over the stretch, the new one where it differs, the fill
-        reach_t = band if p.type == "missing" else r0
-        core = in_s & (np.abs(t) <= reach_t + 0.5)
+        if p.type == "missing":
+            core = in_s & (t <= band_p + 0.5) & (t >= -band_m - 0.5)
+        else:
+            core = in_s & (np.abs(t) <= r0 + 0.5)
         for dd_s, rad, _, _ in fields:
             core |= in_s & (np.abs(dd_s) <= rad + 0.5)
         core = own & core
