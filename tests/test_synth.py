@@ -111,6 +111,9 @@ def test_mask_matches_the_changed_pixels(typ: str, compressed: bool) -> None:
     assert visible[inside].mean() > (0.15 if typ == "hole" else 0.3), visible[inside].mean()
     n, _ = cv2.connectedComponents(mask)
     assert n == 2  # one defect, one region
+    # ... an area, without holes: metal it encloses belongs to it
+    n_bg, _ = cv2.connectedComponents((mask == 0).astype(np.uint8))
+    assert n_bg == 2
     # the defect sits on the bead it was drawn on
     bead = rasterize([tr], img.shape[:2]) > 0
     assert (bead & inside).sum() > 0.5 * min(bead.sum(), inside.sum()) * 0.2
@@ -237,9 +240,9 @@ def test_metal_edge_stops_short_of_a_rail() -> None:
     gray = np.full(t.shape, 120.0, np.float32)
     gray -= 30.0 * np.exp(-np.clip(d, 0, None) / 1.5)  # contact shadow, both sides
     gray[(t > 0) & (np.abs(d - 6.0) < 1.0)] = 45.0  # a rail 5-7 px past the + edge
-    (e_p, wall_p), (e_m, wall_m) = metal_edge(gray, t, d >= 0, (r0, r0), 3 * r0)
+    (e_p, wall_p, peak_p), (e_m, wall_m, _) = metal_edge(gray, t, d >= 0, (r0, r0), 3 * r0)
     assert wall_p and not wall_m
-    assert r0 + 1.0 < e_p < r0 + 5.0  # past the shadow, before the rail
+    assert r0 + 1.0 < e_p <= peak_p < r0 + 5.0  # past the shadow, before the rail
     assert r0 + 1.0 < e_m <= 3 * r0
 
 
@@ -264,6 +267,46 @@ def test_missing_bead_in_a_channel_is_filled_with_open_metal() -> None:
     assert abs(float(np.median(gap)) - 120.0) < 10.0, np.median(gap)
     assert float(np.percentile(gap, 5)) > 95.0  # no dark smear from the rails
     assert (m > 0)[41:50, 65:95].all()
+
+
+def test_a_moved_bead_uncovers_the_joint_it_sealed() -> None:
+    """Where a misaligned bead has left its footprint, the panel joint under it shows
+    as a thin darker line along the old centre; with no joint (seam 0) there is none."""
+    img = scene_image(6)
+    tr = BEADS[1]  # straight, y ~ 104 .. 100
+    sp = sample(tr)
+    light = np.array([-0.6, -0.8])
+    p = params("misalignment", tr, s0=40.0)
+    grey = lambda a: a.astype(np.float32).mean(-1)  # noqa: E731
+    mid = np.abs(sp.s - (p.s0 + p.length / 2)) < 0.2 * p.length
+    pts, nrm = sp.p[mid], sp.n[mid]
+
+    def across(a: np.ndarray, off: float) -> float:
+        q = pts + nrm * off
+        return float(
+            np.median(grey(a)[np.round(q[:, 1]).astype(int), np.round(q[:, 0]).astype(int)])
+        )
+
+    for seam in (0.0, 0.45):
+        q = DefectParams(p.type, p.size, p.region, p.s0, p.length, p.amount, -1, p.pad, seam)
+        out, _ = render_defect(img, sp, tr.width, q, np.random.default_rng(0), light)
+        dip = 0.5 * (across(out, -2.5) + across(out, 2.5)) - across(out, 0.0)
+        assert (dip > 15.0) if seam else (abs(dip) < 6.0), (seam, dip)
+
+
+def test_a_far_displaced_beads_mask_holds_the_metal_it_encloses() -> None:
+    """Moved 2.2 widths, the bead leaves unchanged metal between its old and new
+    place; the mask is the defect's area (as a hand-drawn one), without that hole."""
+    img = scene_image(1)
+    tr = BEADS[0]
+    p = DefectParams("misalignment", "large", tr.name, 50.0, 5 * tr.width, 2.2 * tr.width, 1, 3.0)
+    out, m = render_defect(
+        img, sample(tr), tr.width, p, np.random.default_rng(0), np.array([-0.6, -0.8])
+    )
+    n_bg, _ = cv2.connectedComponents((m == 0).astype(np.uint8))
+    assert n_bg == 2
+    changed = np.abs(out.astype(np.int16) - img).max(-1) > 0
+    assert not (changed & (m == 0)).any()
 
 
 def test_poisson_fill_meets_the_boundary_without_a_seam() -> None:

@@ -227,6 +227,13 @@ def shadow_profile(
     return d, out[0], out[1]
 
 
+def fill_holes(m: np.ndarray) -> np.ndarray:
+    """``m`` ((h, w) bool) with every background area it encloses filled in."""
+    out = np.pad((~m).astype(np.uint8), 1, constant_values=1)
+    cv2.floodFill(out, None, (0, 0), 2)
+    return m | (out[1:-1, 1:-1] == 1)
+
+
 def metal_edge(
     gray: np.ndarray,
     t: np.ndarray,
@@ -234,19 +241,20 @@ def metal_edge(
     start: tuple[float, float],
     limit: float,
     step: float = 0.5,
-) -> tuple[tuple[float, bool], tuple[float, bool]]:
+) -> tuple[tuple[float, bool, float], tuple[float, bool, float]]:
     """How far from the centre line the surface beside a bead is open metal again.
 
     gray: (h, w) float32; t: (h, w) offset from the centre line; where: (h, w)
     bool metal pixels to read; start: per side (+, -), where the bead's blurred
-    edge ends (px from the centre line). Per side, the median brightness by
-    distance rises through the contact shadow to the open metal and may fall
-    again into a rail, a groove or a panel edge further out; the edge is where
-    it has come three quarters of the way back up to its brightest before the
-    first such fall (below 85 % of the brightest so far). Returns ``((edge,
-    walled) on the + side, (edge, walled) on the - side)``: the edge within
-    ``start``..``limit`` px, and whether such a fall follows (a rail or groove
-    walls that side in).
+    edge ends (px from the centre line). Per side, the brightness by distance
+    (lower quartile along the track) rises through the contact shadow to the
+    open metal and may fall again into a rail, a groove, a panel edge or a row
+    of holes further out; the edge is where it has come three quarters of the
+    way back up to its brightest before the first such fall (below 85 % of the
+    brightest so far). Returns ``((edge, walled, peak) on the + side, (...) on
+    the - side)``: the edge within ``start``..``limit`` px, whether such a fall
+    follows (a rail or groove walls that side in) and where the brightest
+    point before it is (px from the centre line).
     """
     out = []
     for side, st in zip((1.0, -1.0), start, strict=True):
@@ -257,9 +265,11 @@ def metal_edge(
         for i, di in enumerate(d):
             b = np.abs(av - di) <= step
             if b.sum() >= 3:
-                f[i] = float(np.median(gv[b]))
+                # (the darker quartile: a row of holes or welds beside the bead walls
+                # it in as a rail does, though most of the row is metal)
+                f[i] = float(np.percentile(gv[b], 25))
         if np.isfinite(f).sum() < 2:
-            out.append((float(limit), False))
+            out.append((float(limit), False, float(limit)))
             continue
         ok = np.nonzero(np.isfinite(f))[0]
         f = np.interp(np.arange(len(d)), ok, f[ok])
@@ -268,7 +278,7 @@ def metal_edge(
         walled = bool(len(fall))
         k = int(np.argmax(f[: fall[0]])) if walled else int(np.argmax(f))
         thr = f[k] - 0.25 * (f[k] - float(f[: k + 1].min()))
-        out.append((float(d[int(np.nonzero(f[: k + 1] >= thr)[0][0])]), walled))
+        out.append((float(d[int(np.nonzero(f[: k + 1] >= thr)[0][0])]), walled, float(d[k])))
     return out[0], out[1]
 
 
@@ -355,10 +365,13 @@ def render_defect(
     # smear its dark across the uncovered metal), read beside the stretch
     near = own & ~((s >= p.s0 - ext - r0) & (s <= p.s0 + p.length + ext + r0))
     metal = near & (a0 < 0.05)
-    (edge_p, wall_p), (edge_m, wall_m) = metal_edge(
+    (edge_p, wall_p, peak_p), (edge_m, wall_m, peak_m) = metal_edge(
         gray[y0:y1, x0:x1], t, metal, (max(reach_p, r0), max(reach_m, r0)), band_max
     )
-    band_p, band_m = min(edge_p + 1.0, band_max), min(edge_m + 1.0, band_max)
+    # (a pixel past the edge, but not onto a wall's slope: its brightest point is the
+    # last open metal)
+    band_p = min(edge_p + 1.0, peak_p if wall_p else band_max, band_max)
+    band_m = min(edge_m + 1.0, peak_m if wall_m else band_max, band_max)
     band = max(band_p, band_m)
     if p.type != "hole":
         # the bead's contact shadow, learnt beside the stretch: it follows the new
@@ -404,15 +417,25 @@ def render_defect(
         if cands:
             guide = min(cands, key=lambda v: v[:3])[3]
     # the fill meets the metal where it is open; a rail or groove just past the band
-    # is not what lies under the bead: that side is left free (the fill continues
-    # from the rest of the boundary instead of smearing the rail's dark inwards)
+    # is not what lies under the bead: on a walled side the fill meets the open
+    # metal's own level there (read just inside the band's edge, beside the
+    # stretch), not the rail, whose dark it would smear inwards
     fixed = ~region & (a0 < 0.05)
-    fixed &= ~(wall_p & in_s & (t > band_p)) & ~(wall_m & in_s & (t < -band_m))
-    surface = poisson_fill(crop, guide, region, fixed)
+    target = crop
+    for sgn, b_s, wall, peak in ((1.0, band_p, wall_p, peak_p), (-1.0, band_m, wall_m, peak_m)):
+        zone = metal & (np.abs(sgn * t - peak) <= 0.75)
+        if wall and zone.sum() >= 8:
+            if target is crop:
+                target = crop.copy()
+            target[in_s & (sgn * t > b_s)] = np.median(crop[zone], axis=0)
+    surface = poisson_fill(target, guide, region, fixed)
+    surface[~region] = crop[~region]
 
-    if p.type == "missing" and p.seam > 0:
-        # sealant is laid over a panel joint: where it is missing the joint shows, a
-        # thin dark line along the centre (``seam`` = how much darker)
+    if p.type != "hole" and p.seam > 0:
+        # sealant is laid over a panel joint: where its footprint is uncovered (a
+        # missing stretch, a bead moved or split off it) the joint shows, a thin dark
+        # line along the old centre (``seam`` = how much darker); the new bead,
+        # drawn over the surface next, hides it wherever it still lies
         line = np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0) * region
         surface = surface * (1.0 - p.seam * line)[..., None]
 
@@ -422,6 +445,7 @@ def render_defect(
         # the cap of a missing stretch the shadow rounds off instead of ending in a cut
         dist_new = np.full(s.shape, np.inf)
         side_new = np.sign(t + 1e-9)
+        rad_near = np.full(s.shape, r0)
         for dd_s, rad_n, _, _ in fields:
             # (from the new bead's seen edge: its measured reach, scaled like it)
             rch = np.where(dd_s >= 0, reach_p, reach_m)
@@ -429,7 +453,10 @@ def render_defect(
             closer = dd < dist_new
             dist_new = np.where(closer, dd, dist_new)
             side_new = np.where(closer, np.sign(dd_s + 1e-9), side_new)
-        d = np.clip(dist_new, 0.0, None)
+            rad_near = np.where(closer, rad_n, rad_near)
+        # a thinner bead is a lower one (the same dome, scaled): its shadow is as
+        # much shorter
+        d = np.clip(dist_new, 0.0, None) * r0 / np.clip(rad_near, 0.25 * r0, None)
         f = np.where(
             side_new > 0,
             np.interp(d, shadow[0], shadow[1], right=1.0),
@@ -576,5 +603,7 @@ def render_defect(
     result[y0:y1, x0:x1] = res
     mask = np.zeros((H, W), np.uint8)
     diff = np.abs(result[y0:y1, x0:x1].astype(np.int16) - image[y0:y1, x0:x1]).max(-1) > 0
-    mask[y0:y1, x0:x1] = np.where(mask_c | diff, 255, 0).astype(np.uint8)
+    # a defect is an area: metal enclosed by it (inside a displaced or split bead's
+    # loop, unchanged) belongs to it, as it would in a hand-drawn mask
+    mask[y0:y1, x0:x1] = np.where(fill_holes(mask_c | diff), 255, 0).astype(np.uint8)
     return result, mask

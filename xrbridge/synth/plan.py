@@ -30,6 +30,8 @@ from xrbridge.synth.defects import DefectParams
 from xrbridge.synth.tracks import Sampled, Track
 
 SIZES = ("small", "medium", "large")
+#: the types that uncover part of the bead's footprint (and the joint under it)
+SEAM_TYPES = ("missing", "misalignment", "bifurcation", "hole")
 LENGTH_W = {"small": (1.4, 2.1), "medium": (2.8, 3.8), "large": (4.8, 6.4)}
 TYPE_LENGTH = {"missing": 1.0, "misalignment": 1.5, "bifurcation": 1.4, "narrowing": 1.3}
 HOLE_LENGTH_W = {"small": 0.55, "medium": 0.85, "large": 1.3}
@@ -78,7 +80,8 @@ def draw_params(
         s0 = margin + float(rng.uniform(0, free))
         if all(s0 + length + margin < a or s0 > b + margin for a, b in taken):
             side = int(rng.choice([-1, 1]))
-            seam = float(rng.uniform(0.35, 0.55)) if typ in ("missing", "hole") else 0.0
+            # the panel joint under the bead shows wherever its footprint is uncovered
+            seam = float(rng.uniform(0.35, 0.55)) if typ in SEAM_TYPES else 0.0
             return DefectParams(
                 typ, size, track.name, s0, length, amount, side, max(2.0, 0.25 * w), seam
             )
