@@ -14,6 +14,14 @@ A power check runs the same pipeline on synth crops against the same places
 in the good source images (defect vs no defect): it must score high, or the
 features could not see anything in the first place.
 
+Two controls say how much of the separation is not the pixels' realism:
+``mask_free`` computes the same features with one fixed 24x24 centre square
+as "the mask" for both sources (the two mark a defect differently: `synth`'s
+mask holds every changed pixel, the lifted contact shadow of a removed bead
+included; the renderer's is the bead's outline plus a margin, its shadow
+changes outside it), and ``placement`` trains on where and how large the
+defects are alone (mask centroid, area, bounding box), no pixels.
+
     python bench/synth_realism.py --rendered SIM_A/dataset/V [...] --synth SYNTH_OUT \
         --out reports/synth/realism_V.json
 """
@@ -37,13 +45,30 @@ DEFECTS = ("missing", "misalignment", "bifurcation", "narrowing", "hole")
 S = 64
 
 
-def crop_at(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+CENTRE = np.zeros((S, S), bool)
+CENTRE[S // 2 - 12 : S // 2 + 12, S // 2 - 12 : S // 2 + 12] = True
+
+
+def crop_at(
+    img: np.ndarray, mask: np.ndarray, place: list[list[float]] | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     n, lab, stats, cent = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8))
     if n < 2:
         return None
     k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     cx, cy = (round(float(v)) for v in cent[k])
     H, W = mask.shape
+    if place is not None:
+        st = stats[k]
+        place.append(
+            [
+                cx / W,
+                cy / H,
+                float(np.log(st[cv2.CC_STAT_AREA])),
+                st[cv2.CC_STAT_WIDTH] / W,
+                st[cv2.CC_STAT_HEIGHT] / H,
+            ]
+        )
     x0 = int(np.clip(cx - S // 2, 0, W - S))
     y0 = int(np.clip(cy - S // 2, 0, H - S))
     return img[y0 : y0 + S, x0 : x0 + S], (lab[y0 : y0 + S, x0 : x0 + S] == k)
@@ -72,6 +97,7 @@ GROUPS = {
     "HOG": list(range(70, 198)),
     "16x16 thumbnail": list(range(198, 454)),
 }
+NF = 454  # features per crop
 
 
 def features(img: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -107,7 +133,8 @@ def crops(
     good_from: Path | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Features of defect crops, and (with ``good_from``) of the same places in the
-    good source images."""
+    good source images. A defect crop's row is its features with the true mask,
+    then with the centre square (``mask_free``), then its placement."""
     labels = {}
     if good_from is not None:
         labels = json.loads((root / "labels.json").read_text())["images"]
@@ -115,15 +142,16 @@ def crops(
     for p in sorted((root / "test" / typ).glob("*.png")):
         img = cv2.imread(str(p))
         mask = cv2.imread(str(root / "ground_truth" / typ / f"{p.stem}_mask.png"), 0)
-        c = crop_at(img, mask)
+        place: list[list[float]] = []
+        c = crop_at(img, mask, place)
         if c is None:
             continue
-        bad.append(features(*c))
+        bad.append(np.concatenate([features(*c), features(c[0], CENTRE), place[0]]))
         if good_from is not None:
             src = cv2.imread(str(good_from / labels[p.stem]["source"]))
             c2 = crop_at(src, mask)
             assert c2 is not None
-            good.append(features(*c2))
+            good.append(np.concatenate([features(*c2), features(c2[0], CENTRE), place[0]]))
     return bad, good
 
 
@@ -170,11 +198,16 @@ def main() -> int:
         s = [s[i] for i in rng.permutation(len(s))[:n]]
         X = np.array(r + s)
         y = np.array([0] * n + [1] * n)
-        row: dict[str, object] = {"n_per_class": n, "synth_vs_rendered": cv_auroc(X, y)}
+        row: dict[str, object] = {
+            "n_per_class": n,
+            "synth_vs_rendered": cv_auroc(X[:, :NF], y),
+            "mask_free": cv_auroc(X[:, NF : 2 * NF], y),
+            "placement": cv_auroc(X[:, 2 * NF :], y),
+        }
         allX += [X]
         ally += [y]
         if g:
-            Xp = np.array(s + g[:n])
+            Xp = np.array(s + g[:n])[:, :NF]
             yp = np.array([1] * n + [0] * min(n, len(g)))
             row["power_defect_vs_good"] = cv_auroc(Xp, yp)
             powX += [Xp]
@@ -184,9 +217,14 @@ def main() -> int:
     Xa, ya = np.concatenate(allX), np.concatenate(ally)
     result["all"] = {
         "n": int(sum(len(y) for y in ally)),
-        "synth_vs_rendered": cv_auroc(Xa, ya),
-        # each cue alone: which one gives synth away
+        "synth_vs_rendered": cv_auroc(Xa[:, :NF], ya),
+        "mask_free": cv_auroc(Xa[:, NF : 2 * NF], ya),
+        "placement": cv_auroc(Xa[:, 2 * NF :], ya),
+        # each cue alone: which one gives synth away (true masks, then the centre square)
         "by_feature_group": {name: cv_auroc(Xa[:, cols], ya) for name, cols in GROUPS.items()},
+        "by_feature_group_mask_free": {
+            name: cv_auroc(Xa[:, [NF + c for c in cols]], ya) for name, cols in GROUPS.items()
+        },
     }
     if powX:
         result["all"]["power_defect_vs_good"] = cv_auroc(  # type: ignore[index]
