@@ -7,6 +7,8 @@
 # models never saw one in training and their map maximum saturated there whatever the
 # defect, so its images ranked above every good image: narrowing and hole looked easier
 # rendered than synth on lower_center.)
+# realism_before_<view>.json: the same realism bench on the previous release's synth set
+# (commit 54e3ae2, same seeds), for the before/after in docs/synth.md.
 # Run from the repository root:  reports/synth/run.sh   (CPU; about 1.5 hours on 2 busy cores)
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
