@@ -21,6 +21,9 @@ mask holds every changed pixel, the lifted contact shadow of a removed bead
 included; the renderer's is the bead's outline plus a margin, its shadow
 changes outside it), and ``placement`` trains on where and how large the
 defects are alone (mask centroid, area, bounding box), no pixels.
+``same_places`` repeats the check on rendered and synth crops paired one to
+one by defect centroid (within 4 % of the image size): the two generators
+place defects differently, and a crop's background says where it is.
 
     python bench/synth_realism.py --rendered SIM_A/dataset/V [...] --synth SYNTH_OUT \
         --out reports/synth/realism_V.json
@@ -98,6 +101,7 @@ GROUPS = {
     "16x16 thumbnail": list(range(198, 454)),
 }
 NF = 454  # features per crop
+X_COLS = 2 * NF + 5  # with the true mask, with the centre square, placement
 
 
 def features(img: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -155,6 +159,26 @@ def crops(
     return bad, good
 
 
+def match_places(r: list[np.ndarray], s: list[np.ndarray], tol: float = 0.04) -> list[tuple]:
+    """Greedy one-to-one pairs of rendered and synth crops whose defect centroids are
+    within ``tol`` (share of the image size) of each other, nearest first."""
+    if not r or not s:
+        return []
+    cr = np.array([x[2 * NF : 2 * NF + 2] for x in r])
+    cs = np.array([x[2 * NF : 2 * NF + 2] for x in s])
+    d = np.linalg.norm(cr[:, None, :] - cs[None, :, :], axis=-1)
+    pairs, used_r, used_s = [], set(), set()
+    for k in np.argsort(d, axis=None):
+        i, j = divmod(int(k), d.shape[1])
+        if d[i, j] > tol:
+            break
+        if i not in used_r and j not in used_s:
+            used_r.add(i)
+            used_s.add(j)
+            pairs.append((r[i], s[j]))
+    return pairs
+
+
 def cv_auroc(X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
     out = {}
     models = {
@@ -163,7 +187,7 @@ def cv_auroc(X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
             max_iter=150, learning_rate=0.08, random_state=seed
         ),
     }
-    k = int(min(5, np.bincount(y).min()))
+    k = int(min(5, np.bincount(y).min())) if len(np.unique(y)) == 2 else 0
     if k < 2:
         return {"logreg": float("nan"), "boosting": float("nan")}
     for name, make in models.items():
@@ -188,10 +212,15 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args()
     result: dict[str, object] = {}
-    allX, ally, powX, powy = [], [], [], []
+    allX, ally, powX, powy, matX, maty = [], [], [], [], [], []
     for typ in DEFECTS:
         r = [f for root in args.rendered for f in crops(root, typ)[0]]
         s, g = crops(args.synth, typ, args.synth_input)
+        # the same check on crops from the same places only: what is left is how the
+        # defects look, not where the two generators put them
+        pairs = match_places(r, s)
+        Xm = np.array([a for a, _ in pairs] + [b for _, b in pairs]).reshape(-1, X_COLS)
+        ym = np.array([0] * len(pairs) + [1] * len(pairs))
         n = min(len(r), len(s))
         rng = np.random.default_rng(0)
         r = [r[i] for i in rng.permutation(len(r))[:n]]
@@ -203,9 +232,16 @@ def main() -> int:
             "synth_vs_rendered": cv_auroc(X[:, :NF], y),
             "mask_free": cv_auroc(X[:, NF : 2 * NF], y),
             "placement": cv_auroc(X[:, 2 * NF :], y),
+            "same_places": {
+                "n_pairs": len(pairs),
+                "true_masks": cv_auroc(Xm[:, :NF], ym),
+                "centre_square": cv_auroc(Xm[:, NF : 2 * NF], ym),
+            },
         }
         allX += [X]
         ally += [y]
+        matX += [Xm]
+        maty += [ym]
         if g:
             Xp = np.array(s + g[:n])[:, :NF]
             yp = np.array([1] * n + [0] * min(n, len(g)))
@@ -220,6 +256,11 @@ def main() -> int:
         "synth_vs_rendered": cv_auroc(Xa[:, :NF], ya),
         "mask_free": cv_auroc(Xa[:, NF : 2 * NF], ya),
         "placement": cv_auroc(Xa[:, 2 * NF :], ya),
+        "same_places": {
+            "n_pairs": int(sum(len(y) for y in maty) // 2),
+            "true_masks": cv_auroc(np.concatenate(matX)[:, :NF], np.concatenate(maty)),
+            "centre_square": cv_auroc(np.concatenate(matX)[:, NF : 2 * NF], np.concatenate(maty)),
+        },
         # each cue alone: which one gives synth away (true masks, then the centre square)
         "by_feature_group": {name: cv_auroc(Xa[:, cols], ya) for name, cols in GROUPS.items()},
         "by_feature_group_mask_free": {

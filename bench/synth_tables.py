@@ -112,6 +112,35 @@ def realism_table(views: dict[str, dict], before: dict[str, dict] | None) -> lis
                 cells.append(lg(row.get(c)))
             cells += [lg(row.get("placement")), lg(row.get("power_defect_vs_good"))]
             out.append(f"| {view} | {typ} | {n} | " + " | ".join(cells) + " |")
+    if all("same_places" in r["all"] for r in views.values()):
+        out += [
+            "",
+            "The same check on crops from the same places only (rendered and synth defects "
+            "paired one to one by centroid, within 4 % of the image size):",
+            "",
+        ]
+        hdr = "| view | type | pairs | true masks | centre square |"
+        if before:
+            hdr = (
+                "| view | type | pairs before / after | true masks: before | true masks: after "
+                "| centre square: before | centre square: after |"
+            )
+        out += [hdr, "|" + "---|" * (hdr.count("|") - 1)]
+        for view, r in views.items():
+            for typ in (*DEFECTS, "all"):
+                a = r[typ]["same_places"]
+                b = (before[view][typ].get("same_places") or {}) if before else None
+                if b is not None:
+                    out.append(
+                        f"| {view} | {typ} | {b.get('n_pairs', '-')} / {a['n_pairs']} | "
+                        f"{lg(b.get('true_masks'))} | {lg(a['true_masks'])} | "
+                        f"{lg(b.get('centre_square'))} | {lg(a['centre_square'])} |"
+                    )
+                else:
+                    out.append(
+                        f"| {view} | {typ} | {a['n_pairs']} | {lg(a['true_masks'])} | "
+                        f"{lg(a['centre_square'])} |"
+                    )
     groups = [v["all"].get("by_feature_group") for v in views.values()]
     if all(groups):
         out += ["", "Each feature group alone (all types, LR / GB):", ""]
