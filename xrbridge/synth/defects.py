@@ -418,7 +418,7 @@ def render_defect(
             guide = min(cands, key=lambda v: v[:3])[3]
     # the fill meets the metal where it is open; a rail or groove just past the band
     # is not what lies under the bead: on a walled side the fill meets the open
-    # metal's own level there (read just inside the band's edge, beside the
+    # metal's own level (read at its brightest point before the rail, beside the
     # stretch), not the rail, whose dark it would smear inwards
     fixed = ~region & (a0 < 0.05)
     target = crop
