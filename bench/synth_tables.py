@@ -87,12 +87,12 @@ def realism_table(views: dict[str, dict], before: dict[str, dict] | None) -> lis
         return "-" if not d else f"{d['logreg']:.3f} / {d['boosting']:.3f}"
 
     cols = ["synth_vs_rendered", "mask_free"]
-    names = {"synth_vs_rendered": "true masks", "mask_free": "centre square"}
+    col_names = {"synth_vs_rendered": "true masks", "mask_free": "centre square"}
     head = "| view | type | n per class | "
     if before:
-        head += " | ".join(f"{names[c]}: before | {names[c]}: after" for c in cols)
+        head += " | ".join(f"{col_names[c]}: before | {col_names[c]}: after" for c in cols)
     else:
-        head += " | ".join(names[c] for c in cols)
+        head += " | ".join(col_names[c] for c in cols)
     head += " | placement only | power check |"
     out = [
         "LR / GB: held-out AUROC of logistic regression / gradient boosting (0.5: cannot "
