@@ -52,29 +52,26 @@ CENTRE = np.zeros((S, S), bool)
 CENTRE[S // 2 - 12 : S // 2 + 12, S // 2 - 12 : S // 2 + 12] = True
 
 
-def crop_at(
-    img: np.ndarray, mask: np.ndarray, place: list[list[float]] | None = None
-) -> tuple[np.ndarray, np.ndarray] | None:
+def crop_at(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float]] | None:
+    """The SxS crop around the mask's largest part, that part's mask there, and its
+    placement (centroid as a share of the image, log area, box as a share)."""
     n, lab, stats, cent = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8))
     if n < 2:
         return None
     k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     cx, cy = (round(float(v)) for v in cent[k])
     H, W = mask.shape
-    if place is not None:
-        st = stats[k]
-        place.append(
-            [
-                cx / W,
-                cy / H,
-                float(np.log(st[cv2.CC_STAT_AREA])),
-                st[cv2.CC_STAT_WIDTH] / W,
-                st[cv2.CC_STAT_HEIGHT] / H,
-            ]
-        )
+    st = stats[k]
+    place = [
+        cx / W,
+        cy / H,
+        float(np.log(st[cv2.CC_STAT_AREA])),
+        st[cv2.CC_STAT_WIDTH] / W,
+        st[cv2.CC_STAT_HEIGHT] / H,
+    ]
     x0 = int(np.clip(cx - S // 2, 0, W - S))
     y0 = int(np.clip(cy - S // 2, 0, H - S))
-    return img[y0 : y0 + S, x0 : x0 + S], (lab[y0 : y0 + S, x0 : x0 + S] == k)
+    return img[y0 : y0 + S, x0 : x0 + S], (lab[y0 : y0 + S, x0 : x0 + S] == k), place
 
 
 def blockiness(g: np.ndarray, where: np.ndarray) -> float:
@@ -138,7 +135,8 @@ def crops(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Features of defect crops, and (with ``good_from``) of the same places in the
     good source images. A defect crop's row is its features with the true mask,
-    then with the centre square (``mask_free``), then its placement."""
+    then with the centre square (``mask_free``), then its placement; a good
+    crop's, its features with the defect's mask (the power check's)."""
     labels = {}
     if good_from is not None:
         labels = json.loads((root / "labels.json").read_text())["images"]
@@ -146,16 +144,16 @@ def crops(
     for p in sorted((root / "test" / typ).glob("*.png")):
         img = cv2.imread(str(p))
         mask = cv2.imread(str(root / "ground_truth" / typ / f"{p.stem}_mask.png"), 0)
-        place: list[list[float]] = []
-        c = crop_at(img, mask, place)
+        c = crop_at(img, mask)
         if c is None:
             continue
-        bad.append(np.concatenate([features(*c), features(c[0], CENTRE), place[0]]))
+        crop, m, place = c
+        bad.append(np.concatenate([features(crop, m), features(crop, CENTRE), place]))
         if good_from is not None:
             src = cv2.imread(str(good_from / labels[p.stem]["source"]))
             c2 = crop_at(src, mask)
             assert c2 is not None
-            good.append(np.concatenate([features(*c2), features(c2[0], CENTRE), place[0]]))
+            good.append(features(c2[0], c2[1]))
     return bad, good
 
 
@@ -243,7 +241,7 @@ def main() -> int:
         matX += [Xm]
         maty += [ym]
         if g:
-            Xp = np.array(s + g[:n])[:, :NF]
+            Xp = np.array([x[:NF] for x in s] + g[:n])
             yp = np.array([1] * n + [0] * min(n, len(g)))
             row["power_defect_vs_good"] = cv_auroc(Xp, yp)
             powX += [Xp]

@@ -48,7 +48,7 @@ from xrbridge.synth.blend import (
     poisson_fill,
 )
 from xrbridge.synth.camera import JpegFit, finish_patch
-from xrbridge.synth.tracks import Sampled
+from xrbridge.synth.tracks import Sampled, sample_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +167,20 @@ def _extent(p: DefectParams, r0: float) -> float:
 
 
 def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return cv2.remap(
-        image,
-        pts[..., 0].astype(np.float32),
-        pts[..., 1].astype(np.float32),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT_101,
-    )
+    return sample_at(image, pts, cv2.BORDER_REFLECT_101)
+
+
+def _binned(
+    dist: np.ndarray, values: np.ndarray, grid: np.ndarray, half: float, q: float | None = None
+) -> np.ndarray:
+    """Per distance of ``grid``, the median (or ``q``-th percentile) of ``values``
+    whose ``dist`` is within ``half`` of it; NaN where fewer than 3 are."""
+    f = np.full(grid.shape, np.nan)
+    for i, di in enumerate(grid):
+        b = np.abs(dist - di) <= half
+        if b.sum() >= 3:
+            f[i] = float(np.median(values[b]) if q is None else np.percentile(values[b], q))
+    return f
 
 
 def shadow_profile(
@@ -200,12 +207,8 @@ def shadow_profile(
         if sel.sum() < 20:
             out.append(np.ones_like(d))
             continue
-        dv, gv = d_all[sel], gray[sel]
-        f = np.full(d.shape, np.nan)
-        for i, di in enumerate(d):
-            b = np.abs(dv - di) <= 0.5
-            if b.sum() >= 3 and di >= st - 0.25:
-                f[i] = float(np.median(gv[b]))
+        f = _binned(d_all[sel], gray[sel], d, 0.5)
+        f[d < st - 0.25] = np.nan
         ok = np.nonzero(np.isfinite(f))[0]
         if len(ok) < 3:
             out.append(np.ones_like(d))
@@ -260,14 +263,9 @@ def metal_edge(
     for side, st in zip((1.0, -1.0), start, strict=True):
         d = np.arange(st, limit + 1e-6, step)
         sel = where & (np.sign(t) == side) & (np.abs(t) >= st - step) & (np.abs(t) <= limit)
-        av, gv = np.abs(t[sel]), gray[sel]
-        f = np.full(d.shape, np.nan)
-        for i, di in enumerate(d):
-            b = np.abs(av - di) <= step
-            if b.sum() >= 3:
-                # (the darker quartile: a row of holes or welds beside the bead walls
-                # it in as a rail does, though most of the row is metal)
-                f[i] = float(np.percentile(gv[b], 25))
+        # (the darker quartile: a row of holes or welds beside the bead walls it in
+        # as a rail does, though most of the row is metal)
+        f = _binned(np.abs(t[sel]), gray[sel], d, step, q=25.0)
         if np.isfinite(f).sum() < 2:
             out.append((float(limit), False, float(limit)))
             continue

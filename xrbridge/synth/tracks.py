@@ -211,10 +211,16 @@ def cross_profiles(
     ``ts`` (px), bilinear, edges replicated.
     """
     pts = points[:, None, :] + normals[:, None, :] * ts[None, :, None]
+    return sample_at(gray, pts, cv2.BORDER_REPLICATE)
+
+
+def sample_at(image: np.ndarray, pts: np.ndarray, border: int) -> np.ndarray:
+    """``image`` sampled bilinearly at ``pts`` ((..., 2) x, y px), with the OpenCV
+    ``border`` mode outside it; shape ``pts.shape[:-1]`` (+ channels)."""
     return cv2.remap(
-        gray,
+        image,
         pts[..., 0].astype(np.float32),
         pts[..., 1].astype(np.float32),
         cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+        borderMode=border,
     )

@@ -41,9 +41,6 @@ PDN_WIDTHS = {"s": (128, 256, 256), "m": (256, 512, 512)}
 PDN_SHRINK = 8
 #: Map cells between the backbone target grid (H/4) and the PDN grid (H/4 - 8).
 TARGET_OFFSET = 4
-#: Teachers: "distilled" (a PDN distilled from the target, the paper's design) or
-#: "backbone" (the target itself: the pretrained backbone's projected features).
-TEACHERS = ("distilled", "backbone")
 
 
 @dataclass(frozen=True, slots=True)

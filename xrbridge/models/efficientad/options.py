@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from xrbridge.models.options import opt
 
+#: Teachers: "backbone" (the pretrained backbone's projected features themselves) or
+#: "distilled" (a PDN distilled from them, the paper's design).
+TEACHERS = ("backbone", "distilled")
+
 
 @dataclass(frozen=True, slots=True)
 class EfficientADOptions:
@@ -14,7 +18,7 @@ class EfficientADOptions:
         "backbone: the pretrained backbone's projected features are the teacher (works at CPU "
         "schedules); distilled: a PDN distilled from them (the paper's design; needs ImageNet-"
         "scale distillation, at chance here on magnetic_tile and the simulator's views)",
-        choices=("backbone", "distilled"),
+        choices=TEACHERS,
     )
     distil_steps: int = opt(60, "teacher distillation steps (the paper: 60,000 on ImageNet)")
     distil_batch: int = opt(4, "crops per distillation step")

@@ -49,13 +49,12 @@ from tqdm import tqdm
 from xrbridge.models.efficientad import anomaly_map as amap
 from xrbridge.models.efficientad.model import (
     TARGET_OFFSET,
-    TEACHERS,
     BackboneTeacher,
     DistillTarget,
     EfficientADConfig,
     EfficientADModel,
 )
-from xrbridge.models.efficientad.options import EfficientADOptions
+from xrbridge.models.efficientad.options import TEACHERS, EfficientADOptions
 from xrbridge.models.options import as_dict, parse
 from xrbridge.models.textures import texture_images
 
