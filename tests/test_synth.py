@@ -180,6 +180,36 @@ def test_defects_change_what_they_say() -> None:
     assert grey(out)[m > 0].min() < grey(img)[m > 0].min() - 20
 
 
+def test_a_holes_walls_lie_in_its_well() -> None:
+    """Around a void the bead is darker than its flanks at the same distance from an
+    edge: the walls see only the sky over the void's opening (the previous code read
+    their look off the flank as it is: 0.85 of it, with the void's blurred edge; now
+    0.76)."""
+    tr = BEADS[0]
+    sp = sample(tr)
+    p = params("hole", tr)
+    r0, mid = tr.width / 2, p.s0 + p.length / 2
+    a, b = p.length / 2, r0 * p.amount
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    pix = np.stack([xx.ravel(), yy.ravel()], 1)
+    k = np.argmin(((pix[:, None, :] - sp.p[None, ::2, :]) ** 2).sum(-1), 1) * 2
+    s = sp.s[k].reshape(H, W)
+    t = ((pix - sp.p[k]) * sp.n[k]).sum(1).reshape(H, W)
+    u, v = (s - mid) / a, t / b
+    rho = np.sqrt(u * u + v * v)
+    d_void = (rho - 1) * np.maximum(rho, 1e-6) / np.sqrt((u / a) ** 2 + (v / b) ** 2 + 1e-12)
+    ring = (d_void > 0.5) & (d_void < 1.5) & (np.abs(t) < r0 - 1.0)
+    flank = (np.abs(r0 - np.abs(t) - 1.0) < 0.5) & (np.abs(s - mid) > 15) & (np.abs(s - mid) < 35)
+    for seed in (2, 3, 4):
+        img = scene_image(seed)
+        out, _ = render_defect(
+            img, sp, tr.width, p, np.random.default_rng(0), np.array([-0.6, -0.8])
+        )
+        grey = out.astype(np.float32).mean(-1)
+        ratio = grey[ring].mean() / img.astype(np.float32).mean(-1)[flank].mean()
+        assert ratio < 0.8, ratio
+
+
 def _half_contrast_width(grey: np.ndarray, sp, s_mid: float, half: float) -> float:
     """Median full width at half contrast of the bead across ``sp`` near ``s_mid``."""
     ts = np.arange(-12.0, 12.01, 0.25)

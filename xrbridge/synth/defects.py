@@ -19,7 +19,8 @@ drawn in the track's own frame (arc length ``s`` along the centre line, offset
   elliptic void (``amount`` x the bead width across) with the bead re-domed
   into a crater around it (its look read off the bead's own cross profile at
   the same distance from an edge, the estimated light deciding which wall is
-  lit) over the metal floor in the walls' shadow;
+  lit, darker the deeper it lies in the well) over the metal floor in the
+  walls' shadow;
 - the change is faded in over the mask's padding, then the camera's last
   steps are re-applied (``camera.finish_patch``: noise, JPEG round trip on the
   image's own grid and quality).
@@ -164,6 +165,17 @@ def _fields(
 def _extent(p: DefectParams, r0: float) -> float:
     """How far beyond [s0, s0 + length] the geometry changes (px)."""
     return 1.2 * r0 + 1.0 if p.type == "missing" else 1.0
+
+
+#: of the sky a well's walls hide, the share that still reaches its inside off the walls
+WALL_BOUNCE = 0.4
+
+
+def open_sky(half_width: float | np.ndarray, depth: float | np.ndarray) -> np.ndarray:
+    """Share of the open sky seen from ``depth`` px down a round well ``half_width`` px
+    across (1 at the rim): ``b^2 / (b^2 + d^2)``."""
+    b2 = np.square(np.asarray(half_width, np.float64))
+    return np.asarray(b2 / (b2 + np.square(depth) + 1e-12))
 
 
 def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -553,6 +565,15 @@ def render_defect(
         c = np.clip((face @ light) / nl, -1.5, 1.5)
         old = look(np.abs(t), np.sign(t))
         new = look(np.clip(r0 - e_new, 0, r0), c)
+        # the walls are in the same well as the floor: a point at ``e`` from the void
+        # is as high as the bead's dome is at ``e`` from an edge (a bead about as high
+        # as its radius), below the rim by ``r0 (1 - dome)``, and sees the sky over an
+        # opening ``b + e`` wide. The flank the look was read off has open metal beside
+        # it and sees the whole sky.
+        ee = np.clip(e_new, 0.0, r0)
+        depth = r0 * (1.0 - np.sqrt(np.clip(1.0 - (1.0 - ee / r0) ** 2, 0.0, 1.0)))
+        sky_w = open_sky(b_ax + ee, depth)
+        new = new * (sky_w + (1 - sky_w) * WALL_BOUNCE)[..., None]
         # the profile's shape carries the image's blur already; a hard switch between
         # the two would not: blend over the edge ramp
         wc = cv2.GaussianBlur(crater.astype(np.float32), (0, 0), max(0.5, sig_e))
@@ -561,9 +582,9 @@ def render_defect(
         # of the walls: lit only from the part of the sky the walls leave open (a well
         # of the void's half-width and the bead's height, about its radius) and darker
         # still on the side the light comes from, where the near wall shades it
-        open_sky = b_ax * b_ax / (b_ax * b_ax + r0 * r0)
+        sky_f = open_sky(b_ax, r0)
         ql = (u[..., None] * tg + v[..., None] * nn[0]) @ light
-        floor_f = open_sky + (1 - open_sky) * 0.4 * (1 - 0.5 * np.clip(ql, -1, 1))
+        floor_f = sky_f + (1 - sky_f) * WALL_BOUNCE * (1 - 0.5 * np.clip(ql, -1, 1))
         if p.seam > 0:
             floor_f = floor_f * (1.0 - p.seam * np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0))
         floor = surface * cv2.GaussianBlur(floor_f.astype(np.float32), (0, 0), 1.0)[..., None]
