@@ -54,7 +54,7 @@ def build(args: argparse.Namespace, cat: Path) -> dict[str, int]:
     shutil.rmtree(cat, ignore_errors=True)
     (cat / "test" / "good").mkdir(parents=True)
     first = args.rendered[0]
-    for p in sorted((first / "test" / "good").glob("*.png")):
+    for p in sorted(((args.good or first) / "test" / "good").glob("*.png")):
         os.symlink(p.resolve(), cat / "test" / "good" / p.name)
     if (first / "roi.png").is_file():
         shutil.copyfile(first / "roi.png", cat / "roi.png")
@@ -85,6 +85,12 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--work", type=Path, default=Path("/tmp/xrbridge-synth-compare"))
     ap.add_argument("--label", default="patchcore")
+    ap.add_argument(
+        "--good",
+        type=Path,
+        default=None,
+        help="category whose test/good are the negatives (default: the first --rendered)",
+    )
     args = ap.parse_args()
     cat = args.work / args.view
     counts = build(args, cat)
@@ -176,6 +182,33 @@ def main() -> int:
         d = mw(draw(vals[f"s_{typ}"]), neg) - mw(draw(vals[f"r_{typ}"]), neg)
         return [float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95))]
 
+    def run_of(rec: dict[str, str]) -> int:
+        return int(Path(rec["path"]).name.split("_", 1)[0][1:])
+
+    def diff_ci_runs(typ: str, key: str, n_boot: int = 2000) -> list[float] | None:
+        """90 % interval of synth - rendered AUROC with the rendered runs resampled
+        whole (then their images): each run has its own cars, light and camera, so
+        its defects are not independent draws. The renderer's reproducibility."""
+        by_run: dict[int, list[float]] = {}
+        for rec in bad:
+            if rec["defect"] == f"r_{typ}":
+                by_run.setdefault(run_of(rec), []).append(float(rec[key]))
+        syn = np.array([float(r[key]) for r in recs if r["defect"] == f"s_{typ}"])
+        good_v = np.array([float(r[key]) for r in good])
+        runs = [np.asarray(v) for v in by_run.values()]
+        if len(runs) < 2 or len(syn) == 0:
+            return None
+        d = np.empty(n_boot)
+        for b in range(n_boot):
+            pick = rng.integers(0, len(runs), len(runs))
+            pos = np.concatenate(
+                [runs[k][rng.integers(0, len(runs[k]), len(runs[k]))] for k in pick]
+            )
+            neg = good_v[rng.integers(0, len(good_v), len(good_v))]
+            s_b = syn[rng.integers(0, len(syn), len(syn))]
+            d[b] = mw(s_b[None], neg[None])[0] - mw(pos[None], neg[None])[0]
+        return [float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95))]
+
     def per_run(typ: str) -> list[float | None]:
         """Map-max AUROC of each rendered run alone: the renderer against itself."""
         neg = np.array([float(r["map_max"]) for r in good])[None, :]
@@ -205,6 +238,8 @@ def main() -> int:
                 "pixel_auroc_synth": s.get("pixel_auroc"),
                 "image_diff_ci90": diff_ci(typ, "score"),
                 "mapmax_diff_ci90": diff_ci(typ, "map_max"),
+                "image_diff_ci90_runs": diff_ci_runs(typ, "score"),
+                "mapmax_diff_ci90_runs": diff_ci_runs(typ, "map_max"),
                 "mapmax_auroc_rendered_runs": per_run(typ),
             }
         )
@@ -258,21 +293,27 @@ def main() -> int:
         )
     lines += [
         "",
-        "Set sizes: 90 % bootstrap interval of the map-max and image diff, and the "
-        "map-max AUROC of each rendered run alone (the renderer against itself: "
-        + ", ".join(str(r) for r in args.rendered)
-        + "):",
+        "Set sizes: 90 % bootstrap intervals of the map-max and image diff, with images "
+        "resampled, and with the rendered runs resampled whole (each run has its own "
+        "cars, light and camera noise), and the map-max AUROC of each rendered run alone "
+        "(the renderer against itself: " + ", ".join(str(r) for r in args.rendered) + "):",
         "",
-        "| type | map-max diff 90 % | image diff 90 % | map-max per rendered run |",
-        "|---|---|---|---|",
+        "| type | map-max diff 90 %, images | runs | image diff 90 %, images | runs "
+        "| map-max per rendered run |",
+        "|---|---|---|---|---|---|",
     ]
     for t in table:
         ci = [
             "-" if c is None else f"{c[0]:+.3f} .. {c[1]:+.3f}"
-            for c in (t["mapmax_diff_ci90"], t["image_diff_ci90"])
+            for c in (
+                t["mapmax_diff_ci90"],
+                t["mapmax_diff_ci90_runs"],
+                t["image_diff_ci90"],
+                t["image_diff_ci90_runs"],
+            )
         ]
         runs = " / ".join(f3(x) for x in t["mapmax_auroc_rendered_runs"])
-        lines.append(f"| {t['type']} | {ci[0]} | {ci[1]} | {runs} |")
+        lines.append(f"| {t['type']} | " + " | ".join(ci) + f" | {runs} |")
     lines += [
         "",
         "Detection rate per size class at 5 % false positives on test/good (map "

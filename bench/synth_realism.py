@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -220,6 +221,9 @@ def main() -> int:
         Xm = np.array([a for a, _ in pairs] + [b for _, b in pairs]).reshape(-1, X_COLS)
         ym = np.array([0] * len(pairs) + [1] * len(pairs))
         n = min(len(r), len(s))
+        if n == 0:  # a set without this type (``synth --types``)
+            print(f"{typ}: {len(r)} rendered, {len(s)} synth crops: skipped", file=sys.stderr)
+            continue
         rng = np.random.default_rng(0)
         r = [r[i] for i in rng.permutation(len(r))[:n]]
         s = [s[i] for i in rng.permutation(len(s))[:n]]
@@ -248,6 +252,9 @@ def main() -> int:
             powy += [yp]
         result[typ] = row
         print(typ, json.dumps(row))
+    if not allX:
+        print("no defect type has crops in both sets", file=sys.stderr)
+        return 2
     Xa, ya = np.concatenate(allX), np.concatenate(ally)
     result["all"] = {
         "n": int(sum(len(y) for y in ally)),

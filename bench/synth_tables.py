@@ -1,6 +1,7 @@
-"""docs/synth.md's tables from reports/synth/: per view and model, AUROC per type
-(rendered vs synth) and detection per size class; the realism check (and, with
-``--before``, the same check on an earlier synth set beside it).
+"""docs/synth.md's tables from reports/synth/: synth - rendered for every synth set
+run.sh makes; per view and model, AUROC per type (rendered vs synth) and detection
+per size class; the realism check (and, with ``--before``, the same check on an
+earlier synth set beside it).
 
     python bench/synth_tables.py --reports reports/synth [--before DIR]
 """
@@ -44,20 +45,27 @@ def compare_tables(c: dict) -> list[str]:
     if all("mapmax_diff_ci90" in t for t in c["per_type"]):
         out += [
             "",
-            "How far the set sizes let these move: 90 % bootstrap interval of the diff "
-            "(images resampled in all three sets), and the map-max AUROC of each rendered "
-            "run alone (the renderer against itself):",
+            "How far the set sizes let these move: 90 % bootstrap interval of the diff, "
+            "images resampled in all three sets, and with the rendered runs resampled "
+            "whole as well (each run has its own cars, light and camera), and the map-max "
+            "AUROC of each rendered run alone (the renderer against itself):",
             "",
-            "| type | image diff 90 % | map-max diff 90 % | map-max AUROC per rendered run |",
-            "|---|---|---|---|",
+            "| type | image diff 90 % | runs resampled | map-max diff 90 % | runs resampled "
+            "| map-max AUROC per rendered run |",
+            "|---|---|---|---|---|---|",
         ]
         for t in c["per_type"]:
             ci = [
                 "-" if v is None else f"{v[0]:+.3f} .. {v[1]:+.3f}"
-                for v in (t["image_diff_ci90"], t["mapmax_diff_ci90"])
+                for v in (
+                    t["image_diff_ci90"],
+                    t.get("image_diff_ci90_runs"),
+                    t["mapmax_diff_ci90"],
+                    t.get("mapmax_diff_ci90_runs"),
+                )
             ]
             runs = " / ".join(f3(x) for x in t["mapmax_auroc_rendered_runs"])
-            out.append(f"| {t['type']} | {ci[0]} | {ci[1]} | {runs} |")
+            out.append(f"| {t['type']} | " + " | ".join(ci) + f" | {runs} |")
     b1, b2 = c["size_bounds"]
     out += [
         "",
@@ -79,6 +87,41 @@ def compare_tables(c: dict) -> list[str]:
                 parts.append(f"{hit}/{n}" if n else "-")
             cells.append(" / ".join(parts))
         out.append(f"| {typ} | " + " | ".join(cells) + " |")
+    return out
+
+
+def diff_cell(t: dict) -> str:
+    """synth - rendered in AUROC points: map maximum / image / pixel."""
+    out = []
+    for m in ("mapmax_auroc", "image_auroc", "pixel_auroc"):
+        a, b = t[f"{m}_rendered"], t[f"{m}_synth"]
+        out.append("-" if a is None or b is None else f"{100 * (b - a):+.1f}")
+    return " / ".join(out)
+
+
+#: the synth sets run.sh compares, by report prefix
+SETS = {
+    "": "B's cars, seed 1, 80 a type",
+    "replicate_": "B's cars, seed 2, 240 a type",
+    "same_cars_": "the rendered runs' own cars (D-K), 80 a type",
+}
+
+
+def summary_table(reports: Path, views: tuple[str, ...]) -> list[str]:
+    """One row per view, model and type; a column per synth set that is there."""
+    sets = [k for k in SETS if (reports / f"{k}{views[0]}_patchcore" / "compare.json").is_file()]
+    head = "| view | model | type | " + " | ".join(SETS[k] for k in sets) + " |"
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for v in views:
+        for model in ("patchcore", "simplenet"):
+            per = {}
+            for k in sets:
+                p = reports / f"{k}{v}_{model}" / "compare.json"
+                if p.is_file():
+                    per[k] = {t["type"]: t for t in json.loads(p.read_text())["per_type"]}
+            for typ in DEFECTS:
+                cells = [diff_cell(per[k][typ]) if k in per else "-" for k in sets]
+                out.append(f"| {v} | {model} | {typ} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -169,6 +212,8 @@ def main() -> int:
     ap.add_argument("--before", type=Path, default=None, help="realism_before_<view>.json here")
     args = ap.parse_args()
     views = ("lower_center", "lower_back")
+    print("\n### synth - rendered, AUROC points (map maximum / image / pixel)\n")
+    print("\n".join(summary_table(args.reports, views)))
     for model in ("patchcore", "simplenet"):
         for v in views:
             p = args.reports / f"{v}_{model}" / "compare.json"
