@@ -14,17 +14,18 @@ normal as the negatives; above, they give any defect drawn on them a head start.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.synth_compare import new_category, run_eval
 
 
 def main() -> int:
@@ -38,12 +39,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/xrbridge-synth-base"))
     args = ap.parse_args()
     cat = args.work / args.view
-    shutil.rmtree(cat, ignore_errors=True)
-    (cat / "test" / "good").mkdir(parents=True)
-    for p in sorted((args.good / "test" / "good").glob("*.png")):
-        os.symlink(p.resolve(), cat / "test" / "good" / p.name)
-    if (args.good / "roi.png").is_file():
-        shutil.copyfile(args.good / "roi.png", cat / "roi.png")
+    new_category(cat, args.good, args.good)
     runs = dict(r.split("=", 1) for r in args.runs)
     for name, src in runs.items():
         (cat / "test" / f"run_{name}").mkdir()
@@ -59,13 +55,7 @@ def main() -> int:
             m = np.zeros_like(img)
             m[0, 0] = 255
             cv2.imwrite(str(cat / "ground_truth" / f"run_{name}" / f"{p.stem}_mask.png"), m)
-    ev = args.work / f"eval_{args.view}"
-    shutil.rmtree(ev, ignore_errors=True)
-    cmd = [sys.executable, "-m", "xrbridge", "eval", "--model", str(args.model), "--data"]
-    cmd += [str(cat), "--out", str(ev), "--no-report", "--no-progress", "--threads", "1"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    with (ev / "records.csv").open() as f:
-        recs = list(csv.DictReader(f))
+    recs = run_eval(args.model, cat, args.work / f"eval_{args.view}")
     neg = np.array([float(r["map_max"]) for r in recs if r["defect"] == "good"])
     result: dict[str, object] = {"view": args.view, "model": str(args.model), "n_good": len(neg)}
     rows = {}

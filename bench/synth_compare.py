@@ -50,14 +50,48 @@ def link_set(src: Path, typ: str, dst: Path, name: str, prefix: str) -> int:
     return n
 
 
-def build(args: argparse.Namespace, cat: Path) -> dict[str, int]:
+def new_category(cat: Path, good: Path, roi_from: Path) -> None:
+    """``cat`` afresh, its test/good linked to ``good``'s and ``roi_from``'s ROI
+    copied (with its time stamp, so ``run_eval`` can tell an unchanged input)."""
     shutil.rmtree(cat, ignore_errors=True)
     (cat / "test" / "good").mkdir(parents=True)
-    first = args.rendered[0]
-    for p in sorted(((args.good or first) / "test" / "good").glob("*.png")):
+    for p in sorted((good / "test" / "good").glob("*.png")):
         os.symlink(p.resolve(), cat / "test" / "good" / p.name)
-    if (first / "roi.png").is_file():
-        shutil.copyfile(first / "roi.png", cat / "roi.png")
+    if (roi_from / "roi.png").is_file():
+        shutil.copy2(roi_from / "roi.png", cat / "roi.png")
+
+
+def run_eval(model: Path, cat: Path, ev: Path) -> list[dict[str, str]]:
+    """``xrbridge eval`` of ``model`` on ``cat`` into ``ev``; its records. Reused only
+    for the very same inputs (a re-drawn synth set keeps its file names): every
+    linked file's size and time stamp, and the model's."""
+    stamp = (
+        "\n".join(
+            f"{p.relative_to(cat)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(cat.rglob("*.png"))
+        )
+        + "\n"
+        + "\n".join(
+            f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(model.glob("*"))
+            if p.is_file()
+        )
+    )
+    if (
+        not (ev / "records.csv").is_file()
+        or ((ev / "inputs.txt").read_text() if (ev / "inputs.txt").is_file() else "") != stamp
+    ):
+        shutil.rmtree(ev, ignore_errors=True)
+        cmd = [sys.executable, "-m", "xrbridge", "eval", "--model", str(model), "--data"]
+        cmd += [str(cat), "--out", str(ev), "--no-report", "--no-progress", "--threads", "1"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        (ev / "inputs.txt").write_text(stamp)
+    with (ev / "records.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def build(args: argparse.Namespace, cat: Path) -> dict[str, int]:
+    new_category(cat, args.good or args.rendered[0], args.rendered[0])
     counts = {}
     for typ in DEFECTS:
         n = 0
@@ -95,49 +129,11 @@ def main() -> int:
     cat = args.work / args.view
     counts = build(args, cat)
     ev = args.work / f"eval_{args.view}_{args.label}"
-    # the eval is reused only for the very same inputs (a re-drawn synth set keeps its
-    # file names): every linked file's size and mtime, and the model's
-    stamp = (
-        "\n".join(
-            f"{p.relative_to(cat)} {p.stat().st_size} {p.stat().st_mtime_ns}"
-            for p in sorted(cat.rglob("*.png"))
-        )
-        + "\n"
-        + "\n".join(
-            f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}"
-            for p in sorted(args.model.glob("*"))
-            if p.is_file()
-        )
-    )
-    if (
-        not (ev / "records.csv").is_file()
-        or ((ev / "inputs.txt").read_text() if (ev / "inputs.txt").is_file() else "") != stamp
-    ):
-        shutil.rmtree(ev, ignore_errors=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "xrbridge",
-            "eval",
-            "--model",
-            str(args.model),
-            "--data",
-            str(cat),
-            "--out",
-            str(ev),
-            "--no-report",
-            "--no-progress",
-            "--threads",
-            "1",
-        ]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        (ev / "inputs.txt").write_text(stamp)
+    recs = run_eval(args.model, cat, ev)
     metrics = json.loads((ev / "metrics.json").read_text())
     details = json.loads((ev / "details.json").read_text())
     rows = {r["defect"]: r for r in details.get("per_defect", [])}
     thr = float(metrics["threshold_image"])
-    with (ev / "records.csv").open() as f:
-        recs = list(csv.DictReader(f))
     good = [r for r in recs if r["defect"] == "good"]
     bad = [r for r in recs if r["defect"] != "good"]
     ratios = np.array([float(r["area_ratio"]) for r in bad])

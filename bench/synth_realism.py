@@ -215,15 +215,15 @@ def main() -> int:
     for typ in DEFECTS:
         r = [f for root in args.rendered for f in crops(root, typ)[0]]
         s, g = crops(args.synth, typ, args.synth_input)
+        n = min(len(r), len(s))
+        if n == 0:  # a set without this type (``synth --types``)
+            print(f"{typ}: {len(r)} rendered, {len(s)} synth crops: skipped", file=sys.stderr)
+            continue
         # the same check on crops from the same places only: what is left is how the
         # defects look, not where the two generators put them
         pairs = match_places(r, s)
         Xm = np.array([a for a, _ in pairs] + [b for _, b in pairs]).reshape(-1, X_COLS)
         ym = np.array([0] * len(pairs) + [1] * len(pairs))
-        n = min(len(r), len(s))
-        if n == 0:  # a set without this type (``synth --types``)
-            print(f"{typ}: {len(r)} rendered, {len(s)} synth crops: skipped", file=sys.stderr)
-            continue
         rng = np.random.default_rng(0)
         r = [r[i] for i in rng.permutation(len(r))[:n]]
         s = [s[i] for i in rng.permutation(len(s))[:n]]
@@ -256,15 +256,16 @@ def main() -> int:
         print("no defect type has crops in both sets", file=sys.stderr)
         return 2
     Xa, ya = np.concatenate(allX), np.concatenate(ally)
+    Xma, yma = np.concatenate(matX), np.concatenate(maty)
     result["all"] = {
         "n": int(sum(len(y) for y in ally)),
         "synth_vs_rendered": cv_auroc(Xa[:, :NF], ya),
         "mask_free": cv_auroc(Xa[:, NF : 2 * NF], ya),
         "placement": cv_auroc(Xa[:, 2 * NF :], ya),
         "same_places": {
-            "n_pairs": int(sum(len(y) for y in maty) // 2),
-            "true_masks": cv_auroc(np.concatenate(matX)[:, :NF], np.concatenate(maty)),
-            "centre_square": cv_auroc(np.concatenate(matX)[:, NF : 2 * NF], np.concatenate(maty)),
+            "n_pairs": len(yma) // 2,
+            "true_masks": cv_auroc(Xma[:, :NF], yma),
+            "centre_square": cv_auroc(Xma[:, NF : 2 * NF], yma),
         },
         # each cue alone: which one gives synth away (true masks, then the centre square)
         "by_feature_group": {name: cv_auroc(Xa[:, cols], ya) for name, cols in GROUPS.items()},

@@ -171,11 +171,20 @@ def _extent(p: DefectParams, r0: float) -> float:
 WALL_BOUNCE = 0.4
 
 
-def open_sky(half_width: float | np.ndarray, depth: float | np.ndarray) -> np.ndarray:
-    """Share of the open sky seen from ``depth`` px down a round well ``half_width`` px
-    across (1 at the rim): ``b^2 / (b^2 + d^2)``."""
+def well_light(
+    half_width: float | np.ndarray, depth: float | np.ndarray, bounce: float | np.ndarray = 1.0
+) -> np.ndarray:
+    """Light ``depth`` px down a round well ``half_width`` px across, relative to open
+    ground: the share of the open sky seen from there (``b^2 / (b^2 + d^2)``, 1 at the
+    rim) plus ``WALL_BOUNCE`` of the rest off the walls, times ``bounce``."""
     b2 = np.square(np.asarray(half_width, np.float64))
-    return np.asarray(b2 / (b2 + np.square(depth) + 1e-12))
+    sky = b2 / (b2 + np.square(depth) + 1e-12)
+    return np.asarray(sky + (1 - sky) * WALL_BOUNCE * bounce)
+
+
+def _joint(t: np.ndarray) -> np.ndarray:
+    """The panel joint under a bead: a line 2 px either side of its centre (1 on it)."""
+    return np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0)
 
 
 def _remap(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -446,7 +455,7 @@ def render_defect(
         # missing stretch, a bead moved or split off it) the joint shows, a thin dark
         # line along the old centre (``seam`` = how much darker); the new bead,
         # drawn over the surface next, hides it wherever it still lies
-        line = np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0) * region
+        line = _joint(t) * region
         surface = surface * (1.0 - p.seam * line)[..., None]
 
     fields = _fields(p, s, t, r0, own)
@@ -572,8 +581,7 @@ def render_defect(
         # it and sees the whole sky.
         ee = np.clip(e_new, 0.0, r0)
         depth = r0 * (1.0 - np.sqrt(np.clip(1.0 - (1.0 - ee / r0) ** 2, 0.0, 1.0)))
-        sky_w = open_sky(b_ax + ee, depth)
-        new = new * (sky_w + (1 - sky_w) * WALL_BOUNCE)[..., None]
+        new = new * well_light(b_ax + ee, depth)[..., None]
         # the profile's shape carries the image's blur already; a hard switch between
         # the two would not: blend over the edge ramp
         wc = cv2.GaussianBlur(crater.astype(np.float32), (0, 0), max(0.5, sig_e))
@@ -582,11 +590,10 @@ def render_defect(
         # of the walls: lit only from the part of the sky the walls leave open (a well
         # of the void's half-width and the bead's height, about its radius) and darker
         # still on the side the light comes from, where the near wall shades it
-        sky_f = open_sky(b_ax, r0)
         ql = (u[..., None] * tg + v[..., None] * nn[0]) @ light
-        floor_f = sky_f + (1 - sky_f) * WALL_BOUNCE * (1 - 0.5 * np.clip(ql, -1, 1))
+        floor_f = well_light(b_ax, r0, 1 - 0.5 * np.clip(ql, -1, 1))
         if p.seam > 0:
-            floor_f = floor_f * (1.0 - p.seam * np.clip(1.0 - np.abs(t) / 2.0, 0.0, 1.0))
+            floor_f = floor_f * (1.0 - p.seam * _joint(t))
         floor = surface * cv2.GaussianBlur(floor_f.astype(np.float32), (0, 0), 1.0)[..., None]
         out = out * (1 - ah[..., None]) + floor * ah[..., None]
         core = own & (np.abs(us) <= a_ax + 1) & (np.abs(vs) <= r0 + 1) & (np.abs(t) <= r0 + 1)
